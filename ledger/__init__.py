@@ -1,0 +1,32 @@
+"""The embedded prepayment ledger: balances, debts, emergency credit and disconnection rules.
+
+It knows nothing of HTTP, Twilio or templates. Other packages use what is exported here.
+"""
+
+from .calendar import NonDisconnectionPeriod
+from .clock import BRUSSELS, Clock, SettableClock, SystemClock
+from .csvfile import FileRefused, read_accounts, read_consumption
+from .ean import masked
+from .errors import DemoRefused, InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
+from .events import Event
+from .money import format_cents, parse_cents
+from .rules import State
+from .service import (
+    PAYMENT_CHANNELS,
+    TOPUP_CHANNELS,
+    AccountInput,
+    ConsumptionInput,
+    ImportReport,
+    Ledger,
+    RowError,
+    TopUpResult,
+)
+from .view import BalanceView, LastTopUp
+
+__all__ = [
+    "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "BalanceView", "Clock",
+    "ConsumptionInput", "DemoRefused", "Event", "FileRefused", "ImportReport", "InvalidInput",
+    "LastTopUp", "Ledger", "LedgerError", "NonDisconnectionPeriod", "ReferenceConflict", "RowError",
+    "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount", "format_cents",
+    "masked", "parse_cents", "read_accounts", "read_consumption",
+]

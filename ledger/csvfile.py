@@ -1,0 +1,166 @@
+"""Reading the operators' CSV files: ',' or ';' separated, UTF-8 with or without BOM.
+
+Each bad value is reported with its line and field; the valid rows go on to the ledger.
+"""
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from .clock import BRUSSELS
+from .contacts import normalise_email, normalise_mobile
+from .ean import short_or_full
+from .errors import InvalidInput
+from .money import parse_cents
+from .service import AccountInput, ConsumptionInput, RowError
+
+ACCOUNT_COLUMNS = ("ean", "energy", "language", "name", "mobile", "email", "notify",
+                   "low_credit_threshold", "transferred_balance", "activated_at", "power_limiter",
+                   "cpas")
+ACCOUNT_REQUIRED = ("ean", "energy", "language")
+CONSUMPTION_COLUMNS = ("ean", "day", "amount", "quantity", "unit")
+CONSUMPTION_REQUIRED = ("ean", "day", "amount")
+
+_YES = {"yes", "y", "true", "1", "oui", "ja", "o", "j"}
+_NO = {"no", "n", "false", "0", "non", "nee", "nein", ""}
+
+T = TypeVar("T")
+
+
+class FileRefused(Exception):
+    """The whole file cannot be read (encoding, header); nothing was posted."""
+
+
+@dataclass
+class Parsed(Generic[T]):
+    rows: list[T]
+    errors: list[RowError]
+
+
+def _read_table(path: Path, known: tuple[str, ...], required: tuple[str, ...]
+                ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FileRefused(f"not UTF-8 text (byte {error.start} cannot be read)") from None
+    except OSError as error:
+        raise FileRefused(error.strerror or str(error)) from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileRefused("the file is empty: it needs a header row") from None
+    columns = [name.strip().lower() for name in header]
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise FileRefused(f"line 1: unknown column {unknown[0]!r} (columns: {', '.join(known)})")
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise FileRefused(f"line 1: the column {missing[0]!r} is missing")
+    records = []
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(columns):
+            records.append((line, {"__error__": f"{len(values)} values for {len(columns)} columns"}))
+            continue
+        records.append((line, {c: v.strip() for c, v in zip(columns, values, strict=False)}))
+    return columns, records
+
+
+def _parse_rows(path: Path, known, required, build: Callable[[int, dict[str, str]], T]) -> Parsed[T]:
+    _, records = _read_table(path, known, required)
+    rows: list[T] = []
+    errors: list[RowError] = []
+    for line, record in records:
+        if "__error__" in record:
+            errors.append(RowError(line, "(row)", record["__error__"]))
+            continue
+        try:
+            for name in required:
+                if not record.get(name):
+                    raise InvalidInput(name, "is required")
+            rows.append(build(line, record))
+        except InvalidInput as error:
+            errors.append(RowError(line, error.field, error.message))
+    return Parsed(rows, errors)
+
+
+def _optional(record: dict[str, str], name: str) -> str | None:
+    return record.get(name) or None
+
+
+def parse_yes_no(text: str, field: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _YES:
+        return True
+    if lowered in _NO:
+        return False
+    raise InvalidInput(field, f"{text!r} is not yes or no")
+
+
+def parse_day(text: str, field: str = "day") -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a day written YYYY-MM-DD") from None
+
+
+def parse_moment(text: str, field: str) -> datetime:
+    """A date or a date and time; without a zone it is Brussels time."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD) or date and time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BRUSSELS)
+    return moment.astimezone(UTC)
+
+
+def _account(line: int, r: dict[str, str]) -> AccountInput:
+    mobile = _optional(r, "mobile")
+    email = _optional(r, "email")
+    threshold = _optional(r, "low_credit_threshold")
+    transferred = _optional(r, "transferred_balance")
+    activated = _optional(r, "activated_at")
+    return AccountInput(
+        ean=short_or_full(r["ean"]),
+        energy=r["energy"].lower(),
+        language=r["language"].lower(),
+        name=_optional(r, "name"),
+        mobile=normalise_mobile(mobile) if mobile else None,
+        email=normalise_email(email) if email else None,
+        notify=(_optional(r, "notify") or "").lower() or None,
+        threshold_cents=parse_cents(threshold, "low_credit_threshold") if threshold else None,
+        transferred_cents=parse_cents(transferred, "transferred_balance") if transferred else None,
+        activated_at=parse_moment(activated, "activated_at") if activated else None,
+        power_limiter=parse_yes_no(r.get("power_limiter", ""), "power_limiter"),
+        cpas=_optional(r, "cpas"),
+        line=line,
+    )
+
+
+def _consumption(line: int, r: dict[str, str]) -> ConsumptionInput:
+    return ConsumptionInput(
+        ean=short_or_full(r["ean"]),
+        day=parse_day(r["day"]),
+        amount_cents=parse_cents(r["amount"], "amount"),
+        quantity=_optional(r, "quantity"),
+        unit=_optional(r, "unit"),
+        line=line,
+    )
+
+
+def read_accounts(path: Path) -> Parsed[AccountInput]:
+    return _parse_rows(path, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED, _account)
+
+
+def read_consumption(path: Path) -> Parsed[ConsumptionInput]:
+    return _parse_rows(path, CONSUMPTION_COLUMNS, CONSUMPTION_REQUIRED, _consumption)

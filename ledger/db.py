@@ -1,0 +1,101 @@
+"""The database edge: engine from a URL, write transactions, and executemany on the hot path."""
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import Table, bindparam, event, insert, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+_WRITE = "saldo_write"
+
+
+def async_url(database_url: str) -> str:
+    """'sqlite:///saldo.db' → the async driver's URL. PostgreSQL arrives with its own issue."""
+    url = make_url(database_url)
+    if url.drivername in ("sqlite", "sqlite+aiosqlite"):
+        return str(url.set(drivername="sqlite+aiosqlite"))
+    raise ValueError(f"DATABASE_URL: unsupported database {url.drivername!r} (use sqlite:///FILE)")
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    url = make_url(database_url)
+    return Path(url.database) if url.drivername.startswith("sqlite") and url.database else None
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    engine = create_async_engine(async_url(database_url))
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Own the transactions ourselves (pysqlite's implicit BEGIN gets them wrong).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn):
+        # A writer takes the lock up front, so two processes never deadlock upgrading a read lock.
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One write transaction: everything inside commits together or not at all."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{_WRITE: True})
+        async with conn.begin():
+            yield conn
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        async with conn.begin():
+            yield conn
+
+
+_sql_cache: dict[tuple[str, str, str, tuple[str, ...]], str] = {}
+
+
+def _compiled(conn: AsyncConnection, key: tuple[str, str, str, tuple[str, ...]], build) -> str:
+    if key not in _sql_cache:
+        _sql_cache[key] = str(build().compile(dialect=conn.dialect))
+    return _sql_cache[key]
+
+
+async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str],
+                      rows: Iterable[tuple]) -> None:
+    """executemany of plain tuples: SQLAlchemy builds the dialect's SQL once, the driver runs it."""
+    rows = list(rows)
+    if not rows:
+        return
+    sql = _compiled(conn, (conn.dialect.name, "insert", table.name, tuple(columns)),
+                    lambda: insert(table).values({c: bindparam(c) for c in columns}))
+    await conn.exec_driver_sql(sql, rows)
+
+
+async def update_many(conn: AsyncConnection, table: Table, key: str, columns: Sequence[str],
+                      rows: Iterable[tuple]) -> None:
+    """Rows are (value of each column…, key value)."""
+    rows = list(rows)
+    if not rows:
+        return
+    sql = _compiled(
+        conn, (conn.dialect.name, "update", table.name, (key, *columns)),
+        lambda: update(table).where(table.c[key] == bindparam("_key"))
+        .values({c: bindparam(c) for c in columns}))
+    await conn.exec_driver_sql(sql, rows)

@@ -1,0 +1,55 @@
+"""EAN (GS1 GSRN) codes of access points: 18 digits, mod-10 check digit, found by their last 13."""
+
+from .errors import InvalidInput
+
+FULL_LENGTH = 18
+SHORT_LENGTH = 13
+PREFIX_LENGTH = FULL_LENGTH - SHORT_LENGTH
+
+
+def check_digit(first_17: str) -> int:
+    """GS1 mod 10: weights 3,1,3,… from the right."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(first_17)))
+    return (10 - total % 10) % 10
+
+
+def is_valid_full(ean: str) -> bool:
+    return (
+        len(ean) == FULL_LENGTH
+        and ean.isdigit()
+        and ean.startswith("54")
+        and check_digit(ean[:-1]) == int(ean[-1])
+    )
+
+
+def digits_of(text: str) -> str:
+    """Drop the spaces, dots and dashes people type between digit groups."""
+    return "".join(ch for ch in text if ch not in " .-/\u00a0\t")
+
+
+def validate_full(text: str, field: str = "ean") -> str:
+    ean = digits_of(text)
+    if not ean.isdigit() or len(ean) != FULL_LENGTH:
+        raise InvalidInput(field, f"an EAN has 18 digits (or its last 13), not {text!r}")
+    if not ean.startswith("54"):
+        raise InvalidInput(field, "a Belgian EAN starts with 54")
+    if check_digit(ean[:-1]) != int(ean[-1]):
+        raise InvalidInput(field, "the check digit does not match: the code seems mistyped")
+    return ean
+
+
+def short_or_full(text: str, field: str = "ean") -> str:
+    """Returns the 18 digits validated, or the 13 digits as typed (checked later with a prefix)."""
+    ean = digits_of(text)
+    if ean.isdigit() and len(ean) == SHORT_LENGTH:
+        return ean
+    return validate_full(text, field)
+
+
+def with_prefix(prefix: str, last_13: str, field: str = "ean") -> str:
+    return validate_full(prefix + last_13, field)
+
+
+def masked(ean: str) -> str:
+    """What logs may show of an EAN: never the whole code."""
+    return "…" + ean[-4:] if len(ean) >= 4 else "…"

@@ -1,0 +1,99 @@
+"""What happened to an account, named in the past tense. The notifications' input.
+
+Every event carries what a message needs, so a sender never has to read the ledger again.
+"""
+
+import json
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+
+from .clock import from_text, to_text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    ean: str
+    energy: str
+    language: str
+    at: datetime
+    balance_cents: int
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def payload(self) -> str:
+        data = asdict(self)
+        data["at"] = to_text(self.at)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = to_text(value)
+        return json.dumps(data, sort_keys=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepaymentActivated(Event):
+    debt_cents: int
+    daily_repayment_cents: int
+    transferred_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LowCredit(Event):
+    threshold_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmergencyCreditStarted(Event):
+    emergency_credit_left_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisconnectionPending(Event):
+    disconnect_at: datetime
+    minimum_topup_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disconnected(Event):
+    minimum_topup_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerLimited(Event):
+    minimum_topup_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconnectionAllowed(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopUpReceived(Event):
+    amount_cents: int
+    channel: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        PrepaymentActivated,
+        LowCredit,
+        EmergencyCreditStarted,
+        DisconnectionPending,
+        Disconnected,
+        PowerLimited,
+        ReconnectionAllowed,
+        TopUpReceived,
+    )
+}
+
+
+def event_from_row(name: str, payload: str) -> Event:
+    cls = EVENT_TYPES[name]
+    data = json.loads(payload)
+    for f in fields(cls):
+        if f.type in (datetime, "datetime") and isinstance(data.get(f.name), str):
+            data[f.name] = from_text(data[f.name])
+    return cls(**data)

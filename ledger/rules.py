@@ -1,0 +1,149 @@
+"""The prepayment rules (seed 003), as pure functions of balance and time. No I/O here."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from .calendar import NonDisconnectionPeriod
+from .events import (
+    Disconnected,
+    DisconnectionPending,
+    EmergencyCreditStarted,
+    Event,
+    LowCredit,
+    PowerLimited,
+    ReconnectionAllowed,
+)
+
+START_CREDIT_CENTS = 2000
+START_CREDIT_DAILY_CENTS = 100
+EMERGENCY_CREDIT_CENTS = 1500
+RECONNECTION_MINIMUM_CENTS = 50
+DEFAULT_THRESHOLD_CENTS = 500
+TOPUP_MIN_CENTS = 500
+TOPUP_MAX_CENTS = 25000
+EXHAUSTED_AT_CENTS = -EMERGENCY_CREDIT_CENTS
+
+
+class State(StrEnum):
+    NORMAL = "normal"
+    LOW = "low"
+    EMERGENCY = "emergency"
+    DISCONNECTION_PENDING = "disconnection_pending"
+    DISCONNECTED = "disconnected"
+    POWER_LIMITED = "power_limited"
+
+
+NEEDS_TOPUP_TO_RESTORE = {
+    State.DISCONNECTION_PENDING,
+    State.DISCONNECTED,
+    State.POWER_LIMITED,
+}
+
+
+class Supply(StrEnum):
+    """The meter's switch as the ledger last set it."""
+
+    ON = "on"
+    PENDING = "pending"  # exhausted inside the NDP: cut off when it ends
+    OFF = "off"  # disconnected, or power-limited on a meter with a limiter
+
+
+@dataclass(frozen=True)
+class Meter:
+    """What the rules need to know of one account."""
+
+    ean: str
+    energy: str
+    language: str
+    balance_cents: int
+    threshold_cents: int
+    power_limiter: bool
+    supply: Supply = Supply.ON
+    pending_since: datetime | None = None
+
+
+def classify(meter: Meter, now: datetime, ndp: NonDisconnectionPeriod) -> State:
+    supply = meter.supply
+    if supply is Supply.PENDING and meter.pending_since and ndp.end_after(meter.pending_since) <= now:
+        supply = Supply.OFF  # the period is over; the worker's tick is about to record it
+    if supply is Supply.OFF:
+        return State.POWER_LIMITED if meter.power_limiter else State.DISCONNECTED
+    if supply is Supply.PENDING:
+        return State.DISCONNECTION_PENDING
+    if meter.balance_cents < 0:
+        return State.EMERGENCY
+    if meter.balance_cents < meter.threshold_cents:
+        return State.LOW
+    return State.NORMAL
+
+
+def minimum_topup_cents(balance_cents: int) -> int:
+    """What brings the balance back to 0,50 €, and never less than a terminal takes (5 €)."""
+    return max(RECONNECTION_MINIMUM_CENTS - balance_cents, TOPUP_MIN_CENTS)
+
+
+def emergency_credit_left_cents(balance_cents: int) -> int:
+    return min(EMERGENCY_CREDIT_CENTS, max(0, EMERGENCY_CREDIT_CENTS + min(balance_cents, 0)))
+
+
+def usable_before_disconnection_cents(balance_cents: int) -> int:
+    return max(0, balance_cents - EXHAUSTED_AT_CENTS)
+
+
+def _cut_off(meter: Meter, at: datetime) -> tuple[Meter, Event]:
+    common = dict(ean=meter.ean, energy=meter.energy, language=meter.language, at=at,
+                  balance_cents=meter.balance_cents,
+                  minimum_topup_cents=minimum_topup_cents(meter.balance_cents))
+    event = PowerLimited(**common) if meter.power_limiter else Disconnected(**common)
+    return replace(meter, supply=Supply.OFF, pending_since=None), event
+
+
+def end_pending(meter: Meter, now: datetime, ndp: NonDisconnectionPeriod) -> tuple[Meter, list[Event]]:
+    """A meter exhausted inside the NDP is cut off when the period ends (at that moment)."""
+    if meter.supply is not Supply.PENDING or meter.pending_since is None:
+        return meter, []
+    ends = ndp.end_after(meter.pending_since)
+    if ends > now:
+        return meter, []
+    cut, event = _cut_off(meter, ends)
+    return cut, [event]
+
+
+def settle(meter: Meter, new_balance_cents: int, now: datetime,
+           ndp: NonDisconnectionPeriod) -> tuple[Meter, list[Event]]:
+    """Move the balance and return the events of every line it crossed.
+
+    Each line (threshold, 0, −15 €, and 0,50 € for a cut-off meter) gives one event when crossed
+    downwards — or upwards for reconnection; crossing back re-arms it.
+    """
+    meter, events = end_pending(meter, now, ndp)
+    before = meter.balance_cents
+    after = new_balance_cents
+    meter = replace(meter, balance_cents=after)
+    common = dict(ean=meter.ean, energy=meter.energy, language=meter.language, at=now,
+                  balance_cents=after)
+
+    if before >= meter.threshold_cents > after:
+        events.append(LowCredit(threshold_cents=meter.threshold_cents, **common))
+    if before >= 0 > after:
+        events.append(EmergencyCreditStarted(
+            emergency_credit_left_cents=emergency_credit_left_cents(after), **common))
+
+    if meter.supply is Supply.OFF:
+        if after >= RECONNECTION_MINIMUM_CENTS:
+            meter = replace(meter, supply=Supply.ON)
+            events.append(ReconnectionAllowed(**common))
+    elif meter.supply is Supply.PENDING:
+        if after > EXHAUSTED_AT_CENTS:
+            meter = replace(meter, supply=Supply.ON, pending_since=None)  # topped up in time
+    elif before > EXHAUSTED_AT_CENTS >= after:
+        if ndp.contains(now):
+            meter = replace(meter, supply=Supply.PENDING, pending_since=now)
+            events.append(DisconnectionPending(
+                disconnect_at=ndp.end_after(now),
+                minimum_topup_cents=minimum_topup_cents(after), **common))
+        else:
+            meter, event = _cut_off(meter, now)
+            events.append(event)
+    return meter, events

@@ -1,0 +1,145 @@
+"""Tables of the ledger, and the numbered migrations that create them.
+
+Only `ledger` reads these tables; every other package goes through `ledger.service`.
+Times are UTC text (`ledger.clock.to_text`), days are 'YYYY-MM-DD', money is integer cents.
+"""
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ean", String(18), nullable=False, unique=True),
+    Column("ean13", String(13), nullable=False, unique=True),
+    Column("energy", String(12), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("name", Text),
+    Column("mobile", String(20)),
+    Column("email", Text),
+    Column("notify", String(10), nullable=False),
+    Column("threshold_cents", Integer, nullable=False),
+    Column("power_limiter", Boolean, nullable=False),
+    Column("cpas", String(32)),
+    Column("activated_at", String(20), nullable=False),
+    # Cached from the postings, updated in the same transaction; the tests check they agree.
+    Column("balance_cents", Integer, nullable=False),
+    Column("supply", String(8), nullable=False),
+    Column("pending_since", String(20)),
+    Column("as_of", String(20), nullable=False),
+    Column("last_topup_at", String(20)),
+    Column("last_topup_cents", Integer),
+    Column("last_topup_channel", String(12)),
+)
+Index("accounts_cpas", accounts.c.cpas)
+Index("accounts_supply", accounts.c.supply)
+
+debts = Table(
+    "debts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("book", String(80), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # start_credit | payment_plan
+    Column("principal_cents", Integer, nullable=False),
+    Column("daily_cents", Integer, nullable=False),
+    Column("outstanding_cents", Integer, nullable=False),
+    Column("created_at", String(20), nullable=False),
+)
+
+# Append-only. Each row moves `amount_cents` (> 0) from one book to another, so the books sum to
+# zero by construction; `reference` is the idempotency key of the input that caused it.
+postings = Table(
+    "postings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("from_book", String(80), nullable=False),
+    Column("to_book", String(80), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("day", String(10)),
+    Column("reference", String(120), nullable=False, unique=True),
+    Column("reverses", String(120)),
+    Column("detail", Text),
+)
+
+consumption_days = Table(
+    "consumption_days", metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("amount_cents", Integer, nullable=False),
+    Column("repaid_cents", Integer, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("posting_reference", String(120)),
+    Column("quantity", String(20)),
+    Column("unit", String(8)),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(32), nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", String(20), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("ean", String(18)),
+    Column("outcome", String(40), nullable=False),
+    Column("detail", Text),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def _v1_create_tables(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+# Numbered, applied in order, never edited once released: add a function, never change one.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "meta"):
+        return 0
+    value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    return int(value) if value is not None else 0
+
+
+def upgrade(conn: Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns how many migrations ran."""
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"the database has schema {version}, newer than this saldo ({SCHEMA_VERSION})")
+    for number in range(version, SCHEMA_VERSION):
+        MIGRATIONS[number](conn)
+        conn.execute(meta.delete().where(meta.c.key == "schema_version"))
+        conn.execute(meta.insert().values(key="schema_version", value=str(number + 1)))
+    return SCHEMA_VERSION - version

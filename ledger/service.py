@@ -1,0 +1,682 @@
+"""The ledger's service functions: the only way in for the other packages.
+
+Every command runs in one write transaction: its postings, the cached balances, the debts and the
+events of the lines it crossed commit together or not at all. Inputs are replayable: each posting
+carries an idempotency key (`reference`), so posting the same input twice posts it once.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import schema
+from .calendar import NonDisconnectionPeriod
+from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
+from .db import create_engine, insert_many, reading, update_many, writing
+from .ean import SHORT_LENGTH, short_or_full, with_prefix
+from .errors import InvalidInput, ReferenceConflict, UnknownAccount
+from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
+from .rules import (
+    START_CREDIT_CENTS,
+    START_CREDIT_DAILY_CENTS,
+    TOPUP_MAX_CENTS,
+    TOPUP_MIN_CENTS,
+    Meter,
+    Supply,
+    end_pending,
+    settle,
+)
+from .view import OUTFLOW_WINDOW_DAYS, BalanceView, LastTopUp, build_view
+
+ENERGIES = ("electricity", "gas")
+LANGUAGES = ("fr", "nl", "de")
+NOTIFY_CHOICES = ("sms", "email", "sms+email", "none")
+PAYMENT_CHANNELS = ("terminal", "cpas", "transfer", "online")
+TOPUP_CHANNELS = (*PAYMENT_CHANNELS, "agent")
+
+# Books outside the accounts: where the money comes from and goes to.
+ENERGY_SOLD = "energy_sold"
+BUDGET_METER_TRANSFERS = "budget_meter_transfers"
+PRIOR_DEBTS = "prior_debts"
+AGENT_ADJUSTMENTS = "agent_adjustments"
+
+CHUNK = 5000  # rows per transaction on the import paths
+
+
+def balance_book(account_id: int) -> str:
+    return f"balance:{account_id}"
+
+
+def topup_book(channel: str) -> str:
+    return f"topups:{channel}"
+
+
+@dataclass(frozen=True)
+class AccountInput:
+    ean: str  # 18 digits, or the last 13 (rebuilt with the network's prefix)
+    energy: str
+    language: str
+    name: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    notify: str | None = None
+    threshold_cents: int | None = None
+    transferred_cents: int | None = None
+    activated_at: datetime | None = None
+    power_limiter: bool = False
+    cpas: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ConsumptionInput:
+    ean: str
+    day: date
+    amount_cents: int
+    quantity: str | None = None
+    unit: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int | None
+    field: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    posted: int = 0
+    corrected: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TopUpResult:
+    balance_cents: int
+    replayed: bool
+
+
+@dataclass
+class _Debt:
+    id: int
+    book: str
+    daily_cents: int
+    outstanding_cents: int
+
+
+@dataclass
+class _Account:
+    id: int
+    ean: str
+    meter: Meter
+    as_of: str
+    last_topup_at: str | None
+    last_topup_cents: int | None
+    last_topup_channel: str | None
+    activated_on: date
+    debts: list[_Debt] = field(default_factory=list)
+
+
+class _Writes:
+    """What one transaction writes, gathered so each table gets one executemany."""
+
+    def __init__(self) -> None:
+        self.postings: list[tuple] = []
+        self.events: list[tuple] = []
+        self.accounts: dict[int, _Account] = {}
+        self.debts: dict[int, _Debt] = {}
+        self.new_days: list[tuple] = []
+        self.changed_days: list[tuple] = []
+
+    def post(self, account_id: int, kind: str, from_book: str, to_book: str, amount_cents: int,
+             at: str, reference: str, *, day: str | None = None, reverses: str | None = None,
+             detail: str | None = None) -> None:
+        if amount_cents < 0:
+            from_book, to_book, amount_cents = to_book, from_book, -amount_cents
+        if amount_cents:
+            self.postings.append((account_id, kind, from_book, to_book, amount_cents, at, day,
+                                  reference, reverses, detail))
+
+    def emit(self, account_id: int, events: Iterable[Event]) -> None:
+        self.events.extend((account_id, e.name, to_text(e.at), e.payload()) for e in events)
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        await insert_many(conn, schema.postings,
+                          ("account_id", "kind", "from_book", "to_book", "amount_cents", "at",
+                           "day", "reference", "reverses", "detail"), self.postings)
+        await update_many(conn, schema.accounts, "id",
+                          ("balance_cents", "supply", "pending_since", "as_of", "last_topup_at",
+                           "last_topup_cents", "last_topup_channel"),
+                          ((a.meter.balance_cents, a.meter.supply.value,
+                            to_text(a.meter.pending_since) if a.meter.pending_since else None,
+                            a.as_of, a.last_topup_at, a.last_topup_cents, a.last_topup_channel, a.id)
+                           for a in self.accounts.values()))
+        await update_many(conn, schema.debts, "id", ("outstanding_cents",),
+                          ((d.outstanding_cents, d.id) for d in self.debts.values()))
+        await insert_many(conn, schema.consumption_days,
+                          ("account_id", "day", "amount_cents", "repaid_cents", "revision",
+                           "posting_reference", "quantity", "unit"), self.new_days)
+        await _update_days(conn, self.changed_days)
+        await insert_many(conn, schema.events, ("account_id", "name", "at", "payload"), self.events)
+
+
+async def _update_days(conn: AsyncConnection, rows: list[tuple]) -> None:
+    """Corrections: rows are (amount, revision, reference, quantity, unit, account_id, day)."""
+    if not rows:
+        return
+    t = schema.consumption_days
+    stmt = (update(t).where(t.c.account_id == bindparam("a"), t.c.day == bindparam("d"))
+            .values(amount_cents=bindparam("amount"), revision=bindparam("rev"),
+                    posting_reference=bindparam("ref"), quantity=bindparam("q"), unit=bindparam("u")))
+    await conn.execute(stmt, [dict(amount=r[0], rev=r[1], ref=r[2], q=r[3], u=r[4], a=r[5], d=r[6])
+                              for r in rows])
+
+
+_ACCOUNT_COLUMNS = (
+    schema.accounts.c.id, schema.accounts.c.ean, schema.accounts.c.energy,
+    schema.accounts.c.language, schema.accounts.c.balance_cents, schema.accounts.c.threshold_cents,
+    schema.accounts.c.power_limiter, schema.accounts.c.supply, schema.accounts.c.pending_since,
+    schema.accounts.c.as_of, schema.accounts.c.last_topup_at, schema.accounts.c.last_topup_cents,
+    schema.accounts.c.last_topup_channel, schema.accounts.c.activated_at,
+)
+
+
+def _account_from_row(row) -> _Account:
+    return _Account(
+        id=row.id, ean=row.ean,
+        meter=Meter(ean=row.ean, energy=row.energy, language=row.language,
+                    balance_cents=row.balance_cents, threshold_cents=row.threshold_cents,
+                    power_limiter=bool(row.power_limiter), supply=Supply(row.supply),
+                    pending_since=from_text(row.pending_since) if row.pending_since else None),
+        as_of=row.as_of, last_topup_at=row.last_topup_at, last_topup_cents=row.last_topup_cents,
+        last_topup_channel=row.last_topup_channel,
+        activated_on=from_text(row.activated_at).astimezone(BRUSSELS).date(),
+    )
+
+
+class Ledger:
+    """The prepayment ledger over one database."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None,
+                 ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None):
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self.ndp = ndp or NonDisconnectionPeriod()
+        self._ean_prefix = ean_prefix
+
+    @classmethod
+    async def open(cls, database_url: str, **options) -> "Ledger":
+        ledger = cls(create_engine(database_url), **options)
+        await ledger.upgrade()
+        return ledger
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def upgrade(self) -> int:
+        async with writing(self.engine) as conn:
+            return await conn.run_sync(schema.upgrade)
+
+    # ---- finding accounts -------------------------------------------------------------------
+
+    async def ean_prefix(self) -> str | None:
+        """The network's 5-digit prefix: configured, or the one the accounts share."""
+        if self._ean_prefix:
+            return self._ean_prefix
+        async with reading(self.engine) as conn:
+            prefix = (await conn.execute(
+                select(func.substr(schema.accounts.c.ean, 1, 5).label("p"))
+                .group_by("p").order_by(func.count().desc()).limit(1))).scalar()
+        return prefix
+
+    async def _load(self, conn: AsyncConnection, ean_texts: Sequence[str],
+                    with_debts: bool = True) -> dict[str, _Account]:
+        """Accounts by the 13 or 18 digits given; a code that matches none is left out."""
+        wanted = {text[-SHORT_LENGTH:] for text in ean_texts}
+        found: dict[str, _Account] = {}
+        keys = sorted(wanted)
+        for start in range(0, len(keys), CHUNK):
+            rows = await conn.execute(select(*_ACCOUNT_COLUMNS).where(
+                schema.accounts.c.ean13.in_(keys[start:start + CHUNK])))
+            for row in rows:
+                found[row.ean[-SHORT_LENGTH:]] = _account_from_row(row)
+        if with_debts and found:
+            by_id = {a.id: a for a in found.values()}
+            ids = sorted(by_id)
+            for start in range(0, len(ids), CHUNK):
+                rows = await conn.execute(
+                    select(schema.debts.c.id, schema.debts.c.account_id, schema.debts.c.book,
+                           schema.debts.c.daily_cents, schema.debts.c.outstanding_cents)
+                    .where(schema.debts.c.account_id.in_(ids[start:start + CHUNK]),
+                           schema.debts.c.outstanding_cents > 0)
+                    .order_by(schema.debts.c.id))
+                for row in rows:
+                    by_id[row.account_id].debts.append(
+                        _Debt(row.id, row.book, row.daily_cents, row.outstanding_cents))
+        result = {}
+        for text in ean_texts:
+            account = found.get(text[-SHORT_LENGTH:])
+            if account and (len(text) == SHORT_LENGTH or account.ean == text):
+                result[text] = account
+        return result
+
+    async def _load_one(self, conn: AsyncConnection, ean_text: str) -> _Account:
+        ean = short_or_full(ean_text)
+        account = (await self._load(conn, [ean])).get(ean)
+        if account is None:
+            raise UnknownAccount(ean_text)
+        return account
+
+    def _settle(self, writes: _Writes, account: _Account, new_balance: int, now: datetime) -> None:
+        meter, events = settle(account.meter, new_balance, now, self.ndp)
+        account.meter = meter
+        account.as_of = to_text(now)
+        writes.accounts[account.id] = account
+        writes.emit(account.id, events)
+
+    # ---- accounts and activation ------------------------------------------------------------
+
+    async def import_accounts(self, rows: Iterable[AccountInput]) -> ImportReport:
+        """Create the accounts (activating their prepayment) or update their details."""
+        report = ImportReport()
+        rows = list(rows)
+        prefix = None
+        if any(len(r.ean) == SHORT_LENGTH for r in rows):
+            prefix = await self.ean_prefix()
+        valid: list[AccountInput] = []
+        for row in rows:
+            try:
+                valid.append(self._complete(row, prefix))
+            except InvalidInput as error:
+                report.errors.append(RowError(row.line, error.field, error.message))
+        for start in range(0, len(valid), CHUNK):
+            async with writing(self.engine) as conn:
+                await self._import_account_chunk(conn, valid[start:start + CHUNK], report)
+        return report
+
+    def _complete(self, row: AccountInput, prefix: str | None) -> AccountInput:
+        ean = row.ean
+        if len(ean) == SHORT_LENGTH:
+            if not prefix:
+                raise InvalidInput("ean", "give the 18 digits: no network prefix is known yet")
+            ean = with_prefix(prefix, ean)
+        if row.energy not in ENERGIES:
+            raise InvalidInput("energy", f"{row.energy!r} is not one of {', '.join(ENERGIES)}")
+        if row.language not in LANGUAGES:
+            raise InvalidInput("language", f"{row.language!r} is not one of {', '.join(LANGUAGES)}")
+        notify = row.notify or ("sms+email" if row.mobile and row.email else
+                                "sms" if row.mobile else "email" if row.email else "none")
+        if notify not in NOTIFY_CHOICES:
+            raise InvalidInput("notify", f"{notify!r} is not one of {', '.join(NOTIFY_CHOICES)}")
+        if "sms" in notify and not row.mobile:
+            raise InvalidInput("notify", f"{notify!r} needs a mobile number")
+        if "email" in notify and not row.email:
+            raise InvalidInput("notify", f"{notify!r} needs an e-mail address")
+        threshold = row.threshold_cents if row.threshold_cents is not None else 500
+        if not 0 <= threshold <= TOPUP_MAX_CENTS:
+            raise InvalidInput("low_credit_threshold", "must lie between 0,00 and 250,00 €")
+        if row.activated_at and row.activated_at > self.clock.now():
+            raise InvalidInput("activated_at", "lies in the future")
+        return replace(row, ean=ean, notify=notify, threshold_cents=threshold, line=row.line)
+
+    async def _import_account_chunk(self, conn: AsyncConnection, rows: list[AccountInput],
+                                    report: ImportReport) -> None:
+        t = schema.accounts
+        existing = {r.ean: r for r in await conn.execute(
+            select(t).where(t.c.ean13.in_([row.ean[-SHORT_LENGTH:] for row in rows])))}
+        taken_13 = {ean[-SHORT_LENGTH:]: ean for ean in existing}
+        now = self.clock.now()
+        new: dict[str, AccountInput] = {}
+        profile_updates: list[tuple] = []
+        for row in rows:
+            profile = (row.language, row.name, row.mobile, row.email, row.notify,
+                       row.threshold_cents, row.power_limiter, row.cpas)
+            old = existing.get(row.ean)
+            if old is None and (taken_13.get(row.ean[-SHORT_LENGTH:], row.ean) != row.ean):
+                report.errors.append(RowError(row.line, "ean", "another EAN ends with the same 13 digits"))
+            elif old is None and row.ean in new:
+                if new[row.ean] != replace(row, line=new[row.ean].line):
+                    report.errors.append(RowError(row.line, "ean", "listed twice with other details"))
+                else:
+                    report.unchanged += 1
+            elif old is None:
+                new[row.ean] = row
+            elif old.energy != row.energy:
+                report.errors.append(RowError(row.line, "energy",
+                                              f"this EAN is a {old.energy} meter, not {row.energy}"))
+            elif (old.language, old.name, old.mobile, old.email, old.notify, old.threshold_cents,
+                  bool(old.power_limiter), old.cpas) == profile:
+                report.unchanged += 1
+            else:
+                profile_updates.append((*profile, old.id))
+                report.updated += 1
+        await update_many(conn, t, "id", ("language", "name", "mobile", "email", "notify",
+                                          "threshold_cents", "power_limiter", "cpas"),
+                          profile_updates)
+        if not new:
+            return
+        await self._activate(conn, list(new.values()), now)
+        report.posted += len(new)
+
+    async def _activate(self, conn: AsyncConnection, rows: list[AccountInput], now: datetime) -> None:
+        """Activation (seed 003): balance max(B, 20 €), debt max(0, 20 € − B) repaid 1 €/day."""
+        t = schema.accounts
+        plans = []
+        for row in rows:
+            at = to_text(row.activated_at or now)
+            transferred = row.transferred_cents or 0
+            balance = max(transferred, START_CREDIT_CENTS)
+            plans.append((row, at, transferred, balance, balance - transferred))
+        await insert_many(conn, t, (
+            "ean", "ean13", "energy", "language", "name", "mobile", "email", "notify",
+            "threshold_cents", "power_limiter", "cpas", "activated_at", "balance_cents", "supply",
+            "as_of"), (
+            (row.ean, row.ean[-SHORT_LENGTH:], row.energy, row.language, row.name, row.mobile,
+             row.email, row.notify, row.threshold_cents, row.power_limiter, row.cpas, at, balance,
+             Supply.ON.value, at) for row, at, _, balance, _ in plans))
+        ids = {r.ean: r.id for r in await conn.execute(
+            select(t.c.id, t.c.ean).where(t.c.ean.in_([row.ean for row in rows])))}
+        writes = _Writes()
+        debts = []
+        for row, at, transferred, balance, debt in plans:
+            account_id = ids[row.ean]
+            book = balance_book(account_id)
+            writes.post(account_id, "transfer", BUDGET_METER_TRANSFERS, book, transferred, at,
+                        f"transfer:{row.ean}")
+            if debt:
+                debt_book = f"debt:start:{account_id}"
+                debts.append((account_id, debt_book, "start_credit", debt, START_CREDIT_DAILY_CENTS,
+                              debt, at))
+                writes.post(account_id, "start_credit", debt_book, book, debt, at,
+                            f"start_credit:{row.ean}")
+            writes.emit(account_id, [PrepaymentActivated(
+                ean=row.ean, energy=row.energy, language=row.language,
+                at=from_text(at), balance_cents=balance, debt_cents=debt,
+                daily_repayment_cents=START_CREDIT_DAILY_CENTS if debt else 0,
+                transferred_cents=transferred)])
+        await insert_many(conn, schema.debts, ("account_id", "book", "kind", "principal_cents",
+                                               "daily_cents", "outstanding_cents", "created_at"),
+                          debts)
+        await writes.flush(conn)
+
+    # ---- consumption ------------------------------------------------------------------------
+
+    async def post_consumption(self, rows: Iterable[ConsumptionInput]) -> ImportReport:
+        """Charge each day's consumption and that day's debt repayments. Replays post nothing;
+        another amount for a day already posted reverses the old posting and posts the new."""
+        report = ImportReport()
+        rows = list(rows)
+        today = self.clock.now().date()
+        for start in range(0, len(rows), CHUNK):
+            async with writing(self.engine) as conn:
+                await self._consumption_chunk(conn, rows[start:start + CHUNK], report, today)
+        return report
+
+    async def _consumption_chunk(self, conn: AsyncConnection, rows: list[ConsumptionInput],
+                                 report: ImportReport, today: date) -> None:
+        accounts = await self._load(conn, [row.ean for row in rows])
+        days = sorted({row.day.isoformat() for row in rows})
+        ids = sorted({a.id for a in accounts.values()})
+        t = schema.consumption_days
+        posted: dict[tuple[int, str], list] = {}
+        for start in range(0, len(ids), CHUNK):
+            for r in await conn.execute(
+                    select(t.c.account_id, t.c.day, t.c.amount_cents, t.c.revision,
+                           t.c.posting_reference)
+                    .where(t.c.account_id.in_(ids[start:start + CHUNK]), t.c.day.in_(days))):
+                posted[(r.account_id, r.day)] = (r.amount_cents, r.revision, r.posting_reference, None)
+        writes = _Writes()
+        now = self.clock.now()
+        at = to_text(now)
+        for row in rows:
+            account = accounts.get(row.ean)
+            if account is None:
+                report.errors.append(RowError(row.line, "ean", "no prepayment account has this EAN"))
+                continue
+            day = row.day.isoformat()
+            if row.day > today:
+                report.errors.append(RowError(row.line, "day", f"{day} has not ended yet"))
+                continue
+            if row.amount_cents < 0:
+                report.errors.append(RowError(row.line, "amount", "a consumption cannot be negative"))
+                continue
+            if row.day < account.activated_on:
+                report.errors.append(RowError(row.line, "day", "lies before prepayment was activated"))
+                continue
+            key = (account.id, day)
+            before = posted.get(key)
+            if before and before[0] == row.amount_cents:
+                report.unchanged += 1
+                continue
+            balance = account.meter.balance_cents
+            book = balance_book(account.id)
+            if before:
+                old_amount, old_revision, old_reference, _ = before
+                writes.post(account.id, "reversal", ENERGY_SOLD, book, old_amount, at,
+                            f"reversal:{old_reference}", day=day, reverses=old_reference)
+                balance += old_amount
+                revision = old_revision + 1
+                report.corrected += 1
+            else:
+                revision = 0
+                report.posted += 1
+            reference = f"consumption:{account.id}:{day}:{revision}"
+            writes.post(account.id, "consumption", book, ENERGY_SOLD, row.amount_cents, at, reference,
+                        day=day)
+            balance -= row.amount_cents
+            if before:
+                new_index = before[3]
+                if new_index is not None:  # first posted in this very batch: not written yet
+                    old = writes.new_days[new_index]
+                    writes.new_days[new_index] = (account.id, day, row.amount_cents, old[3], revision,
+                                                  reference, row.quantity, row.unit)
+                else:
+                    writes.changed_days.append((row.amount_cents, revision, reference, row.quantity,
+                                                row.unit, account.id, day))
+                posted[key] = (row.amount_cents, revision, reference, new_index)
+            else:
+                repaid = 0
+                for debt in account.debts:
+                    take = min(debt.daily_cents, debt.outstanding_cents)
+                    if take > 0:
+                        writes.post(account.id, "repayment", book, debt.book, take, at,
+                                    f"repayment:{debt.book}:{day}", day=day)
+                        debt.outstanding_cents -= take
+                        writes.debts[debt.id] = debt
+                        repaid += take
+                balance -= repaid
+                posted[key] = (row.amount_cents, revision, reference, len(writes.new_days))
+                writes.new_days.append((account.id, day, row.amount_cents, repaid, revision, reference,
+                                        row.quantity, row.unit))
+            self._settle(writes, account, balance, now)
+        await writes.flush(conn)
+
+    # ---- top-ups and payment plans ----------------------------------------------------------
+
+    async def top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
+                     reason: str | None = None) -> TopUpResult:
+        if channel not in TOPUP_CHANNELS:
+            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(TOPUP_CHANNELS)}")
+        reference = (reference or "").strip()
+        if not reference:
+            raise InvalidInput("reference", "a top-up needs its payment reference")
+        if channel == "agent":
+            if amount_cents == 0:
+                raise InvalidInput("amount", "an agent's adjustment cannot be zero")
+            if not (reason or "").strip():
+                raise InvalidInput("reason", "an agent's adjustment needs a reason")
+        elif not TOPUP_MIN_CENTS <= amount_cents <= TOPUP_MAX_CENTS:
+            raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €")
+        key = f"topup:{channel}:{reference}"
+        async with writing(self.engine) as conn:
+            account = await self._load_one(conn, ean_text)
+            p = schema.postings
+            earlier = (await conn.execute(
+                select(p.c.account_id, p.c.amount_cents, p.c.from_book).where(p.c.reference == key)
+            )).first()
+            if earlier:
+                signed = earlier.amount_cents if earlier.from_book != balance_book(account.id) \
+                    else -earlier.amount_cents
+                if earlier.account_id != account.id or signed != amount_cents:
+                    raise ReferenceConflict(reference)
+                return TopUpResult(account.meter.balance_cents, replayed=True)
+            now = self.clock.now()
+            at = to_text(now)
+            writes = _Writes()
+            source = AGENT_ADJUSTMENTS if channel == "agent" else topup_book(channel)
+            writes.post(account.id, "topup", source, balance_book(account.id), amount_cents, at, key,
+                        detail=reason)
+            new_balance = account.meter.balance_cents + amount_cents
+            if amount_cents > 0:
+                account.last_topup_at, account.last_topup_cents = at, amount_cents
+                account.last_topup_channel = channel
+            self._settle(writes, account, new_balance, now)
+            if amount_cents > 0:
+                m = account.meter
+                writes.emit(account.id, [TopUpReceived(
+                    ean=m.ean, energy=m.energy, language=m.language, at=now,
+                    balance_cents=new_balance, amount_cents=amount_cents, channel=channel)])
+            await writes.flush(conn)
+            return TopUpResult(new_balance, replayed=False)
+
+    async def add_payment_plan(self, ean_text: str, amount_cents: int, daily_cents: int,
+                               reference: str) -> bool:
+        """An earlier debt repaid `daily_cents` a posted day, like the start credit. False on replay."""
+        if amount_cents <= 0:
+            raise InvalidInput("amount", "a debt must be more than 0,00 €")
+        if not 0 < daily_cents <= amount_cents:
+            raise InvalidInput("daily", "the daily repayment must lie between 0,01 € and the debt")
+        if not reference.strip():
+            raise InvalidInput("reference", "a payment plan needs a reference")
+        async with writing(self.engine) as conn:
+            account = await self._load_one(conn, ean_text)
+            book = f"debt:plan:{account.id}:{reference.strip()}"
+            d = schema.debts
+            if (await conn.execute(select(d.c.id).where(d.c.book == book))).first():
+                return False
+            at = to_text(self.clock.now())
+            await insert_many(conn, d, ("account_id", "book", "kind", "principal_cents",
+                                        "daily_cents", "outstanding_cents", "created_at"),
+                              [(account.id, book, "payment_plan", amount_cents, daily_cents,
+                                amount_cents, at)])
+            writes = _Writes()
+            writes.post(account.id, "debt", book, PRIOR_DEBTS, amount_cents, at, f"plan:{book}")
+            await writes.flush(conn)
+            return True
+
+    # ---- time passing -----------------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Cut off the meters whose non-disconnection period has ended. Returns how many."""
+        now = self.clock.now()
+        async with writing(self.engine) as conn:
+            rows = await conn.execute(select(*_ACCOUNT_COLUMNS).where(
+                schema.accounts.c.supply == Supply.PENDING.value))
+            writes = _Writes()
+            for row in rows:
+                account = _account_from_row(row)
+                meter, events = end_pending(account.meter, now, self.ndp)
+                if events:
+                    account.meter = meter
+                    writes.accounts[account.id] = account
+                    writes.emit(account.id, events)
+            await writes.flush(conn)
+            return len(writes.accounts)
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    async def balance_view(self, ean_text: str, *, actor: str, purpose: str = "balance") -> BalanceView:
+        """The balance view of one account. Every call, found or not, is written to the audit trail."""
+        try:
+            ean = short_or_full(ean_text)
+        except InvalidInput:
+            await self.audit(actor=actor, action=purpose, ean=None, outcome="invalid")
+            raise
+        async with writing(self.engine) as conn:
+            account = (await self._load(conn, [ean])).get(ean)
+            await self._audit(conn, actor, purpose, account.ean if account else None,
+                              "found" if account else "unknown")
+            if account is None:
+                raise UnknownAccount(ean_text)
+            t = schema.consumption_days
+            outflows = [r.amount_cents + r.repaid_cents for r in await conn.execute(
+                select(t.c.amount_cents, t.c.repaid_cents).where(t.c.account_id == account.id)
+                .order_by(t.c.day.desc()).limit(OUTFLOW_WINDOW_DAYS))]
+            d = schema.debts
+            debts = [(r.outstanding_cents, r.daily_cents) for r in await conn.execute(
+                select(d.c.outstanding_cents, d.c.daily_cents).where(d.c.account_id == account.id))]
+        last = None
+        if account.last_topup_at:
+            last = LastTopUp(from_text(account.last_topup_at), account.last_topup_cents,
+                             account.last_topup_channel)
+        return build_view(meter=account.meter, as_of=from_text(account.as_of), now=self.clock.now(),
+                          ndp=self.ndp, debts=debts, last_topup=last, daily_outflows_cents=outflows)
+
+    async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
+                    detail: str | None = None) -> None:
+        async with writing(self.engine) as conn:
+            await self._audit(conn, actor, action, ean, outcome, detail)
+
+    async def _audit(self, conn: AsyncConnection, actor: str, action: str, ean: str | None,
+                     outcome: str, detail: str | None = None) -> None:
+        await insert_many(conn, schema.audit, ("at", "actor", "action", "ean", "outcome", "detail"),
+                          [(to_text(self.clock.now()), actor, action, ean, outcome, detail)])
+
+    async def audit_trail(self, limit: int = 100) -> list[dict]:
+        a = schema.audit
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(select(a).order_by(a.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    async def events_after(self, after_id: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        e = schema.events
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(select(e.c.id, e.c.name, e.c.payload)
+                                      .where(e.c.id > after_id).order_by(e.c.id).limit(limit))
+            return [(r.id, event_from_row(r.name, r.payload)) for r in rows]
+
+    async def trial_balance(self) -> dict[str, int]:
+        """Every book's total (money in minus money out). They sum to zero."""
+        p = schema.postings
+        async with reading(self.engine) as conn:
+            totals: Counter[str] = Counter()
+            for r in await conn.execute(select(p.c.to_book, func.sum(p.c.amount_cents))
+                                        .group_by(p.c.to_book)):
+                totals[r[0]] += int(r[1])
+            for r in await conn.execute(select(p.c.from_book, func.sum(p.c.amount_cents))
+                                        .group_by(p.c.from_book)):
+                totals[r[0]] -= int(r[1])
+        return dict(totals)
+
+    async def cached_balances(self) -> dict[str, int]:
+        """Each book as the accounts and debts tables cache it, to compare with trial_balance()."""
+        a, d = schema.accounts, schema.debts
+        async with reading(self.engine) as conn:
+            cached = {balance_book(r.id): r.balance_cents
+                      for r in await conn.execute(select(a.c.id, a.c.balance_cents))}
+            cached.update({r.book: -r.outstanding_cents
+                           for r in await conn.execute(select(d.c.book, d.c.outstanding_cents))})
+        return cached
+
+    async def count_accounts(self) -> int:
+        async with reading(self.engine) as conn:
+            return (await conn.execute(select(func.count()).select_from(schema.accounts))).scalar_one()
+
+    async def get_meta(self, key: str) -> str | None:
+        m = schema.meta
+        async with reading(self.engine) as conn:
+            return (await conn.execute(select(m.c.value).where(m.c.key == key))).scalar()
+
+    async def set_meta(self, key: str, value: str) -> None:
+        m = schema.meta
+        async with writing(self.engine) as conn:
+            await conn.execute(m.delete().where(m.c.key == key))
+            await conn.execute(m.insert().values(key=key, value=value))

@@ -1,0 +1,1 @@
+"""SMS and e-mail notifications from the ledger's events. Built in its own issue."""

@@ -1,0 +1,1 @@
+"""Pages and API for CPAS staff. Built in its own issue."""

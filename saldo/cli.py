@@ -1,0 +1,225 @@
+"""`saldo`: the command line. Bad input gets a message naming file, line and field — never a
+traceback — and exit code 1."""
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from ledger import (
+    BRUSSELS,
+    TOPUP_CHANNELS,
+    BalanceView,
+    Clock,
+    FileRefused,
+    ImportReport,
+    LedgerError,
+    Ledger,
+    RowError,
+    State,
+    SystemClock,
+    format_cents,
+    parse_cents,
+    read_accounts,
+    read_consumption,
+)
+
+from . import worker
+from .app import create_app, open_ledger
+from .settings import Settings, SettingsError
+
+log = logging.getLogger("saldo")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="saldo", description=(
+        "Balance line, notifications and prepayment ledger for smart meters. "
+        "Settings come from the environment (see README)."))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    imports = commands.add_parser("import", help="import a CSV file of accounts or consumption")
+    imports.add_argument("kind", choices=("accounts", "consumption"))
+    imports.add_argument("file", type=Path)
+
+    topup = commands.add_parser("topup", help="record a top-up")
+    topup.add_argument("ean", help="the 18 digits or the last 13")
+    topup.add_argument("amount", help="in euros: 20, 20,00 or 20.00")
+    topup.add_argument("--channel", required=True, choices=TOPUP_CHANNELS)
+    topup.add_argument("--reference", required=True, help="the payment's reference (idempotency key)")
+    topup.add_argument("--reason", help="why an agent adjusts the balance (required for --channel agent)")
+
+    plan = commands.add_parser("plan", help="add a payment plan for an earlier debt")
+    plan.add_argument("ean")
+    plan.add_argument("amount", help="the debt, in euros")
+    plan.add_argument("--daily", required=True, help="repaid per posted day, in euros")
+    plan.add_argument("--reference", required=True)
+
+    balance = commands.add_parser("balance", help="show the balance view of one account")
+    balance.add_argument("ean")
+    balance.add_argument("--json", action="store_true", help="one JSON object")
+
+    commands.add_parser("serve", help="run the web server (PORT)")
+    work = commands.add_parser("worker", help="run the background worker")
+    work.add_argument("--once", action="store_true", help="do what is due now, then exit")
+
+    demo = commands.add_parser("demo", help="create a demo ledger of made-up customers and serve it")
+    demo.add_argument("--no-serve", action="store_true", help="create the demo data and exit")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=("upgrade",))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"saldo: setting refused: {error}", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args, settings)
+    except (LedgerError, UsageError) as error:
+        print(f"saldo: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the last line of defence: a message, the details in the log
+        log.debug("unexpected error", exc_info=True)
+        print(f"saldo: internal error ({type(error).__name__}); run with LOG_LEVEL=DEBUG for details",
+              file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    clock: Clock = SystemClock()
+    if args.command == "serve":
+        web.run_app(create_app(settings, clock=clock), host=settings.host, port=settings.port,
+                    print=lambda text: log.info("%s", text.strip()))
+        return 0
+    if args.command == "worker":
+        asyncio.run(worker.main(lambda c: open_ledger(settings, c), clock, settings.tick_seconds,
+                                args.once))
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+        return run_demo(settings, serve=not args.no_serve)
+    return asyncio.run(_with_ledger(args, settings, clock))
+
+
+async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
+    ledger = await open_ledger(settings, clock)
+    try:
+        if args.command == "db":
+            print("schema is current")
+            return 0
+        if args.command == "import":
+            return await _import(ledger, args.kind, args.file)
+        if args.command == "topup":
+            amount = parse_cents(args.amount)
+            result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason)
+            word = "already recorded" if result.replayed else "recorded"
+            print(f"top-up {word}; balance {format_cents(result.balance_cents)}")
+            return 0
+        if args.command == "plan":
+            added = await ledger.add_payment_plan(args.ean, parse_cents(args.amount),
+                                                  parse_cents(args.daily, "daily"), args.reference)
+            print("payment plan added" if added else "payment plan already recorded")
+            return 0
+        if args.command == "balance":
+            view = await ledger.balance_view(args.ean, actor=f"cli:{_operator()}")
+            if args.json:
+                print(json.dumps(view.to_json(), ensure_ascii=False))
+            else:
+                print(describe(view))
+            return 0
+    finally:
+        await ledger.close()
+    raise UsageError(f"unknown command {args.command}")
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+async def _import(ledger: Ledger, kind: str, path: Path) -> int:
+    try:
+        parsed = read_accounts(path) if kind == "accounts" else read_consumption(path)
+    except FileRefused as error:
+        print(f"{path}: {error}", file=sys.stderr)
+        return 1
+    if kind == "accounts":
+        report = await ledger.import_accounts(parsed.rows)
+    else:
+        report = await ledger.post_consumption(parsed.rows)
+    errors = sorted(parsed.errors + report.errors, key=lambda e: e.line or 0)
+    _print_report(path, kind, report, errors)
+    return 1 if errors else 0
+
+
+def _print_report(path: Path, kind: str, report: ImportReport, errors: list[RowError]) -> None:
+    for error in errors:
+        print(f"{path}:{error.line}: {error.field}: {error.message}", file=sys.stderr)
+    parts = [f"{report.posted} new"]
+    if kind == "consumption":
+        parts.append(f"{report.corrected} corrected")
+    else:
+        parts.append(f"{report.updated} updated")
+    parts += [f"{report.unchanged} unchanged", f"{len(errors)} refused"]
+    print(f"{path}: {kind}: " + ", ".join(parts))
+
+
+_STATE_WORDS = {
+    State.NORMAL: "normal",
+    State.LOW: "low credit: the emergency credit starts when the balance runs out",
+    State.EMERGENCY: "emergency credit in use",
+    State.DISCONNECTION_PENDING: "will be disconnected when the non-disconnection period ends",
+    State.DISCONNECTED: "disconnected",
+    State.POWER_LIMITED: "power-limited",
+}
+
+
+def describe(view: BalanceView) -> str:
+    """The operator's plain-text summary (customer-facing words live in locales/)."""
+    when = view.as_of.astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M")
+    lines = [
+        f"EAN          {view.ean} ({view.energy}, {view.language})",
+        f"balance      {format_cents(view.balance_cents)} as of {when} (Brussels)",
+        f"state        {view.state.value}: {_STATE_WORDS[view.state]}",
+    ]
+    if view.state is State.EMERGENCY:
+        lines.append(f"usable       {format_cents(view.usable_before_disconnection_cents)} "
+                     "before disconnection")
+    if view.disconnect_at:
+        lines.append(f"cut off at   {view.disconnect_at.astimezone(BRUSSELS):%d/%m/%Y %H:%M}")
+    if view.minimum_topup_cents is not None:
+        lines.append(f"to restore   top up at least {format_cents(view.minimum_topup_cents)}")
+    if view.debt_cents:
+        lines.append(f"debt         {format_cents(view.debt_cents)}, repaid "
+                     f"{format_cents(view.debt_daily_cents)} a day")
+    if view.last_topup:
+        t = view.last_topup
+        lines.append(f"last top-up  {format_cents(t.amount_cents)} ({t.channel}) on "
+                     f"{t.at.astimezone(BRUSSELS):%d/%m/%Y %H:%M}")
+    if view.estimated_days_left is not None:
+        lines.append(f"days left    about {view.estimated_days_left} (average of the last 7 days)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""Every aiohttp AppKey of the project, in one place."""
+
+from aiohttp import web
+
+from ledger import Clock, Ledger
+
+from .settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+LEDGER = web.AppKey("ledger", Ledger)
