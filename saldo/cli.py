@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `saldo … | head`: the reader has gone, nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit flush quiet
+        return 1
     except Exception as error:  # the last line of defence: a message, the details in the log
         log.debug("unexpected error", exc_info=True)
         print(f"saldo: internal error ({type(error).__name__}); run with LOG_LEVEL=DEBUG for details",
