@@ -21,8 +21,9 @@ class NonDisconnectionPeriod:
     extra_holidays: frozenset[date] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        if not self.protected_until < self.protected_from:
-            raise ValueError("the protected hours must span the night (until < from)")
+        if self.protected_from < self.protected_until:
+            raise ValueError("the protected hours must span the night (until < from; "
+                             "equal hours protect no hours)")
 
     def _holidays(self, year: int) -> holidays.HolidayBase | dict:
         if self.holiday_country is None:
@@ -39,6 +40,8 @@ class NonDisconnectionPeriod:
         local = utc(moment).astimezone(BRUSSELS)
         if self.is_protected_day(local.date()):
             return True
+        if self.protected_from == self.protected_until:
+            return False  # protected days only
         return local.time() >= self.protected_from or local.time() < self.protected_until
 
     def end_after(self, moment: datetime) -> datetime:

@@ -602,23 +602,30 @@ class Ledger:
             raise
         async with writing(self.engine) as conn:
             account = (await self._load(conn, [ean])).get(ean)
-            await self._audit(conn, actor, purpose, account.ean if account else None,
+            await self._audit(conn, actor, purpose, account.ean if account else ean,
                               "found" if account else "unknown")
-            if account is None:
-                raise UnknownAccount(ean_text)
-            t = schema.consumption_days
-            outflows = [r.amount_cents + r.repaid_cents for r in await conn.execute(
-                select(t.c.amount_cents, t.c.repaid_cents).where(t.c.account_id == account.id)
-                .order_by(t.c.day.desc()).limit(OUTFLOW_WINDOW_DAYS))]
-            d = schema.debts
-            debts = [(r.outstanding_cents, r.daily_cents) for r in await conn.execute(
-                select(d.c.outstanding_cents, d.c.daily_cents).where(d.c.account_id == account.id))]
+            details = await self._view_details(conn, account) if account else None
+        if account is None or details is None:
+            raise UnknownAccount(ean_text)
+        outflows, debts = details
         last = None
         if account.last_topup_at:
             last = LastTopUp(from_text(account.last_topup_at), account.last_topup_cents,
                              account.last_topup_channel)
         return build_view(meter=account.meter, as_of=from_text(account.as_of), now=self.clock.now(),
                           ndp=self.ndp, debts=debts, last_topup=last, daily_outflows_cents=outflows)
+
+    async def _view_details(self, conn: AsyncConnection, account: _Account
+                            ) -> tuple[list[int], list[tuple[int, int]]]:
+        """The last posted days' outflows (newest first) and the debts as (outstanding, daily)."""
+        t = schema.consumption_days
+        outflows = [r.amount_cents + r.repaid_cents for r in await conn.execute(
+            select(t.c.amount_cents, t.c.repaid_cents).where(t.c.account_id == account.id)
+            .order_by(t.c.day.desc()).limit(OUTFLOW_WINDOW_DAYS))]
+        d = schema.debts
+        debts = [(r.outstanding_cents, r.daily_cents) for r in await conn.execute(
+            select(d.c.outstanding_cents, d.c.daily_cents).where(d.c.account_id == account.id))]
+        return outflows, debts
 
     async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
                     detail: str | None = None) -> None:

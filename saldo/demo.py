@@ -133,7 +133,8 @@ async def _land_on_target(ledger: Ledger, customer: DemoCustomer, last_day) -> N
     repayment = view.debt_daily_cents
     needed = view.balance_cents - repayment - customer.target_cents
     if needed < 0:
-        await ledger.top_up(customer.ean, min(25_000, -needed + 500), "cpas",
+        whole_euros = (-needed + 599) // 100 * 100
+        await ledger.top_up(customer.ean, min(250_00, whole_euros), "cpas",
                             f"demo-{customer.number}-final")
         view = await ledger.balance_view(customer.ean, actor="demo", purpose="demo-setup")
         needed = view.balance_cents - repayment - customer.target_cents

@@ -1,0 +1,179 @@
+"""The CLI as an operator uses it: files in, messages and exit codes out, never a traceback."""
+
+import json
+
+import pytest
+
+from saldo.cli import main
+from tests.conftest import make_ean
+
+HEADER = "ean;energy;language;name;mobile;email;notify;low_credit_threshold;transferred_balance;activated_at;power_limiter;cpas"
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("PORT", "EAN_PREFIX", "NDP_EXTRA_HOLIDAYS", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    # The CLI runs on the real clock: without a non-disconnection period its answers do not
+    # depend on the hour the tests run at.
+    monkeypatch.setenv("NDP_WEEKENDS", "no")
+    monkeypatch.setenv("NDP_HOLIDAYS", "none")
+    monkeypatch.setenv("NDP_FROM", "00:00")
+    monkeypatch.setenv("NDP_UNTIL", "00:00")
+
+
+def write(tmp_path, name: str, text: str, encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def accounts_file(tmp_path, *rows: str, name="accounts.csv", encoding="utf-8"):
+    return write(tmp_path, name, "\n".join([HEADER, *rows]) + "\n", encoding)
+
+
+def test_import_accounts_then_again_changes_nothing(tmp_path, capsys):
+    path = accounts_file(
+        tmp_path,
+        f"{make_ean(1)};electricity;fr;Camille Essai;0470 00 01 01;;;;;2026-11-01;non;CPAS-NAMUR",
+        f"{make_ean(2)};gas;nl;Jan Proef;;jan@example.org;email;7,50;12,00;2026-11-01;ja;",
+    )
+    code, out, err = run(capsys, "import", "accounts", str(path))
+    assert (code, err) == (0, "")
+    assert "2 new" in out
+    code, out, _ = run(capsys, "import", "accounts", str(path))
+    assert code == 0 and "0 new" in out and "2 unchanged" in out
+    code, out, _ = run(capsys, "balance", make_ean(2)[-13:], "--json")
+    data = json.loads(out)
+    assert (data["balance_cents"], data["debt_cents"], data["threshold_cents"]) == (2000, 800, 750)
+
+
+def test_every_bad_row_is_named_by_file_line_and_field_and_the_rest_is_imported(tmp_path, capsys):
+    path = accounts_file(
+        tmp_path,
+        f"{make_ean(1)};electricity;fr;;;;;;;;;",
+        f"{make_ean(2)[:-1]}0;electricity;fr;;;;;;;;;",
+        f"{make_ean(3)};water;fr;;;;;;;;;",
+        f"{make_ean(4)};gas;en;;;;;;;;;",
+        f"{make_ean(5)};gas;de;;081 22 33 44;;;;;;;",
+        f"{make_ean(6)};gas;de;;;;sms;;;;;",
+        f"{make_ean(7)};gas;de;;;;;cinq;;;;",
+        f"{make_ean(8)};gas;de;;;;;;;;peut-être;",
+        f"{make_ean(9)};gas;de;;;;;;;2030-01-01;;",
+    )
+    code, out, err = run(capsys, "import", "accounts", str(path))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines == [
+        f"{path}:3: ean: the check digit does not match: the code seems mistyped",
+        f"{path}:4: energy: 'water' is not one of electricity, gas",
+        f"{path}:5: language: 'en' is not one of fr, nl, de",
+        f"{path}:6: mobile: '081 22 33 44' is not a mobile number (SMS cannot reach a landline)",
+        f"{path}:7: notify: 'sms' needs a mobile number",
+        f"{path}:8: low_credit_threshold: 'cinq' is not an amount in euros (for example 38,80)",
+        f"{path}:9: power_limiter: 'peut-être' is not yes or no",
+        f"{path}:10: activated_at: lies in the future",
+    ]
+    assert "1 new" in out and "8 refused" in out
+    assert "Traceback" not in err
+
+
+def test_a_file_with_a_bom_and_commas_is_read(tmp_path, capsys):
+    path = write(tmp_path, "bom.csv", f"\ufeffean,energy,language\n{make_ean(1)},gas,de\n")
+    code, out, _ = run(capsys, "import", "accounts", str(path))
+    assert code == 0 and "1 new" in out
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "the file is empty"),
+    ("ean;energy\n", "the column 'language' is missing"),
+    ("ean;energy;language;colour\n", "unknown column 'colour'"),
+])
+def test_a_file_that_cannot_be_read_is_refused_whole(tmp_path, capsys, content, message):
+    path = write(tmp_path, "bad.csv", content)
+    code, _, err = run(capsys, "import", "accounts", str(path))
+    assert code == 1
+    assert err.startswith(f"{path}: ") and message in err
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path, capsys):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(f"{HEADER}\n{make_ean(1)};gas;fr;Fran\xe7oise;;;;;;;;\n".encode("latin-1"))
+    code, _, err = run(capsys, "import", "accounts", str(path))
+    assert code == 1 and "not UTF-8" in err
+    code, _, err = run(capsys, "import", "accounts", str(tmp_path / "missing.csv"))
+    assert code == 1 and "missing.csv" in err
+
+
+def test_consumption_import_top_up_and_balance(tmp_path, capsys):
+    accounts = accounts_file(tmp_path, f"{make_ean(1)};electricity;fr;;;;;;;2026-11-01;;")
+    assert run(capsys, "import", "accounts", str(accounts))[0] == 0
+    consumption = write(tmp_path, "day.csv", "ean;day;amount;quantity;unit\n"
+                        f"{make_ean(1)[-13:]};2026-11-01;3,50;12.5;kWh\n"
+                        f"{make_ean(1)};2026-11-02;35;;\n"
+                        f"{make_ean(1)};2026-11-03;abc;;\n"
+                        f"{make_ean(1)};03/11/2026;1;;\n"
+                        f"{make_ean(2)};2026-11-03;1;;\n")
+    code, out, err = run(capsys, "import", "consumption", str(consumption))
+    assert code == 1
+    assert err.splitlines() == [
+        f"{consumption}:4: amount: 'abc' is not an amount in euros (for example 38,80)",
+        f"{consumption}:5: day: '03/11/2026' is not a day written YYYY-MM-DD",
+        f"{consumption}:6: ean: no prepayment account has this EAN",
+    ]
+    assert "2 new" in out
+    code, out, _ = run(capsys, "balance", make_ean(1))
+    assert code == 0
+    assert "-20,50 €" in out and "disconnected" in out and "top up at least 21,00 €" in out
+    code, out, _ = run(capsys, "topup", make_ean(1)[-13:], "21,00", "--channel", "cpas",
+                       "--reference", "CPAS-0001")
+    assert (code, out.strip()) == (0, "top-up recorded; balance 0,50 €")
+    code, out, _ = run(capsys, "topup", make_ean(1)[-13:], "21,00", "--channel", "cpas",
+                       "--reference", "CPAS-0001")
+    assert (code, out.strip()) == (0, "top-up already recorded; balance 0,50 €")
+    code, _, err = run(capsys, "topup", make_ean(1), "300", "--channel", "terminal",
+                       "--reference", "T-1")
+    assert code == 1 and "between 5,00 € and 250,00 €" in err
+    code, out, err = run(capsys, "plan", make_ean(1), "15", "--daily", "5", "--reference", "P1")
+    assert code == 0 and "added" in out
+
+
+def test_an_unknown_ean_and_a_mistyped_one(tmp_path, capsys):
+    code, _, err = run(capsys, "balance", make_ean(1))
+    assert code == 1 and "no prepayment account" in err
+    code, _, err = run(capsys, "balance", "12345")
+    assert code == 1 and "18 digits" in err
+
+
+def test_a_bad_setting_is_named(monkeypatch, capsys):
+    monkeypatch.setenv("PORT", "eighty")
+    code, _, err = run(capsys, "balance", make_ean(1))
+    assert code == 1 and err.strip() == "saldo: setting refused: PORT: 'eighty' is not a whole number"
+    monkeypatch.setenv("PORT", "8080")
+    monkeypatch.setenv("DATABASE_URL", "mysql://x")
+    code, _, err = run(capsys, "balance", make_ean(1))
+    assert code == 1 and "DATABASE_URL" in err
+
+
+def test_the_demo_is_created_once_and_refuses_real_data(tmp_path, capsys, monkeypatch):
+    code, out, _ = run(capsys, "demo", "--no-serve")
+    assert code == 0 and "created a demo ledger" in out
+    for state in ("normal", "low", "emergency", "disconnected", "power_limited"):
+        assert state in out
+    code, out, _ = run(capsys, "demo", "--no-serve")
+    assert code == 0 and "already there" in out
+    accounts = accounts_file(tmp_path, f"{make_ean(1)};electricity;fr;;;;;;;;;")
+    run(capsys, "import", "accounts", str(accounts))
+    # A database with real accounts is never turned into a demo.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'real.db'}")
+    run(capsys, "import", "accounts", str(accounts))
+    code, _, err = run(capsys, "demo", "--no-serve")
+    assert code == 1 and "not the demo's" in err
