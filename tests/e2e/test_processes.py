@@ -1,0 +1,101 @@
+"""The Procfile's processes as a platform runs them: started, answering, stopped by SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date, datetime
+
+import pytest
+
+from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger, SettableClock
+from tests.conftest import make_ean
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def saldo(*args: str, env: dict[str, str], **options) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "saldo", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    values = {k: v for k, v in os.environ.items() if not k.startswith(("NDP_", "DATABASE_", "PORT"))}
+    values.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PORT=str(free_port()),
+                  HOST="127.0.0.1", TICK_SECONDS="1")
+    return values
+
+
+def wait_for_health(port: int, process: subprocess.Popen, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited early: {process.communicate()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                return json.loads(answer.read())
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("the server never answered")
+
+
+def stop(process: subprocess.Popen) -> tuple[int, str, str]:
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    return process.returncode, out, err
+
+
+def test_serve_answers_and_stops_on_sigterm(env):
+    server = saldo("serve", env=env)
+    try:
+        assert wait_for_health(int(env["PORT"]), server) == {"status": "ok"}
+    finally:
+        code, _, err = stop(server)
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
+def test_the_worker_runs_until_sigterm(env):
+    worker = saldo("worker", env=env)
+    time.sleep(3)
+    assert worker.poll() is None
+    code, _, err = stop(worker)
+    assert code == 0, err
+    assert "worker stopped" in err
+
+
+async def test_worker_once_cuts_off_a_meter_whose_period_has_ended(env, tmp_path):
+    saturday = datetime(2026, 11, 21, 12, 0, tzinfo=BRUSSELS)
+    ledger = await Ledger.open(env["DATABASE_URL"], clock=SettableClock(saturday))
+    await ledger.import_accounts([AccountInput(make_ean(1), "gas", "de",
+                                               activated_at=datetime(2026, 11, 1, tzinfo=BRUSSELS))])
+    await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 20), 3492)])
+    await ledger.close()
+    done = subprocess.run([sys.executable, "-m", "saldo", "worker", "--once"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "1 meter(s) cut off" in done.stderr
+    shown = subprocess.run([sys.executable, "-m", "saldo", "balance", make_ean(1), "--json"],
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads(shown.stdout)["state"] == "disconnected"
+
+
+def test_demo_creates_and_serves(env):
+    demo = saldo("demo", env=env)
+    try:
+        wait_for_health(int(env["PORT"]), demo)
+    finally:
+        code, out, err = stop(demo)
+    assert code == 0, err
+    assert "created a demo ledger" in out and "saldo balance" in out
