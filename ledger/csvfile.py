@@ -5,7 +5,7 @@ Each bad value is reported with its line and field; the valid rows go on to the 
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 from .clock import BRUSSELS
 from .contacts import normalise_email, normalise_mobile
-from .ean import short_or_full
+from .ean import FULL_LENGTH, SHORT_LENGTH, short_or_full
 from .errors import InvalidInput
 from .money import parse_cents
 from .service import AccountInput, ConsumptionInput, RowError
@@ -42,7 +42,7 @@ class Parsed(Generic[T]):
 
 
 def _read_table(path: Path, known: tuple[str, ...], required: tuple[str, ...]
-                ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+                ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -63,31 +63,35 @@ def _read_table(path: Path, known: tuple[str, ...], required: tuple[str, ...]
     missing = [c for c in required if c not in columns]
     if missing:
         raise FileRefused(f"line 1: the column {missing[0]!r} is missing")
-    records = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) > len(columns):
-            records.append((line, {"__error__": f"{len(values)} values for {len(columns)} columns"}))
-            continue
-        records.append((line, {c: v.strip() for c, v in zip(columns, values, strict=False)}))
-    return columns, records
+    return columns, ((reader.line_num, values) for values in reader)
 
 
-def _parse_rows(path: Path, known, required, build: Callable[[int, dict[str, str]], T]) -> Parsed[T]:
-    _, records = _read_table(path, known, required)
+Build = Callable[[int, list[str], dict[str, int]], T]
+
+
+def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
+                build: Build) -> Parsed[T]:
+    """Rows built from each line's values (stripped, padded to the header's width)."""
+    columns, records = _read_table(path, known, required)
+    position = {name: i for i, name in enumerate(columns)}
+    required_at = [(name, position[name]) for name in required]
+    width = len(columns)
     rows: list[T] = []
     errors: list[RowError] = []
-    for line, record in records:
-        if "__error__" in record:
-            errors.append(RowError(line, "(row)", record["__error__"]))
-            continue
+    for line, values in records:
+        values = [v.strip() for v in values]
+        if len(values) != width:
+            if len(values) > width:
+                errors.append(RowError(line, "(row)", f"{len(values)} values for {width} columns"))
+                continue
+            if not any(values):
+                continue  # a blank line
+            values += [""] * (width - len(values))
         try:
-            for name in required:
-                if not record.get(name):
+            for name, i in required_at:
+                if not values[i]:
                     raise InvalidInput(name, "is required")
-            rows.append(build(line, record))
+            rows.append(build(line, values, position))
         except InvalidInput as error:
             errors.append(RowError(line, error.field, error.message))
     return Parsed(rows, errors)
@@ -124,7 +128,8 @@ def parse_moment(text: str, field: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _account(line: int, r: dict[str, str]) -> AccountInput:
+def _account(line: int, values: list[str], position: dict[str, int]) -> AccountInput:
+    r = {name: values[i] for name, i in position.items()}
     mobile = _optional(r, "mobile")
     email = _optional(r, "email")
     threshold = _optional(r, "low_credit_threshold")
@@ -147,14 +152,20 @@ def _account(line: int, r: dict[str, str]) -> AccountInput:
     )
 
 
-def _consumption(line: int, r: dict[str, str]) -> ConsumptionInput:
+def _consumption(line: int, values: list[str], position: dict[str, int]) -> ConsumptionInput:
+    ean = values[position["ean"]]
+    if not (ean.isdigit() and len(ean) in (SHORT_LENGTH, FULL_LENGTH)):
+        ean = short_or_full(ean)  # says what is wrong with it
+    # An 18-digit code is checked against the accounts: the ledger says when it is mistyped.
+    quantity = position.get("quantity")
+    unit = position.get("unit")
     return ConsumptionInput(
-        ean=short_or_full(r["ean"]),
-        day=parse_day(r["day"]),
-        amount_cents=parse_cents(r["amount"], "amount"),
-        quantity=_optional(r, "quantity"),
-        unit=_optional(r, "unit"),
-        line=line,
+        ean,
+        parse_day(values[position["day"]]),
+        parse_cents(values[position["amount"]], "amount"),
+        values[quantity] or None if quantity is not None else None,
+        values[unit] or None if unit is not None else None,
+        line,
     )
 
 

@@ -99,3 +99,15 @@ async def update_many(conn: AsyncConnection, table: Table, key: str, columns: Se
         lambda: update(table).where(table.c[key] == bindparam("_key"))
         .values({c: bindparam(c) for c in columns}))
     await conn.exec_driver_sql(sql, rows)
+
+
+async def fetch_rows(conn: AsyncConnection, statement) -> list[tuple]:
+    """All rows of a SELECT as plain tuples. On SQLite the driver fetches them in its own
+    thread, skipping SQLAlchemy's per-row Result machinery — the import's hot path reads
+    hundreds of thousands of rows."""
+    if conn.dialect.name != "sqlite":
+        return [tuple(row) for row in await conn.execute(statement)]
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    raw = await conn.get_raw_connection()
+    return list(await raw.driver_connection.execute_fetchall(str(compiled), params))

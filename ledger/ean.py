@@ -9,7 +9,7 @@ PREFIX_LENGTH = FULL_LENGTH - SHORT_LENGTH
 
 def check_digit(first_17: str) -> int:
     """GS1 mod 10: weights 3,1,3,… from the right."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(first_17)))
+    total = 3 * sum(map(int, first_17[-1::-2])) + sum(map(int, first_17[-2::-2]))
     return (10 - total % 10) % 10
 
 
@@ -28,7 +28,7 @@ def digits_of(text: str) -> str:
 
 
 def validate_full(text: str, field: str = "ean") -> str:
-    ean = digits_of(text)
+    ean = text if text.isdigit() else digits_of(text)
     if not ean.isdigit() or len(ean) != FULL_LENGTH:
         raise InvalidInput(field, f"an EAN has 18 digits (or its last 13), not {text!r}")
     if not ean.startswith("54"):
@@ -40,10 +40,10 @@ def validate_full(text: str, field: str = "ean") -> str:
 
 def short_or_full(text: str, field: str = "ean") -> str:
     """Returns the 18 digits validated, or the 13 digits as typed (checked later with a prefix)."""
-    ean = digits_of(text)
+    ean = text if text.isdigit() else digits_of(text)
     if ean.isdigit() and len(ean) == SHORT_LENGTH:
         return ean
-    return validate_full(text, field)
+    return validate_full(ean, field) if ean.isdigit() else validate_full(text, field)
 
 
 def with_prefix(prefix: str, last_13: str, field: str = "ean") -> str:

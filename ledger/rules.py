@@ -91,6 +91,16 @@ def usable_before_disconnection_cents(balance_cents: int) -> int:
     return max(0, balance_cents - EXHAUSTED_AT_CENTS)
 
 
+def crosses_a_line(before_cents: int, after_cents: int, threshold_cents: int) -> bool:
+    """Whether a meter that is on meets one of settle()'s lines on its way; if not, settle()
+    would only move the balance — the import path's shortcut."""
+    return after_cents < before_cents and (
+        before_cents >= threshold_cents > after_cents
+        or before_cents >= 0 > after_cents
+        or before_cents > EXHAUSTED_AT_CENTS >= after_cents
+    )
+
+
 def _cut_off(meter: Meter, at: datetime) -> tuple[Meter, Event]:
     common = dict(ean=meter.ean, energy=meter.energy, language=meter.language, at=at,
                   balance_cents=meter.balance_cents,

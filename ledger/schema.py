@@ -37,6 +37,7 @@ accounts = Table(
     Column("power_limiter", Boolean, nullable=False),
     Column("cpas", String(32)),
     Column("activated_at", String(20), nullable=False),
+    Column("activated_on", String(10), nullable=False),  # its day in Brussels
     # Cached from the postings, updated in the same transaction; the tests check they agree.
     Column("balance_cents", Integer, nullable=False),
     Column("supply", String(8), nullable=False),
@@ -84,10 +85,10 @@ consumption_days = Table(
     Column("day", String(10), primary_key=True),
     Column("amount_cents", Integer, nullable=False),
     Column("repaid_cents", Integer, nullable=False),
-    Column("revision", Integer, nullable=False),
-    Column("posting_reference", String(120)),
+    Column("revision", Integer, nullable=False),  # its posting is consumption:ACCOUNT:DAY:REVISION
     Column("quantity", String(20)),
     Column("unit", String(8)),
+    sqlite_with_rowid=False,
 )
 
 events = Table(

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from . import schema
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
-from .db import create_engine, insert_many, reading, update_many, writing
-from .ean import SHORT_LENGTH, short_or_full, with_prefix
+from .db import create_engine, fetch_rows, insert_many, reading, update_many, writing
+from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
 from .errors import InvalidInput, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
 from .rules import (
@@ -27,6 +28,7 @@ from .rules import (
     TOPUP_MIN_CENTS,
     Meter,
     Supply,
+    crosses_a_line,
     end_pending,
     settle,
 )
@@ -72,8 +74,7 @@ class AccountInput:
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class ConsumptionInput:
+class ConsumptionInput(NamedTuple):  # a tuple: hundreds of thousands per import
     ean: str
     day: date
     amount_cents: int
@@ -95,6 +96,7 @@ class ImportReport:
     corrected: int = 0
     updated: int = 0
     unchanged: int = 0
+    superseded: int = 0  # lines replaced by a later line of the same file for the same day
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -112,17 +114,38 @@ class _Debt:
     outstanding_cents: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Account:
     id: int
     ean: str
-    meter: Meter
+    energy: str
+    language: str
+    balance_cents: int
+    threshold_cents: int
+    power_limiter: bool
+    supply: Supply
+    pending_since: datetime | None
     as_of: str
     last_topup_at: str | None
     last_topup_cents: int | None
     last_topup_channel: str | None
-    activated_on: date
+    activated_on: str  # YYYY-MM-DD in Brussels
     debts: list[_Debt] = field(default_factory=list)
+    more_than_balance: bool = False  # an update must write more than balance and as_of
+
+    @property
+    def meter(self) -> Meter:
+        return Meter(ean=self.ean, energy=self.energy, language=self.language,
+                     balance_cents=self.balance_cents, threshold_cents=self.threshold_cents,
+                     power_limiter=self.power_limiter, supply=self.supply,
+                     pending_since=self.pending_since)
+
+    def apply(self, meter: Meter) -> None:
+        if (meter.supply, meter.pending_since) != (self.supply, self.pending_since):
+            self.more_than_balance = True
+        self.balance_cents = meter.balance_cents
+        self.supply = meter.supply
+        self.pending_since = meter.pending_since
 
 
 class _Writes:
@@ -137,7 +160,7 @@ class _Writes:
         self.changed_days: list[tuple] = []
 
     def post(self, account_id: int, kind: str, from_book: str, to_book: str, amount_cents: int,
-             at: str, reference: str, *, day: str | None = None, reverses: str | None = None,
+             at: str, reference: str, day: str | None = None, reverses: str | None = None,
              detail: str | None = None) -> None:
         if amount_cents < 0:
             from_book, to_book, amount_cents = to_book, from_book, -amount_cents
@@ -152,31 +175,36 @@ class _Writes:
         await insert_many(conn, schema.postings,
                           ("account_id", "kind", "from_book", "to_book", "amount_cents", "at",
                            "day", "reference", "reverses", "detail"), self.postings)
+        whole = [a for a in self.accounts.values() if a.more_than_balance]
         await update_many(conn, schema.accounts, "id",
                           ("balance_cents", "supply", "pending_since", "as_of", "last_topup_at",
                            "last_topup_cents", "last_topup_channel"),
-                          ((a.meter.balance_cents, a.meter.supply.value,
-                            to_text(a.meter.pending_since) if a.meter.pending_since else None,
+                          ((a.balance_cents, a.supply.value,
+                            to_text(a.pending_since) if a.pending_since else None,
                             a.as_of, a.last_topup_at, a.last_topup_cents, a.last_topup_channel, a.id)
-                           for a in self.accounts.values()))
+                           for a in whole))
+        # Most days only move the balance: a narrower update is cheaper.
+        await update_many(conn, schema.accounts, "id", ("balance_cents", "as_of"),
+                          ((a.balance_cents, a.as_of, a.id)
+                           for a in self.accounts.values() if not a.more_than_balance))
         await update_many(conn, schema.debts, "id", ("outstanding_cents",),
                           ((d.outstanding_cents, d.id) for d in self.debts.values()))
         await insert_many(conn, schema.consumption_days,
                           ("account_id", "day", "amount_cents", "repaid_cents", "revision",
-                           "posting_reference", "quantity", "unit"), self.new_days)
+                           "quantity", "unit"), self.new_days)
         await _update_days(conn, self.changed_days)
         await insert_many(conn, schema.events, ("account_id", "name", "at", "payload"), self.events)
 
 
 async def _update_days(conn: AsyncConnection, rows: list[tuple]) -> None:
-    """Corrections: rows are (amount, revision, reference, quantity, unit, account_id, day)."""
+    """Corrections: rows are (amount, revision, quantity, unit, account_id, day)."""
     if not rows:
         return
     t = schema.consumption_days
     stmt = (update(t).where(t.c.account_id == bindparam("a"), t.c.day == bindparam("d"))
             .values(amount_cents=bindparam("amount"), revision=bindparam("rev"),
-                    posting_reference=bindparam("ref"), quantity=bindparam("q"), unit=bindparam("u")))
-    await conn.execute(stmt, [dict(amount=r[0], rev=r[1], ref=r[2], q=r[3], u=r[4], a=r[5], d=r[6])
+                    quantity=bindparam("q"), unit=bindparam("u")))
+    await conn.execute(stmt, [dict(amount=r[0], rev=r[1], q=r[2], u=r[3], a=r[4], d=r[5])
                               for r in rows])
 
 
@@ -185,21 +213,33 @@ _ACCOUNT_COLUMNS = (
     schema.accounts.c.language, schema.accounts.c.balance_cents, schema.accounts.c.threshold_cents,
     schema.accounts.c.power_limiter, schema.accounts.c.supply, schema.accounts.c.pending_since,
     schema.accounts.c.as_of, schema.accounts.c.last_topup_at, schema.accounts.c.last_topup_cents,
-    schema.accounts.c.last_topup_channel, schema.accounts.c.activated_at,
+    schema.accounts.c.last_topup_channel, schema.accounts.c.activated_on,
 )
 
 
+def _consumption_error(row: ConsumptionInput, ids: dict[str, int], today: date
+                       ) -> tuple[str, str] | None:
+    if row.ean not in ids:
+        if len(row.ean) == FULL_LENGTH and not is_valid_full(row.ean):
+            return "ean", "the check digit does not match: the code seems mistyped"
+        return "ean", "no prepayment account has this EAN"
+    if row.day >= today:
+        return "day", f"{row.day.isoformat()} has not ended yet"
+    if row.amount_cents < 0:
+        return "amount", "a consumption cannot be negative"
+    return None
+
+
 def _account_from_row(row) -> _Account:
-    return _Account(
-        id=row.id, ean=row.ean,
-        meter=Meter(ean=row.ean, energy=row.energy, language=row.language,
-                    balance_cents=row.balance_cents, threshold_cents=row.threshold_cents,
-                    power_limiter=bool(row.power_limiter), supply=Supply(row.supply),
-                    pending_since=from_text(row.pending_since) if row.pending_since else None),
-        as_of=row.as_of, last_topup_at=row.last_topup_at, last_topup_cents=row.last_topup_cents,
-        last_topup_channel=row.last_topup_channel,
-        activated_on=from_text(row.activated_at).astimezone(BRUSSELS).date(),
-    )
+    (id_, ean, energy, language, balance, threshold, limiter, supply, pending_since, as_of,
+     topup_at, topup_cents, topup_channel, activated_on) = row
+    return _Account(id_, ean, energy, language, balance, threshold, bool(limiter), Supply(supply),
+                    from_text(pending_since) if pending_since else None, as_of, topup_at,
+                    topup_cents, topup_channel, activated_on)
+
+
+def _consumption_reference(account_id: int, day: str, revision: int) -> str:
+    return f"consumption:{account_id}:{day}:{revision}"
 
 
 class Ledger:
@@ -237,50 +277,72 @@ class Ledger:
                 .group_by("p").order_by(func.count().desc()).limit(1))).scalar()
         return prefix
 
-    async def _load(self, conn: AsyncConnection, ean_texts: Sequence[str],
-                    with_debts: bool = True) -> dict[str, _Account]:
-        """Accounts by the 13 or 18 digits given; a code that matches none is left out."""
-        wanted = {text[-SHORT_LENGTH:] for text in ean_texts}
-        found: dict[str, _Account] = {}
-        keys = sorted(wanted)
-        for start in range(0, len(keys), CHUNK):
-            rows = await conn.execute(select(*_ACCOUNT_COLUMNS).where(
-                schema.accounts.c.ean13.in_(keys[start:start + CHUNK])))
-            for row in rows:
-                found[row.ean[-SHORT_LENGTH:]] = _account_from_row(row)
-        if with_debts and found:
-            by_id = {a.id: a for a in found.values()}
-            ids = sorted(by_id)
-            for start in range(0, len(ids), CHUNK):
-                rows = await conn.execute(
-                    select(schema.debts.c.id, schema.debts.c.account_id, schema.debts.c.book,
-                           schema.debts.c.daily_cents, schema.debts.c.outstanding_cents)
-                    .where(schema.debts.c.account_id.in_(ids[start:start + CHUNK]),
-                           schema.debts.c.outstanding_cents > 0)
-                    .order_by(schema.debts.c.id))
-                for row in rows:
-                    by_id[row.account_id].debts.append(
-                        _Debt(row.id, row.book, row.daily_cents, row.outstanding_cents))
-        result = {}
-        for text in ean_texts:
-            account = found.get(text[-SHORT_LENGTH:])
-            if account and (len(text) == SHORT_LENGTH or account.ean == text):
-                result[text] = account
-        return result
+    async def _account_ids(self, ean_texts: Iterable[str]) -> dict[str, int]:
+        """Account ids by the 13 or 18 digits given; a code that matches none is left out.
 
-    async def _load_one(self, conn: AsyncConnection, ean_text: str) -> _Account:
+        An account's id and EAN never change, so this is read outside the write transactions.
+        """
+        texts = set(ean_texts)
+        wanted = {text[-SHORT_LENGTH:] for text in texts}
+        a = schema.accounts
+        found: dict[str, tuple[int, str]] = {}
+        async with reading(self.engine) as conn:
+            if len(wanted) > CHUNK:  # a large file: one pass over the table beats many IN lists
+                rows = await fetch_rows(conn, select(a.c.ean, a.c.id))
+            else:
+                rows = await fetch_rows(conn, select(a.c.ean, a.c.id)
+                                        .where(a.c.ean13.in_(sorted(wanted))))
+            found = {ean[-SHORT_LENGTH:]: (id_, ean) for ean, id_ in rows}
+        ids = {}
+        for text in texts:
+            match = found.get(text[-SHORT_LENGTH:])
+            if match and (len(text) == SHORT_LENGTH or match[1] == text):
+                ids[text] = match[0]
+        return ids
+
+    async def _load(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, _Account]:
+        """The accounts' current state and open debts, read inside the write transaction."""
+        if not ids:
+            return {}
+        a, d = schema.accounts, schema.debts
+        low, high = min(ids), max(ids)
+        dense = high - low < 4 * len(ids) + 100  # a range scan then reads few extra rows
+        which_accounts = a.c.id.between(low, high) if dense else a.c.id.in_(sorted(set(ids)))
+        which_debts = d.c.account_id.between(low, high) if dense else d.c.account_id.in_(
+            sorted(set(ids)))
+        accounts = {row[0]: _account_from_row(row) for row in
+                    await fetch_rows(conn, select(*_ACCOUNT_COLUMNS).where(which_accounts))}
+        for id_, account_id, book, daily, outstanding in await fetch_rows(conn, 
+                select(d.c.id, d.c.account_id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
+                .where(which_debts, d.c.outstanding_cents > 0).order_by(d.c.account_id, d.c.id)):
+            if account_id in accounts:
+                accounts[account_id].debts.append(_Debt(id_, book, daily, outstanding))
+        return accounts
+
+    async def _load_one(self, conn: AsyncConnection, ean_text: str) -> _Account | None:
         ean = short_or_full(ean_text)
-        account = (await self._load(conn, [ean])).get(ean)
+        a = schema.accounts
+        column = a.c.ean13 if len(ean) == SHORT_LENGTH else a.c.ean
+        row = (await conn.execute(select(a.c.id).where(column == ean))).first()
+        return (await self._load(conn, [row[0]]))[row[0]] if row else None
+
+    async def _must_load(self, conn: AsyncConnection, ean_text: str) -> _Account:
+        account = await self._load_one(conn, ean_text)
         if account is None:
             raise UnknownAccount(ean_text)
         return account
 
-    def _settle(self, writes: _Writes, account: _Account, new_balance: int, now: datetime) -> None:
-        meter, events = settle(account.meter, new_balance, now, self.ndp)
-        account.meter = meter
-        account.as_of = to_text(now)
+    def _settle(self, writes: _Writes, account: _Account, new_balance: int, now: datetime,
+                at: str) -> None:
+        if account.supply is Supply.ON and not crosses_a_line(
+                account.balance_cents, new_balance, account.threshold_cents):
+            account.balance_cents = new_balance
+        else:
+            meter, events = settle(account.meter, new_balance, now, self.ndp)
+            account.apply(meter)
+            writes.emit(account.id, events)
+        account.as_of = at
         writes.accounts[account.id] = account
-        writes.emit(account.id, events)
 
     # ---- accounts and activation ------------------------------------------------------------
 
@@ -377,11 +439,12 @@ class Ledger:
             plans.append((row, at, transferred, balance, balance - transferred))
         await insert_many(conn, t, (
             "ean", "ean13", "energy", "language", "name", "mobile", "email", "notify",
-            "threshold_cents", "power_limiter", "cpas", "activated_at", "balance_cents", "supply",
-            "as_of"), (
+            "threshold_cents", "power_limiter", "cpas", "activated_at", "activated_on",
+            "balance_cents", "supply", "as_of"), (
             (row.ean, row.ean[-SHORT_LENGTH:], row.energy, row.language, row.name, row.mobile,
-             row.email, row.notify, row.threshold_cents, row.power_limiter, row.cpas, at, balance,
-             Supply.ON.value, at) for row, at, _, balance, _ in plans))
+             row.email, row.notify, row.threshold_cents, row.power_limiter, row.cpas, at,
+             from_text(at).astimezone(BRUSSELS).date().isoformat(), balance, Supply.ON.value, at)
+            for row, at, _, balance, _ in plans))
         ids = {r.ean: r.id for r in await conn.execute(
             select(t.c.id, t.c.ean).where(t.c.ean.in_([row.ean for row in rows])))}
         writes = _Writes()
@@ -414,89 +477,81 @@ class Ledger:
         another amount for a day already posted reverses the old posting and posts the new."""
         report = ImportReport()
         rows = list(rows)
-        today = self.clock.now().date()
-        for start in range(0, len(rows), CHUNK):
+        ids = await self._account_ids(row.ean for row in rows)
+        today = self.clock.now().astimezone(BRUSSELS).date()
+        latest: dict[tuple[int, date], ConsumptionInput] = {}
+        for row in rows:
+            error = _consumption_error(row, ids, today)
+            if error:
+                report.errors.append(RowError(row.line, *error))
+                continue
+            key = (ids[row.ean], row.day)
+            if key in latest:  # a later line of the file for the same day replaces the earlier
+                report.superseded += 1
+            latest[key] = row
+        known = sorted(((account_id, row) for (account_id, _), row in latest.items()),
+                       key=lambda pair: pair[0])
+        for start in range(0, len(known), CHUNK):
             async with writing(self.engine) as conn:
-                await self._consumption_chunk(conn, rows[start:start + CHUNK], report, today)
+                await self._consumption_chunk(conn, known[start:start + CHUNK], report)
+        report.errors.sort(key=lambda error: error.line or 0)
         return report
 
-    async def _consumption_chunk(self, conn: AsyncConnection, rows: list[ConsumptionInput],
-                                 report: ImportReport, today: date) -> None:
-        accounts = await self._load(conn, [row.ean for row in rows])
-        days = sorted({row.day.isoformat() for row in rows})
-        ids = sorted({a.id for a in accounts.values()})
+    async def _consumption_chunk(self, conn: AsyncConnection,
+                                 rows: list[tuple[int, ConsumptionInput]], report: ImportReport) -> None:
+        accounts = await self._load(conn, [account_id for account_id, _ in rows])
         t = schema.consumption_days
-        posted: dict[tuple[int, str], list] = {}
-        for start in range(0, len(ids), CHUNK):
-            for r in await conn.execute(
-                    select(t.c.account_id, t.c.day, t.c.amount_cents, t.c.revision,
-                           t.c.posting_reference)
-                    .where(t.c.account_id.in_(ids[start:start + CHUNK]), t.c.day.in_(days))):
-                posted[(r.account_id, r.day)] = (r.amount_cents, r.revision, r.posting_reference, None)
+        low, high = rows[0][0], rows[-1][0]
+        days = sorted({row.day.isoformat() for _, row in rows})
+        posted: dict[tuple[int, str], tuple[int, int]] = {  # (account, day) → (amount, revision)
+            (account_id, day): (amount, revision)
+            for account_id, day, amount, revision in await fetch_rows(conn,
+                select(t.c.account_id, t.c.day, t.c.amount_cents, t.c.revision)
+                .where(t.c.account_id.between(low, high), t.c.day.in_(days)))}
         writes = _Writes()
         now = self.clock.now()
         at = to_text(now)
-        for row in rows:
-            account = accounts.get(row.ean)
-            if account is None:
-                report.errors.append(RowError(row.line, "ean", "no prepayment account has this EAN"))
-                continue
+        for account_id, row in rows:  # one row per (account, day): post_consumption made sure
+            account = accounts[account_id]
             day = row.day.isoformat()
-            if row.day > today:
-                report.errors.append(RowError(row.line, "day", f"{day} has not ended yet"))
-                continue
-            if row.amount_cents < 0:
-                report.errors.append(RowError(row.line, "amount", "a consumption cannot be negative"))
-                continue
-            if row.day < account.activated_on:
+            if day < account.activated_on:
                 report.errors.append(RowError(row.line, "day", "lies before prepayment was activated"))
                 continue
-            key = (account.id, day)
-            before = posted.get(key)
+            before = posted.get((account_id, day))
             if before and before[0] == row.amount_cents:
                 report.unchanged += 1
                 continue
-            balance = account.meter.balance_cents
-            book = balance_book(account.id)
-            if before:
-                old_amount, old_revision, old_reference, _ = before
-                writes.post(account.id, "reversal", ENERGY_SOLD, book, old_amount, at,
-                            f"reversal:{old_reference}", day=day, reverses=old_reference)
+            balance = account.balance_cents
+            book = balance_book(account_id)
+            if before:  # a correction: reverse the day's posting, post the new amount
+                old_amount, old_revision = before
+                old_reference = _consumption_reference(account_id, day, old_revision)
+                writes.post(account_id, "reversal", ENERGY_SOLD, book, old_amount, at,
+                            f"reversal:{old_reference}", day, old_reference)
                 balance += old_amount
                 revision = old_revision + 1
+                writes.changed_days.append((row.amount_cents, revision, row.quantity, row.unit,
+                                            account_id, day))
                 report.corrected += 1
-            else:
+            else:  # a new day: its consumption and that day's repayment of each open debt
                 revision = 0
-                report.posted += 1
-            reference = f"consumption:{account.id}:{day}:{revision}"
-            writes.post(account.id, "consumption", book, ENERGY_SOLD, row.amount_cents, at, reference,
-                        day=day)
-            balance -= row.amount_cents
-            if before:
-                new_index = before[3]
-                if new_index is not None:  # first posted in this very batch: not written yet
-                    old = writes.new_days[new_index]
-                    writes.new_days[new_index] = (account.id, day, row.amount_cents, old[3], revision,
-                                                  reference, row.quantity, row.unit)
-                else:
-                    writes.changed_days.append((row.amount_cents, revision, reference, row.quantity,
-                                                row.unit, account.id, day))
-                posted[key] = (row.amount_cents, revision, reference, new_index)
-            else:
                 repaid = 0
                 for debt in account.debts:
                     take = min(debt.daily_cents, debt.outstanding_cents)
                     if take > 0:
-                        writes.post(account.id, "repayment", book, debt.book, take, at,
-                                    f"repayment:{debt.book}:{day}", day=day)
+                        writes.post(account_id, "repayment", book, debt.book, take, at,
+                                    f"repayment:{debt.book}:{day}", day)
                         debt.outstanding_cents -= take
                         writes.debts[debt.id] = debt
                         repaid += take
                 balance -= repaid
-                posted[key] = (row.amount_cents, revision, reference, len(writes.new_days))
-                writes.new_days.append((account.id, day, row.amount_cents, repaid, revision, reference,
+                writes.new_days.append((account_id, day, row.amount_cents, repaid, revision,
                                         row.quantity, row.unit))
-            self._settle(writes, account, balance, now)
+                report.posted += 1
+            writes.post(account_id, "consumption", book, ENERGY_SOLD, row.amount_cents, at,
+                        _consumption_reference(account_id, day, revision), day)
+            balance -= row.amount_cents
+            self._settle(writes, account, balance, now, at)
         await writes.flush(conn)
 
     # ---- top-ups and payment plans ----------------------------------------------------------
@@ -517,7 +572,7 @@ class Ledger:
             raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €")
         key = f"topup:{channel}:{reference}"
         async with writing(self.engine) as conn:
-            account = await self._load_one(conn, ean_text)
+            account = await self._must_load(conn, ean_text)
             p = schema.postings
             earlier = (await conn.execute(
                 select(p.c.account_id, p.c.amount_cents, p.c.from_book).where(p.c.reference == key)
@@ -527,22 +582,22 @@ class Ledger:
                     else -earlier.amount_cents
                 if earlier.account_id != account.id or signed != amount_cents:
                     raise ReferenceConflict(reference)
-                return TopUpResult(account.meter.balance_cents, replayed=True)
+                return TopUpResult(account.balance_cents, replayed=True)
             now = self.clock.now()
             at = to_text(now)
             writes = _Writes()
             source = AGENT_ADJUSTMENTS if channel == "agent" else topup_book(channel)
             writes.post(account.id, "topup", source, balance_book(account.id), amount_cents, at, key,
                         detail=reason)
-            new_balance = account.meter.balance_cents + amount_cents
+            new_balance = account.balance_cents + amount_cents
             if amount_cents > 0:
                 account.last_topup_at, account.last_topup_cents = at, amount_cents
                 account.last_topup_channel = channel
-            self._settle(writes, account, new_balance, now)
+                account.more_than_balance = True
+            self._settle(writes, account, new_balance, now, at)
             if amount_cents > 0:
-                m = account.meter
                 writes.emit(account.id, [TopUpReceived(
-                    ean=m.ean, energy=m.energy, language=m.language, at=now,
+                    ean=account.ean, energy=account.energy, language=account.language, at=now,
                     balance_cents=new_balance, amount_cents=amount_cents, channel=channel)])
             await writes.flush(conn)
             return TopUpResult(new_balance, replayed=False)
@@ -557,7 +612,7 @@ class Ledger:
         if not reference.strip():
             raise InvalidInput("reference", "a payment plan needs a reference")
         async with writing(self.engine) as conn:
-            account = await self._load_one(conn, ean_text)
+            account = await self._must_load(conn, ean_text)
             book = f"debt:plan:{account.id}:{reference.strip()}"
             d = schema.debts
             if (await conn.execute(select(d.c.id).where(d.c.book == book))).first():
@@ -585,7 +640,7 @@ class Ledger:
                 account = _account_from_row(row)
                 meter, events = end_pending(account.meter, now, self.ndp)
                 if events:
-                    account.meter = meter
+                    account.apply(meter)
                     writes.accounts[account.id] = account
                     writes.emit(account.id, events)
             await writes.flush(conn)
@@ -601,7 +656,7 @@ class Ledger:
             await self.audit(actor=actor, action=purpose, ean=None, outcome="invalid")
             raise
         async with writing(self.engine) as conn:
-            account = (await self._load(conn, [ean])).get(ean)
+            account = await self._load_one(conn, ean)
             await self._audit(conn, actor, purpose, account.ean if account else ean,
                               "found" if account else "unknown")
             details = await self._view_details(conn, account) if account else None

@@ -184,7 +184,10 @@ def _print_report(path: Path, kind: str, report: ImportReport, errors: list[RowE
         parts.append(f"{report.corrected} corrected")
     else:
         parts.append(f"{report.updated} updated")
-    parts += [f"{report.unchanged} unchanged", f"{len(errors)} refused"]
+    parts.append(f"{report.unchanged} unchanged")
+    if report.superseded:
+        parts.append(f"{report.superseded} replaced by a later line")
+    parts.append(f"{len(errors)} refused")
     print(f"{path}: {kind}: " + ", ".join(parts))
 
 

@@ -108,11 +108,14 @@ async def test_another_amount_for_a_posted_day_is_a_correction(ledger):
     assert books["energy_sold"] == 350
 
 
-async def test_a_file_that_corrects_its_own_day_counts_once(ledger):
+async def test_a_later_line_for_the_same_day_wins_and_the_file_replays_as_a_no_op(ledger):
     await activate(ledger)
-    report = await ledger.post_consumption([ConsumptionInput(EAN, date(2026, 10, 1), 350),
-                                            ConsumptionInput(EAN, date(2026, 10, 1), 400)])
-    assert (report.posted, report.corrected) == (1, 1)
+    rows = [ConsumptionInput(EAN, date(2026, 10, 1), 350), ConsumptionInput(EAN, date(2026, 10, 1), 400)]
+    report = await ledger.post_consumption(rows)
+    assert (report.posted, report.corrected, report.superseded) == (1, 0, 1)
+    assert (await view(ledger)).balance_cents == 2000 - 400 - 100
+    report = await ledger.post_consumption(rows)
+    assert (report.posted, report.corrected, report.unchanged) == (0, 0, 1)
     assert (await view(ledger)).balance_cents == 2000 - 400 - 100
 
 

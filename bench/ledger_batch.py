@@ -1,0 +1,309 @@
+"""One day of consumption for N accounts through the real import path, beside plain sqlite3.
+
+    python bench/ledger_batch.py [--accounts N] [--profile]
+
+Timed: the consumption CSV on disk → ledger.read_consumption → Ledger.post_consumption.
+Baseline, same run: one plain sqlite3 `executemany` of the same (ean, day, amount) rows.
+Informative: plain sqlite3 writing exactly the rows the import wrote, to show where time goes.
+Setup (accounts, files) is not timed. Everything lives in a temporary directory.
+"""
+
+import argparse
+import asyncio
+import cProfile
+import os
+import platform
+import pstats
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+# Benchmark the working tree's ledger, whatever is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy  # noqa: E402
+
+from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noqa: E402
+from ledger.ean import check_digit  # noqa: E402
+
+EAN_PREFIX = "54144"
+# A fixed "now" keeps runs comparable; the consumption day is the day before.
+NOW = datetime(2025, 3, 12, 6, 0, tzinfo=UTC)
+CONSUMPTION_DAY = date(2025, 3, 11)
+ACTIVATED_ON = CONSUMPTION_DAY - timedelta(days=6)
+ENERGIES = ("electricity", "gas")
+LANGUAGES = ("fr", "nl", "fr", "de", "nl")  # mostly French and Dutch, some German
+HEAVY_USER_EVERY = 100  # these cross the 5 € threshold, so the event path runs too
+TARGET_RATE = 50_000
+TARGET_RATIO = 0.25
+# The connection settings the ledger applies (ledger/db.py).
+LEDGER_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+
+
+@dataclass(frozen=True)
+class MeterDay:
+    ean: str
+    day: str
+    amount_cents: int
+
+
+# ---- made-up input ------------------------------------------------------------------------------
+
+def make_ean(serial: int) -> str:
+    first_17 = f"{EAN_PREFIX}{serial:012d}"
+    return first_17 + str(check_digit(first_17))
+
+
+def make_meter_days(count: int) -> list[MeterDay]:
+    rng = random.Random(2025)
+    return [MeterDay(make_ean(i), CONSUMPTION_DAY.isoformat(), day_amount(rng, i))
+            for i in range(1, count + 1)]
+
+
+def day_amount(rng: random.Random, serial: int) -> int:
+    if serial % HEAVY_USER_EVERY == 0:
+        return rng.randint(15_00, 19_99)
+    return rng.randint(30, 9_99)
+
+
+def belgian_amount(cents: int) -> str:
+    return f"{cents // 100},{cents % 100:02d}"
+
+
+def write_accounts_csv(path: Path, meter_days: list[MeterDay]) -> None:
+    lines = ["ean;energy;language;activated_at"]
+    lines += [f"{m.ean};{ENERGIES[i % len(ENERGIES)]};{LANGUAGES[i % len(LANGUAGES)]};"
+              f"{ACTIVATED_ON.isoformat()}" for i, m in enumerate(meter_days)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_consumption_csv(path: Path, meter_days: list[MeterDay]) -> None:
+    lines = ["ean;day;amount"]
+    lines += [f"{m.ean};{m.day};{belgian_amount(m.amount_cents)}" for m in meter_days]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---- plain sqlite3 ------------------------------------------------------------------------------
+
+def connect_plain(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: we write BEGIN and COMMIT ourselves, as the ledger does.
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in LEDGER_PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def timed(action: Callable[..., object], *args) -> float:
+    start = time.perf_counter()
+    action(*args)
+    return time.perf_counter() - start
+
+
+def plain_insert_seconds(path: Path, meter_days: list[MeterDay]) -> float:
+    conn = connect_plain(path)
+    conn.execute("CREATE TABLE consumption (ean TEXT, day TEXT, amount_cents INTEGER)")
+    rows = [(m.ean, m.day, m.amount_cents) for m in meter_days]
+
+    def insert() -> None:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO consumption VALUES (?, ?, ?)", rows)
+        conn.execute("COMMIT")
+
+    seconds = timed(insert)
+    conn.close()
+    return seconds
+
+
+def snapshot(source: Path, copy: Path) -> None:
+    """A copy of the ledger before the import: the informative baseline writes into it."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(copy)
+    src.backup(dst)
+    dst.close()
+    src.close()
+
+
+# What the import writes, read back as the difference between the ledger and its snapshot.
+# Each entry: label, the plain SQL the import's write amounts to, the query of its rows.
+WRITTEN = (
+    ("postings insert",
+     "INSERT INTO postings (account_id, kind, from_book, to_book, amount_cents, at, day, "
+     "reference, reverses, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+     "SELECT account_id, kind, from_book, to_book, amount_cents, at, day, reference, reverses, "
+     "detail FROM after.postings WHERE id > (SELECT coalesce(max(id), 0) FROM main.postings) "
+     "ORDER BY id"),
+    ("accounts update",
+     "UPDATE accounts SET balance_cents = ?, as_of = ? WHERE id = ?",
+     "SELECT a.balance_cents, a.as_of, a.id FROM after.accounts a "
+     "JOIN main.accounts m ON m.id = a.id WHERE a.as_of IS NOT m.as_of ORDER BY a.id"),
+    ("debts update",
+     "UPDATE debts SET outstanding_cents = ? WHERE id = ?",
+     "SELECT a.outstanding_cents, a.id FROM after.debts a JOIN main.debts m ON m.id = a.id "
+     "WHERE a.outstanding_cents IS NOT m.outstanding_cents ORDER BY a.id"),
+    ("consumption_days insert",
+     "INSERT INTO consumption_days (account_id, day, amount_cents, repaid_cents, revision, "
+     "quantity, unit) VALUES (?, ?, ?, ?, ?, ?, ?)",
+     "SELECT a.account_id, a.day, a.amount_cents, a.repaid_cents, a.revision, "
+     "a.quantity, a.unit FROM after.consumption_days a "
+     "WHERE NOT EXISTS (SELECT 1 FROM main.consumption_days m "
+     "WHERE m.account_id = a.account_id AND m.day = a.day)"),
+    ("events insert",
+     "INSERT INTO events (account_id, name, at, payload) VALUES (?, ?, ?, ?)",
+     "SELECT account_id, name, at, payload FROM after.events "
+     "WHERE id > (SELECT coalesce(max(id), 0) FROM main.events) ORDER BY id"),
+)
+
+
+def written_rows(conn: sqlite3.Connection, ledger_file: Path) -> list[list[tuple]]:
+    """The rows of each entry of WRITTEN, read before the clock starts."""
+    conn.execute("ATTACH DATABASE ? AS after", (str(ledger_file),))
+    rows = [conn.execute(query).fetchall() for _, _, query in WRITTEN]
+    conn.execute("DETACH DATABASE after")
+    return rows
+
+
+def replay_seconds(snapshot_file: Path, ledger_file: Path) -> list[tuple[str, int | None, float]]:
+    """Writes the import's rows into the snapshot, one transaction: (label, rows, seconds)."""
+    conn = connect_plain(snapshot_file)
+    rows_per_write = written_rows(conn, ledger_file)
+    timings = [("begin", None, timed(conn.execute, "BEGIN"))]
+    for (label, sql, _), rows in zip(WRITTEN, rows_per_write, strict=True):
+        timings.append((label, len(rows), timed(conn.executemany, sql, rows)))
+    timings.append(("commit", None, timed(conn.execute, "COMMIT")))
+    conn.close()
+    return timings
+
+
+# ---- the ledger ---------------------------------------------------------------------------------
+
+async def open_ledger(db_file: Path) -> Ledger:
+    return await Ledger.open(f"sqlite:///{db_file}", clock=SettableClock(NOW))
+
+
+async def create_accounts(db_file: Path, accounts_csv: Path, count: int) -> None:
+    ledger = await open_ledger(db_file)
+    try:
+        parsed = read_accounts(accounts_csv)
+        report = await ledger.import_accounts(parsed.rows)
+        require(report.posted == count and not parsed.errors and not report.errors,
+                f"account setup: {report.posted} of {count} created, "
+                f"errors {(parsed.errors + report.errors)[:3]}")
+    finally:
+        await ledger.close()
+
+
+async def import_seconds(db_file: Path, consumption_csv: Path, count: int,
+                         profiler: cProfile.Profile | None) -> float:
+    ledger = await open_ledger(db_file)
+    try:
+        start = time.perf_counter()
+        with profiler or nullcontext():
+            parsed = read_consumption(consumption_csv)
+            report = await ledger.post_consumption(parsed.rows)
+        seconds = time.perf_counter() - start
+    finally:
+        await ledger.close()
+    errors = parsed.errors + report.errors
+    require(report.posted == count and not errors,
+            f"import path: {report.posted} of {count} posted, {len(errors)} errors {errors[:3]}")
+    return seconds
+
+
+def require(condition: bool, message: str) -> None:
+    # Not `assert`: the bench must fail loudly under python -O too.
+    if not condition:
+        raise SystemExit(f"FAILED: {message}")
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Figures:
+    count: int
+    import_s: float
+    plain_s: float
+    replay: list[tuple[str, int | None, float]]
+
+
+def run(count: int, profiler: cProfile.Profile | None) -> Figures:
+    meter_days = make_meter_days(count)
+    with tempfile.TemporaryDirectory(prefix="saldo-bench-") as tmp:
+        folder = Path(tmp)
+        ledger_file, snapshot_file = folder / "ledger.db", folder / "snapshot.db"
+        write_accounts_csv(folder / "accounts.csv", meter_days)
+        write_consumption_csv(folder / "consumption.csv", meter_days)
+        asyncio.run(create_accounts(ledger_file, folder / "accounts.csv", count))
+        snapshot(ledger_file, snapshot_file)
+        plain_s = plain_insert_seconds(folder / "plain.db", meter_days)
+        import_s = asyncio.run(import_seconds(ledger_file, folder / "consumption.csv", count,
+                                              profiler))
+        replay = replay_seconds(snapshot_file, ledger_file)
+    return Figures(count, import_s, plain_s, replay)
+
+
+def per_second(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}"
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def report(f: Figures) -> None:
+    import_rate, plain_rate = f.count / f.import_s, f.count / f.plain_s
+    ratio = import_rate / plain_rate
+    print(f"import path: {f.count} meter-days in {f.import_s:.2f} s = "
+          f"{per_second(f.count, f.import_s)} meter-days/s")
+    print(f"plain sqlite3 executemany: {f.count} rows in {f.plain_s:.2f} s = "
+          f"{per_second(f.count, f.plain_s)} rows/s")
+    print(f"ratio: {ratio:.2f} (target >= {TARGET_RATIO}): {met(ratio >= TARGET_RATIO)}")
+    print(f"target {TARGET_RATE:,} meter-days/s: {met(import_rate >= TARGET_RATE)}")
+    report_replay(f)
+
+
+def report_replay(f: Figures) -> None:
+    total = sum(seconds for _, _, seconds in f.replay)
+    print("informative, not a target: plain sqlite3 executemany of the rows the import writes"
+          " (writes only: no parsing, no reads; one transaction):")
+    for label, rows, seconds in f.replay:
+        rows_text = f"{rows:>8} rows" if rows is not None else " " * 13
+        print(f"  {label:<24} {rows_text} {seconds:6.2f} s")
+    print(f"  {'total':<24} {'':13} {total:6.2f} s = {per_second(f.count, total)} "
+          f"meter-days/s; the import path takes {f.import_s / total:.1f}x that")
+
+
+def print_machine() -> None:
+    print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, "
+          f"SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
+
+
+def print_profile(profiler: cProfile.Profile) -> None:
+    print("\nprofile of the import path (event-loop thread only: SQLite runs in aiosqlite's "
+          "thread and shows here as the loop waiting)")
+    for order in ("cumulative", "tottime"):
+        print(f"\n---- top 25 by {order} ----")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats(order).print_stats(25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=200_000, help="meter-days to post")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a cProfile of the timed import path (slows it down)")
+    args = parser.parse_args()
+    require(args.accounts > 0, "--accounts must be at least 1")
+    profiler = cProfile.Profile() if args.profile else None
+    print_machine()
+    report(run(args.accounts, profiler))
+    if profiler:
+        print_profile(profiler)
+
+
+if __name__ == "__main__":
+    main()
