@@ -22,6 +22,7 @@ from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_p
 from .errors import InvalidInput, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
 from .rules import (
+    DEFAULT_THRESHOLD_CENTS,
     START_CREDIT_CENTS,
     START_CREDIT_DAILY_CENTS,
     TOPUP_MAX_CENTS,
@@ -382,7 +383,7 @@ class Ledger:
             raise InvalidInput("notify", f"{notify!r} needs a mobile number")
         if "email" in notify and not row.email:
             raise InvalidInput("notify", f"{notify!r} needs an e-mail address")
-        threshold = row.threshold_cents if row.threshold_cents is not None else 500
+        threshold = row.threshold_cents if row.threshold_cents is not None else DEFAULT_THRESHOLD_CENTS
         if not 0 <= threshold <= TOPUP_MAX_CENTS:
             raise InvalidInput("low_credit_threshold", "must lie between 0,00 and 250,00 €")
         if row.activated_at and row.activated_at > self.clock.now():
@@ -411,6 +412,7 @@ class Ledger:
                     report.unchanged += 1
             elif old is None:
                 new[row.ean] = row
+                taken_13[row.ean[-SHORT_LENGTH:]] = row.ean
             elif old.energy != row.energy:
                 report.errors.append(RowError(row.line, "energy",
                                               f"this EAN is a {old.energy} meter, not {row.energy}"))
@@ -557,7 +559,8 @@ class Ledger:
     # ---- top-ups and payment plans ----------------------------------------------------------
 
     async def top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
-                     reason: str | None = None) -> TopUpResult:
+                     reason: str | None = None, *, actor: str = "system") -> TopUpResult:
+        """Record a payment; `actor` (who recorded it) goes to the audit trail with it."""
         if channel not in TOPUP_CHANNELS:
             raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(TOPUP_CHANNELS)}")
         reference = (reference or "").strip()
@@ -582,6 +585,7 @@ class Ledger:
                     else -earlier.amount_cents
                 if earlier.account_id != account.id or signed != amount_cents:
                     raise ReferenceConflict(reference)
+                await self._audit(conn, actor, "topup", account.ean, "replayed", key)
                 return TopUpResult(account.balance_cents, replayed=True)
             now = self.clock.now()
             at = to_text(now)
@@ -600,6 +604,7 @@ class Ledger:
                     ean=account.ean, energy=account.energy, language=account.language, at=now,
                     balance_cents=new_balance, amount_cents=amount_cents, channel=channel)])
             await writes.flush(conn)
+            await self._audit(conn, actor, "topup", account.ean, "recorded", key)
             return TopUpResult(new_balance, replayed=False)
 
     async def add_payment_plan(self, ean_text: str, amount_cents: int, daily_cents: int,

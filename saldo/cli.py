@@ -133,7 +133,8 @@ async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Cloc
             return await _import(ledger, args.kind, args.file)
         if args.command == "topup":
             amount = parse_cents(args.amount)
-            result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason)
+            result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason,
+                                         actor=f"cli:{_operator()}")
             word = "already recorded" if result.replayed else "recorded"
             print(f"top-up {word}; balance {format_cents(result.balance_cents)}")
             return 0

@@ -14,6 +14,7 @@ from ledger import (
     State,
     UnknownAccount,
 )
+from ledger.ean import validate_full
 from tests.conftest import make_ean
 
 EAN = make_ean(1)
@@ -162,9 +163,12 @@ async def test_an_agent_adjusts_any_amount_with_a_reason(ledger):
 
 async def test_a_top_up_reference_is_its_idempotency_key(ledger):
     await activate(ledger)
-    first = await ledger.top_up(EAN, 2000, "terminal", "ATOS-1")
-    again = await ledger.top_up(EAN, 2000, "terminal", "ATOS-1")
+    first = await ledger.top_up(EAN, 2000, "terminal", "ATOS-1", actor="terminal:42")
+    again = await ledger.top_up(EAN, 2000, "terminal", "ATOS-1", actor="terminal:42")
     assert (first.replayed, again.replayed) == (False, True)
+    trail = await ledger.audit_trail()
+    assert [(a["actor"], a["action"], a["ean"], a["outcome"]) for a in trail[:2]] == [
+        ("terminal:42", "topup", EAN, "replayed"), ("terminal:42", "topup", EAN, "recorded")]
     assert (await view(ledger)).balance_cents == 4000
     assert (await event_names(ledger)).count("TopUpReceived") == 1
 
@@ -276,3 +280,14 @@ async def test_the_schema_is_created_once_and_reopened(database_url, clock):
     second = await Ledger.open(database_url, clock=clock)
     assert (await view(second)).balance_cents == 2000
     await second.close()
+
+
+async def test_two_eans_with_the_same_last_13_digits_cannot_both_be_found(ledger):
+    other = "54214" + EAN[5:]  # another network, and the same check digit
+    assert validate_full(other) == other
+    report = await ledger.import_accounts([AccountInput(EAN, "electricity", "fr", line=2),
+                                           AccountInput(other, "gas", "fr", line=3)])
+    assert report.posted == 1
+    assert [(e.line, e.field) for e in report.errors] == [(3, "ean")]
+    report = await ledger.import_accounts([AccountInput(other, "gas", "fr", line=2)])
+    assert [(e.line, e.field) for e in report.errors] == [(2, "ean")]
