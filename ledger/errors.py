@@ -3,7 +3,7 @@
 LedgerError
 ├── InvalidInput        a value is malformed or breaks a rule (names the field)
 ├── UnknownAccount      no account has this EAN
-├── ReferenceConflict   an idempotency key was reused for different content
+├── ReferenceConflict   a reference was reused for another top-up or payment plan
 └── DemoRefused         the database holds real data, the demo will not touch it
 """
 
@@ -27,7 +27,7 @@ class UnknownAccount(LedgerError):
 
 class ReferenceConflict(LedgerError):
     def __init__(self, reference: str):
-        super().__init__(f"reference {reference!r} was already used for another top-up")
+        super().__init__(f"reference {reference!r} was already used for another payment")
         self.reference = reference
 
 

@@ -613,7 +613,8 @@ class Ledger:
 
     async def add_payment_plan(self, ean_text: str, amount_cents: int, daily_cents: int,
                                reference: str) -> bool:
-        """An earlier debt repaid `daily_cents` a posted day, like the start credit. False on replay."""
+        """An earlier debt repaid `daily_cents` a posted day, like the start credit. False on
+        replay; ReferenceConflict if the reference was used for another plan."""
         if amount_cents <= 0:
             raise InvalidInput("amount", "a debt must be more than 0,00 €")
         if not 0 < daily_cents <= amount_cents:
@@ -624,7 +625,11 @@ class Ledger:
             account = await self._must_load(conn, ean_text)
             book = f"debt:plan:{account.id}:{reference.strip()}"
             d = schema.debts
-            if (await conn.execute(select(d.c.id).where(d.c.book == book))).first():
+            earlier = (await conn.execute(select(d.c.principal_cents, d.c.daily_cents)
+                                          .where(d.c.book == book))).first()
+            if earlier:
+                if tuple(earlier) != (amount_cents, daily_cents):
+                    raise ReferenceConflict(reference)
                 return False
             at = to_text(self.clock.now())
             await insert_many(conn, d, ("account_id", "book", "kind", "principal_cents",

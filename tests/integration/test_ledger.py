@@ -189,6 +189,8 @@ async def test_a_payment_plan_is_repaid_each_posted_day_beside_the_start_credit(
     await activate(ledger)
     assert await ledger.add_payment_plan(EAN, 1500, 500, "prior-2020")
     assert not await ledger.add_payment_plan(EAN, 1500, 500, "prior-2020")
+    with pytest.raises(ReferenceConflict):
+        await ledger.add_payment_plan(EAN, 1500, 300, "prior-2020")
     v = await view(ledger)
     assert (v.debt_cents, v.debt_daily_cents, v.balance_cents) == (3500, 600, 2000)
     await post_days(ledger, [0, 0, 0, 0])
