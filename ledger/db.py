@@ -25,7 +25,8 @@ def sqlite_path(database_url: str) -> Path | None:
 
 
 def create_engine(database_url: str) -> AsyncEngine:
-    engine = create_async_engine(async_url(database_url))
+    # hide_parameters: an error message must never carry a customer's EAN, name or number.
+    engine = create_async_engine(async_url(database_url), hide_parameters=True)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
     return engine
