@@ -19,7 +19,7 @@ def parse_cents(text: str, field: str = "amount") -> int:
 
 
 def format_cents(cents: int) -> str:
-    """Plain operator-facing form, '-1,20 €'. Customer-facing texts use Babel."""
+    """Plain operator-facing form, "-1,20 €". Customer-facing words live in locales/."""
     sign = "-" if cents < 0 else ""
     euros, rest = divmod(abs(cents), 100)
     return f"{sign}{euros},{rest:02d} €"
