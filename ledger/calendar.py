@@ -54,6 +54,8 @@ class NonDisconnectionPeriod:
             day += timedelta(days=1)
         while self.is_protected_day(day):
             day += timedelta(days=1)
+        if self.protected_from == self.protected_until:
+            return utc(datetime.combine(day, time(0), tzinfo=BRUSSELS))  # whole days only
         return utc(datetime.combine(day, self.protected_until, tzinfo=BRUSSELS))
 
 

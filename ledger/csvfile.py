@@ -5,6 +5,7 @@ Each bad value is reported with its line and field; the valid rows go on to the 
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -13,7 +14,7 @@ from typing import Generic, TypeVar
 
 from .clock import BRUSSELS
 from .contacts import normalise_email, normalise_mobile
-from .ean import FULL_LENGTH, SHORT_LENGTH, short_or_full
+from .ean import FULL_LENGTH, SHORT_LENGTH, is_digits, short_or_full
 from .errors import InvalidInput
 from .money import parse_cents
 from .service import AccountInput, ConsumptionInput, RowError
@@ -60,10 +61,21 @@ def _read_table(path: Path, known: tuple[str, ...], required: tuple[str, ...]
     unknown = [c for c in columns if c not in known]
     if unknown:
         raise FileRefused(f"line 1: unknown column {unknown[0]!r} (columns: {', '.join(known)})")
+    twice = [c for c in known if columns.count(c) > 1]
+    if twice:
+        raise FileRefused(f"line 1: the column {twice[0]!r} appears twice")
     missing = [c for c in required if c not in columns]
     if missing:
         raise FileRefused(f"line 1: the column {missing[0]!r} is missing")
-    return columns, ((reader.line_num, values) for values in reader)
+    return columns, _lines(reader)
+
+
+def _lines(reader) -> Iterator[tuple[int, list[str]]]:
+    try:
+        for values in reader:
+            yield reader.line_num, values
+    except csv.Error as error:  # an unclosed quote, a field too large…
+        raise FileRefused(f"line {reader.line_num}: {error}") from None
 
 
 Build = Callable[[int, list[str], dict[str, int]], T]
@@ -71,7 +83,7 @@ Build = Callable[[int, list[str], dict[str, int]], T]
 
 def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
                 build: Build) -> Parsed[T]:
-    """Rows built from each line's values (stripped, padded to the header's width)."""
+    """Rows built from each line's values (stripped); a line must have the header's width."""
     columns, records = _read_table(path, known, required)
     position = {name: i for i, name in enumerate(columns)}
     required_at = [(name, position[name]) for name in required]
@@ -80,13 +92,14 @@ def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
     errors: list[RowError] = []
     for line, values in records:
         values = [v.strip() for v in values]
+        if not any(values):
+            continue  # a blank line, or one of separators only
         if len(values) != width:
-            if len(values) > width:
-                errors.append(RowError(line, "(row)", f"{len(values)} values for {width} columns"))
-                continue
-            if not any(values):
-                continue  # a blank line
-            values += [""] * (width - len(values))
+            # Never guess which value is missing: a decimal comma in a ','-separated file
+            # would shift every value after it into the wrong column.
+            errors.append(RowError(line, "(row)", f"{len(values)} values for {width} columns "
+                                   "(a value with a comma needs quotes, or use ';')"))
+            continue
         try:
             for name, i in required_at:
                 if not values[i]:
@@ -110,19 +123,32 @@ def parse_yes_no(text: str, field: str) -> bool:
     raise InvalidInput(field, f"{text!r} is not yes or no")
 
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST_YEAR = 2000  # before smart meters existed: a typing error
+
+
 def parse_day(text: str, field: str = "day") -> date:
     try:
-        return date.fromisoformat(text)
+        if not _DAY.match(text):
+            raise ValueError
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(field, f"{text!r} is not a day written YYYY-MM-DD") from None
+    if day.year < EARLIEST_YEAR:
+        raise InvalidInput(field, f"{text!r} lies before {EARLIEST_YEAR}")
+    return day
 
 
 def parse_moment(text: str, field: str) -> datetime:
     """A date or a date and time; without a zone it is Brussels time."""
     try:
+        if not _DAY.match(text[:10]):
+            raise ValueError
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD) or date and time") from None
+    if moment.year < EARLIEST_YEAR:
+        raise InvalidInput(field, f"{text!r} lies before {EARLIEST_YEAR}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BRUSSELS)
     return moment.astimezone(UTC)
@@ -154,7 +180,7 @@ def _account(line: int, values: list[str], position: dict[str, int]) -> AccountI
 
 def _consumption(line: int, values: list[str], position: dict[str, int]) -> ConsumptionInput:
     ean = values[position["ean"]]
-    if not (ean.isdigit() and len(ean) in (SHORT_LENGTH, FULL_LENGTH)):
+    if not (is_digits(ean) and len(ean) in (SHORT_LENGTH, FULL_LENGTH)):
         ean = short_or_full(ean)  # says what is wrong with it
     # An 18-digit code is checked against the accounts: the ledger says when it is mistyped.
     quantity = position.get("quantity")

@@ -7,6 +7,11 @@ SHORT_LENGTH = 13
 PREFIX_LENGTH = FULL_LENGTH - SHORT_LENGTH
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and other scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
 def check_digit(first_17: str) -> int:
     """GS1 mod 10: weights 3,1,3,… from the right."""
     total = 3 * sum(map(int, first_17[-1::-2])) + sum(map(int, first_17[-2::-2]))
@@ -16,7 +21,7 @@ def check_digit(first_17: str) -> int:
 def is_valid_full(ean: str) -> bool:
     return (
         len(ean) == FULL_LENGTH
-        and ean.isdigit()
+        and is_digits(ean)
         and ean.startswith("54")
         and check_digit(ean[:-1]) == int(ean[-1])
     )
@@ -28,8 +33,8 @@ def digits_of(text: str) -> str:
 
 
 def validate_full(text: str, field: str = "ean") -> str:
-    ean = text if text.isdigit() else digits_of(text)
-    if not ean.isdigit() or len(ean) != FULL_LENGTH:
+    ean = text if is_digits(text) else digits_of(text)
+    if not is_digits(ean) or len(ean) != FULL_LENGTH:
         raise InvalidInput(field, f"an EAN has 18 digits (or its last 13), not {text!r}")
     if not ean.startswith("54"):
         raise InvalidInput(field, "a Belgian EAN starts with 54")
@@ -40,10 +45,10 @@ def validate_full(text: str, field: str = "ean") -> str:
 
 def short_or_full(text: str, field: str = "ean") -> str:
     """Returns the 18 digits validated, or the 13 digits as typed (checked later with a prefix)."""
-    ean = text if text.isdigit() else digits_of(text)
-    if ean.isdigit() and len(ean) == SHORT_LENGTH:
+    ean = text if is_digits(text) else digits_of(text)
+    if is_digits(ean) and len(ean) == SHORT_LENGTH:
         return ean
-    return validate_full(ean, field) if ean.isdigit() else validate_full(text, field)
+    return validate_full(ean, field) if is_digits(ean) else validate_full(text, field)
 
 
 def with_prefix(prefix: str, last_13: str, field: str = "ean") -> str:

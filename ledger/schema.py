@@ -38,6 +38,7 @@ accounts = Table(
     Column("cpas", String(32)),
     Column("activated_at", String(20), nullable=False),
     Column("activated_on", String(10), nullable=False),  # its day in Brussels
+    Column("transferred_cents", Integer),  # from a replaced budget meter, if any
     # Cached from the postings, updated in the same transaction; the tests check they agree.
     Column("balance_cents", Integer, nullable=False),
     Column("supply", String(8), nullable=False),

@@ -360,15 +360,26 @@ class Ledger:
         prefix = None
         if any(len(r.ean) == SHORT_LENGTH for r in rows):
             prefix = await self.ean_prefix()
-        valid: list[AccountInput] = []
+        valid: dict[str, AccountInput] = {}
         for row in rows:
             try:
-                valid.append(self._complete(row, prefix))
+                row = self._complete(row, prefix)
             except InvalidInput as error:
                 report.errors.append(RowError(row.line, error.field, error.message))
+                continue
+            first = valid.get(row.ean)
+            if first is None:
+                valid[row.ean] = row
+            elif first == replace(row, line=first.line):
+                report.unchanged += 1
+            else:  # refused on every run, so that a replay changes nothing
+                report.errors.append(RowError(row.line, "ean",
+                                              f"listed twice with other details (line {first.line})"))
+        valid = list(valid.values())
         for start in range(0, len(valid), CHUNK):
             async with writing(self.engine) as conn:
                 await self._import_account_chunk(conn, valid[start:start + CHUNK], report)
+        report.errors.sort(key=lambda error: error.line or 0)
         return report
 
     def _complete(self, row: AccountInput, prefix: str | None) -> AccountInput:
@@ -411,17 +422,20 @@ class Ledger:
             old = existing.get(row.ean)
             if old is None and (taken_13.get(row.ean[-SHORT_LENGTH:], row.ean) != row.ean):
                 report.errors.append(RowError(row.line, "ean", "another EAN ends with the same 13 digits"))
-            elif old is None and row.ean in new:
-                if new[row.ean] != replace(row, line=new[row.ean].line):
-                    report.errors.append(RowError(row.line, "ean", "listed twice with other details"))
-                else:
-                    report.unchanged += 1
             elif old is None:
                 new[row.ean] = row
                 taken_13[row.ean[-SHORT_LENGTH:]] = row.ean
             elif old.energy != row.energy:
                 report.errors.append(RowError(row.line, "energy",
                                               f"this EAN is a {old.energy} meter, not {row.energy}"))
+            elif row.transferred_cents is not None and row.transferred_cents != old.transferred_cents:
+                report.errors.append(RowError(row.line, "transferred_balance",
+                                              "the account is activated already; its transferred "
+                                              "balance cannot change"))
+            elif row.activated_at is not None and to_text(row.activated_at) != old.activated_at:
+                report.errors.append(RowError(row.line, "activated_at",
+                                              f"the account was activated at {old.activated_at} "
+                                              "(UTC); that cannot change"))
             elif (old.language, old.name, old.mobile, old.email, old.notify, old.threshold_cents,
                   bool(old.power_limiter), old.cpas) == profile:
                 report.unchanged += 1
@@ -448,10 +462,11 @@ class Ledger:
         await insert_many(conn, t, (
             "ean", "ean13", "energy", "language", "name", "mobile", "email", "notify",
             "threshold_cents", "power_limiter", "cpas", "activated_at", "activated_on",
-            "balance_cents", "supply", "as_of"), (
+            "transferred_cents", "balance_cents", "supply", "as_of"), (
             (row.ean, row.ean[-SHORT_LENGTH:], row.energy, row.language, row.name, row.mobile,
              row.email, row.notify, row.threshold_cents, row.power_limiter, row.cpas, at,
-             from_text(at).astimezone(BRUSSELS).date().isoformat(), balance, Supply.ON.value, at)
+             from_text(at).astimezone(BRUSSELS).date().isoformat(), row.transferred_cents, balance,
+             Supply.ON.value, at)
             for row, at, _, balance, _ in plans))
         ids = {r.ean: r.id for r in await conn.execute(
             select(t.c.id, t.c.ean).where(t.c.ean.in_([row.ean for row in rows])))}
@@ -583,6 +598,11 @@ class Ledger:
         key = f"topup:{channel}:{reference}"
         async with writing(self.engine) as conn:
             account = await self._must_load(conn, ean_text)
+            if reference in (account.ean, account.ean[-SHORT_LENGTH:]):
+                # Terminals quote the 13 digits to find the meter; as a key it would swallow
+                # every later top-up of that meter.
+                raise InvalidInput("reference", "must identify this payment (a receipt or "
+                                   "transaction number), not the meter")
             p = schema.postings
             earlier = (await conn.execute(
                 select(p.c.account_id, p.c.amount_cents, p.c.from_book).where(p.c.reference == key)

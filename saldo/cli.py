@@ -7,10 +7,12 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import sqlalchemy.exc
 from aiohttp import web
 
 from ledger import (
@@ -81,7 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NEGATIVE_COMMA_AMOUNT = re.compile(r"^-\d+,\d{1,2}$")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # argparse takes '-1,20' for an option; '-1.20' it knows as a negative number.
+    argv = [a.replace(",", ".") if _NEGATIVE_COMMA_AMOUNT.match(a) else a
+            for a in (sys.argv[1:] if argv is None else argv)]
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -90,10 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("aiosqlite", "sqlalchemy"):  # they log statements with customers' data
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return _dispatch(args, settings)
     except (LedgerError, UsageError) as error:
         print(f"saldo: {error}", file=sys.stderr)
+        return 1
+    except sqlalchemy.exc.OperationalError as error:
+        print(f"saldo: the database at DATABASE_URL cannot be used: {error.orig}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

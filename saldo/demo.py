@@ -7,7 +7,7 @@ so the demo shows exactly what real imports and top-ups produce.
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from aiohttp import web
 
@@ -77,22 +77,34 @@ CUSTOMERS = (
 
 async def build_demo(ledger: Ledger, clock: SettableClock, now: datetime) -> bool:
     """Creates the demo ledger once. False if it is already there; refuses a database of real data."""
-    if await ledger.get_meta("demo") == "yes":
+    marker = await ledger.get_meta("demo")
+    if marker == "yes":
         return False
+    if marker == "building":
+        raise DemoRefused("an earlier `saldo demo` was stopped while it built the demo; "
+                          "delete the demo's database file and run it again")
     if await ledger.count_accounts():
         raise DemoRefused("this database holds accounts that are not the demo's; "
                           "set DATABASE_URL to another file for the demo")
-    first_day = (now.astimezone(BRUSSELS) - timedelta(days=HISTORY_DAYS)).date()
-    clock.current = datetime.combine(first_day, time(9), tzinfo=BRUSSELS).astimezone(UTC)
+    await ledger.set_meta("demo", "building")
+    # Each customer's last posting: a cut-off meter was exhausted outside the NDP, so it is cut
+    # off whatever the hour now; the others land on their balance now.
+    landing = {c.number: _last_moment_outside_ndp(ledger, now)
+               if c.target in (State.DISCONNECTED, State.POWER_LIMITED) else now
+               for c in CUSTOMERS}
+    landing_day = {number: _local_day(moment) - timedelta(days=1)
+                   for number, moment in landing.items()}
+    history_end = min(landing_day.values()) - timedelta(days=1)
+    first_day = history_end - timedelta(days=HISTORY_DAYS)
+    clock.current = _at(first_day, time(9))
     await ledger.import_accounts(
         AccountInput(ean=c.ean, energy=c.energy, language=c.language, name=c.name, mobile=c.mobile,
                      email=c.email, power_limiter=c.power_limiter, cpas=c.cpas,
                      transferred_cents=1200 if c.number % 3 == 0 else None)
         for c in CUSTOMERS)
-    for offset in range(HISTORY_DAYS - 1):
+    for offset in range((history_end - first_day).days + 1):
         day = first_day + timedelta(days=offset)
-        clock.current = datetime.combine(day + timedelta(days=1), time(6),
-                                         tzinfo=BRUSSELS).astimezone(UTC)
+        clock.current = _at(day + timedelta(days=1), time(6))  # yesterday's data, each morning
         await ledger.post_consumption(
             ConsumptionInput(ean=c.ean, day=day, amount_cents=_wobble(c.daily_cents, offset))
             for c in CUSTOMERS)
@@ -103,16 +115,25 @@ async def build_demo(ledger: Ledger, clock: SettableClock, now: datetime) -> boo
                                     "terminal" if c.number % 2 else "online",
                                     f"demo-{c.number}-{offset}")
     for c in CUSTOMERS:
-        # A cut-off meter was exhausted outside the NDP; the others land on their balance now.
-        cut_off = c.target in (State.DISCONNECTED, State.POWER_LIMITED)
-        clock.current = _last_moment_outside_ndp(ledger, now) if cut_off else now
-        last_day = (clock.current.astimezone(BRUSSELS) - timedelta(days=1)).date()
-        await _land_on_target(ledger, c, last_day)
+        clock.current = landing[c.number]
+        gap = (landing_day[c.number] - history_end).days - 1
+        await ledger.post_consumption(
+            ConsumptionInput(ean=c.ean, day=history_end + timedelta(days=i + 1),
+                             amount_cents=c.daily_cents) for i in range(gap))
+        await _land_on_target(ledger, c, landing_day[c.number])
     clock.current = now
     # Seed 003's example: earlier debts of 15,00 € on a payment plan of 5,00 € a day.
     await ledger.add_payment_plan(CUSTOMERS[7].ean, 15_00, 5_00, "demo-prior-debt")
     await ledger.set_meta("demo", "yes")
     return True
+
+
+def _local_day(moment: datetime) -> date:
+    return moment.astimezone(BRUSSELS).date()
+
+
+def _at(day: date, hour: time) -> datetime:
+    return datetime.combine(day, hour, tzinfo=BRUSSELS).astimezone(UTC)
 
 
 def _last_moment_outside_ndp(ledger: Ledger, now: datetime) -> datetime:

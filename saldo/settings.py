@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 
+import holidays
+
 from ledger import NonDisconnectionPeriod
 
 
@@ -87,6 +89,12 @@ def _ndp(env: Mapping[str, str]) -> NonDisconnectionPeriod:
     if weekends not in ("yes", "no"):
         raise SettingsError(f"NDP_WEEKENDS: {weekends!r} is not yes or no")
     country = env.get("NDP_HOLIDAYS", "BE").strip()
+    if country.lower() not in ("", "none"):
+        try:
+            holidays.country_holidays(country.upper())
+        except NotImplementedError:
+            raise SettingsError(f"NDP_HOLIDAYS: {country!r} is not a country code the holidays "
+                                "package knows (BE, or none)") from None
     extra = set()
     for item in filter(None, (s.strip() for s in env.get("NDP_EXTRA_HOLIDAYS", "").split(","))):
         try:

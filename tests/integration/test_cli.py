@@ -177,3 +177,95 @@ def test_the_demo_is_created_once_and_refuses_real_data(tmp_path, capsys, monkey
     run(capsys, "import", "accounts", str(accounts))
     code, _, err = run(capsys, "demo", "--no-serve")
     assert code == 1 and "not the demo's" in err
+
+
+def test_a_row_with_a_missing_value_is_refused_not_shifted(tmp_path, capsys):
+    """'3,20' unquoted in a ','-separated file is two values: never post 3,00 € for it."""
+    accounts = write(tmp_path, "a.csv", "ean,energy,language,low_credit_threshold,transferred_balance\n"
+                     f"{make_ean(1)},electricity,fr,7,50,\n"
+                     f"{make_ean(2)},electricity,fr,\"7,50\",\n"
+                     ",,,,\n")
+    code, out, err = run(capsys, "import", "accounts", str(accounts))
+    assert code == 1
+    assert err.strip() == (f"{accounts}:2: (row): 6 values for 5 columns "
+                           "(a value with a comma needs quotes, or use ';')")
+    assert "1 new" in out
+    consumption = write(tmp_path, "c.csv", "ean,day,amount,quantity,unit\n"
+                        f"{make_ean(2)},2026-11-20,3,20\n")
+    code, _, err = run(capsys, "import", "consumption", str(consumption))
+    assert code == 1 and "4 values for 5 columns" in err
+
+
+def test_an_accounts_file_listing_a_meter_twice_replays_as_a_no_op(tmp_path, capsys):
+    path = accounts_file(tmp_path, f"{make_ean(1)};electricity;fr;;;;;;;;;",
+                         f"{make_ean(1)};electricity;nl;;;;;;;;;")
+    for _ in range(2):
+        code, out, err = run(capsys, "import", "accounts", str(path))
+        assert code == 1 and "listed twice with other details (line 2)" in err
+    code, out, _ = run(capsys, "balance", make_ean(1), "--json")
+    assert json.loads(out)["language"] == "fr"
+
+
+def test_activation_figures_cannot_change_on_a_second_import(tmp_path, capsys):
+    first = accounts_file(tmp_path, f"{make_ean(1)};gas;fr;;;;;;12;2026-11-01;;")
+    second = accounts_file(tmp_path, f"{make_ean(1)};gas;fr;;;;;;30;2026-11-01;;", name="b.csv")
+    assert run(capsys, "import", "accounts", str(first))[0] == 0
+    code, _, err = run(capsys, "import", "accounts", str(second))
+    assert code == 1 and "transferred_balance: the account is activated already" in err
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0001-01-01", "lies before 2000"),
+    ("0900-01-01", "lies before 2000"),
+    ("20261101", "is not a date"),
+])
+def test_impossible_activation_dates_are_named(tmp_path, capsys, value, message):
+    path = accounts_file(tmp_path, f"{make_ean(1)};gas;fr;;;;;;;{value};;")
+    code, _, err = run(capsys, "import", "accounts", str(path))
+    assert code == 1 and f"{path}:2: activated_at: " in err and message in err
+
+
+def test_odd_files_get_a_message_not_a_traceback(tmp_path, capsys):
+    huge = write(tmp_path, "huge.csv", f"ean;energy;language\n\"{'x' * 200_000}\";gas;fr\n")
+    code, _, err = run(capsys, "import", "accounts", str(huge))
+    assert code == 1 and f"{huge}: line 2:" in err
+    twice = write(tmp_path, "twice.csv", "ean;day;amount;amount\n")
+    code, _, err = run(capsys, "import", "consumption", str(twice))
+    assert code == 1 and "'amount' appears twice" in err
+    code, _, err = run(capsys, "balance", "54144000000000002\u00b2")
+    assert code == 1 and "18 digits" in err
+
+
+def test_a_top_up_reference_must_not_be_the_meter_code(tmp_path, capsys):
+    run(capsys, "import", "accounts", str(accounts_file(tmp_path, f"{make_ean(1)};gas;fr;;;;;;;;;")))
+    code, _, err = run(capsys, "topup", make_ean(1), "20", "--channel", "terminal",
+                       "--reference", make_ean(1)[-13:])
+    assert code == 1 and "must identify this payment" in err
+
+
+def test_a_negative_agent_adjustment_with_a_decimal_comma(tmp_path, capsys):
+    run(capsys, "import", "accounts", str(accounts_file(tmp_path, f"{make_ean(1)};gas;fr;;;;;;;;;")))
+    code, out, _ = run(capsys, "topup", make_ean(1), "-1,20", "--channel", "agent",
+                       "--reference", "ADJ-1", "--reason", "double read")
+    assert (code, out.strip()) == (0, "top-up recorded; balance 18,80 €")
+
+
+def test_settings_and_database_problems_are_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NDP_HOLIDAYS", "XX")
+    code, _, err = run(capsys, "balance", make_ean(1))
+    assert code == 1 and "NDP_HOLIDAYS" in err
+    monkeypatch.setenv("NDP_HOLIDAYS", "none")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/dir/x.db")
+    code, _, err = run(capsys, "balance", make_ean(1))
+    assert code == 1 and "DATABASE_URL cannot be used" in err
+
+
+def test_debug_logs_carry_no_customer_data(tmp_path, capsys, monkeypatch, caplog):
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    path = accounts_file(tmp_path, f"{make_ean(1)};gas;fr;Zoé Imaginaire;0470 00 01 01;zoe@example.org;;;;;;")
+    with caplog.at_level("DEBUG"):
+        assert run(capsys, "import", "accounts", str(path))[0] == 0
+        assert run(capsys, "balance", make_ean(1))[0] == 0
+    logged = caplog.text + capsys.readouterr().err
+    for secret in ("Imaginaire", "+32470000101", "zoe@example.org", make_ean(1), make_ean(1)[-13:]):
+        assert secret not in logged

@@ -111,6 +111,8 @@ class MAccount:
     threshold: int
     power_limiter: bool
     activated_on: date
+    activated_at: datetime
+    transferred: int | None
     balance: int
     debts: list[MDebt]
     supply: str = "on"  # on | pending | off
@@ -197,7 +199,16 @@ class Model:
     def import_accounts(self, rows: list[AccountInput], now: datetime):
         posted = updated = unchanged = 0
         events: list[MEvent] = []
+        errors: list[tuple[int | None, str]] = []
+        first_lines: dict[str, AccountInput] = {}
         for row in rows:
+            first = first_lines.setdefault(row.ean, row)
+            if first is not row:  # a file lists each meter once; a repeat must say the same
+                if replace(first, line=None) == replace(row, line=None):
+                    unchanged += 1
+                else:
+                    errors.append((row.line, "ean"))
+                continue
             idx = EANS.index(row.ean)
             threshold = DEFAULT_THRESHOLD if row.threshold_cents is None else row.threshold_cents
             profile = (row.language, threshold, row.power_limiter)
@@ -209,18 +220,23 @@ class Model:
                 acct = MAccount(idx=idx, ean=row.ean, energy=row.energy, language=row.language,
                                 threshold=threshold, power_limiter=row.power_limiter,
                                 activated_on=activated.astimezone(BRUSSELS).date(),
+                                activated_at=activated, transferred=row.transferred_cents,
                                 balance=transferred + debt,
                                 debts=[MDebt(START_DAILY, debt)] if debt else [])
                 self.accounts[idx] = acct
                 self.external["budget_meter_transfers"] -= transferred
                 events.append((row.ean, "PrepaymentActivated", None))
                 posted += 1
+            elif row.transferred_cents is not None and row.transferred_cents != acct.transferred:
+                errors.append((row.line, "transferred_balance"))  # activation cannot change
+            elif row.activated_at is not None and row.activated_at != acct.activated_at:
+                errors.append((row.line, "activated_at"))
             elif acct.profile == profile:
                 unchanged += 1
             else:
                 acct.language, acct.threshold, acct.power_limiter = profile
                 updated += 1
-        return (posted, 0, updated, unchanged, 0, []), events
+        return (posted, 0, updated, unchanged, 0, sorted(errors, key=lambda e: e[0] or 0)), events
 
     def post_consumption(self, rows: list[ConsumptionInput], now: datetime):
         """A file counts each (meter, day) once: a later line for the same day replaces an

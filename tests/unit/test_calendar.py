@@ -69,3 +69,9 @@ def test_equal_hours_protect_whole_days_only():
     assert not days_only.contains(brussels(2026, 11, 24, 23, 0))
     assert days_only.contains(brussels(2026, 11, 21, 12, 0))
     assert days_only.end_after(brussels(2026, 11, 21, 12, 0)) == brussels(2026, 11, 23, 0, 0)
+
+
+def test_equal_hours_at_eight_still_protect_whole_days_only():
+    days_only = NonDisconnectionPeriod(protected_from=time(8), protected_until=time(8))
+    assert not days_only.contains(brussels(2026, 11, 23, 3, 0))
+    assert days_only.end_after(brussels(2026, 11, 21, 12, 0)) == brussels(2026, 11, 23, 0, 0)
