@@ -1,0 +1,357 @@
+"""What the caller hears on the balance line: data in, sentences out. Pure; no I/O but the loader.
+
+Every text is in locales/<language>/ivr.json (one place for translators, same keys in fr, nl and
+de); every number in it is said through ivr/spoken.py, so no digit is ever left to the voice. The
+customer-service number is data in those files, read aloud here digit group by digit group.
+
+    prompts = load_prompts(LOCALES)            # at start: a wrong file fails here, named
+    words = load_vocabularies(LOCALES)
+    balance_script(view, words, prompts)       # ["Le solde de votre compteur ... est de ...", ...]
+    prompts["fr"].say("ask_ean")
+"""
+
+import json
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from ledger import BalanceView, State
+from ledger.rules import (
+    NEEDS_TOPUP_TO_RESTORE,
+    TOPUP_MAX_CENTS,
+    TOPUP_MIN_CENTS,
+    minimum_topup_cents,
+)
+
+from .spoken import (
+    LANGUAGES,
+    Vocabulary,
+    amount_words,
+    date_words,
+    days_words,
+    load_vocabularies,
+    moment_words,
+    number_words,
+)
+
+PROMPTS_FILE = "ivr.json"
+
+# The keys of the first menu, each said in its own language and voice.
+LANGUAGE_MENU: tuple[tuple[str, str], ...] = (("1", "nl"), ("2", "fr"), ("3", "de"))
+# The keys of the menu after the balance (the texts say them in this order).
+MENU_REPEAT, MENU_ANOTHER_METER, MENU_HOW_TO_TOP_UP, MENU_END = "1", "2", "3", "0"
+
+# Every prompt and the placeholders it must use — all of them, and no other.
+PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
+    key: frozenset(fields) for key, fields in {
+        # the fixed prompts of the call
+        "greeting": (),
+        "language_option": (),
+        "ask_ean": (),
+        "code_mistyped": (),
+        "code_unknown": (),
+        "nothing_heard": (),
+        "menu_after_balance": (),
+        "menu_invalid": (),
+        "how_to_top_up": ("topup_minimum", "topup_maximum"),
+        "too_many_failures": (),
+        "customer_service": ("customer_service",),
+        "technical_problem": (),
+        "locked_out": (),
+        "goodbye": (),
+        # the balance message
+        "balance_electricity": ("amount",),
+        "balance_gas": ("amount",),
+        "as_of": ("moment",),
+        "low": (),
+        "emergency": (),
+        "emergency_usable": ("amount",),
+        "emergency_usable_limited": ("amount",),
+        "pending": ("moment",),
+        "pending_limited": ("moment",),
+        "pending_soon": (),
+        "pending_soon_limited": (),
+        "pending_avoid": ("amount",),
+        "disconnected": (),
+        "power_limited": (),
+        "restore_electricity": ("amount",),
+        "restore_gas": ("amount",),
+        "restore_full_power": ("amount",),
+        "button_electricity": (),
+        "button_gas": (),
+        "debt": ("amount", "daily"),
+        "debt_no_plan": ("amount",),
+        "last_topup": ("amount", "date"),
+        "days_left": ("days",),
+        "days_left_one": (),
+        "days_left_less_than_one": (),
+    }.items()
+})
+
+PHONE_NUMBER_READINGS = ("pairs", "digits")
+_PHONE_NUMBER = re.compile(r"\d+(?:[ ./]\d+)*")
+_DIGIT = re.compile(r"\d")
+# French elides "de" and "que" before the number "un": "d'un euro", "qu'un jour" (not "huit",
+# whose h is aspirated, nor "onze"). A template cannot know which amount it will get.
+_FR_ELISION = re.compile(r"\b([dD]|[qQ]u)e (une?)\b")
+ENERGIES = ("electricity", "gas")
+
+
+class PromptsError(ValueError):
+    """A locale file the line cannot speak from; the message names the file and the key."""
+
+
+# Phone numbers ------------------------------------------------------------------------------------
+
+def phone_number_words(number: str, vocabulary: Vocabulary, reading: str) -> str:
+    """A phone number as written ("078/15.78.01") read aloud, one comma between its groups.
+
+    "pairs": each group as a number, its leading zeros said one by one — "zéro septante-huit,
+    quinze, septante-huit, zéro un", as Belgian French says it. "digits": one digit at a time —
+    "nul zeven acht, één vijf, zeven acht, nul één": Dutch and German say the unit before the
+    ten (achtenzeventig, achtundsiebzig), and a caller writing the number down swaps them.
+    """
+    if not _PHONE_NUMBER.fullmatch(number):
+        raise ValueError(f"{number!r} is not a phone number (digits, grouped by '/', '.' or ' ')")
+    if reading not in PHONE_NUMBER_READINGS:
+        raise ValueError(f"unknown phone number reading {reading!r}; known: "
+                         + ", ".join(PHONE_NUMBER_READINGS))
+    language = vocabulary.language
+    groups = []
+    for group in re.split(r"[ ./]", number):
+        if reading == "digits":
+            said = [number_words(int(digit), language) for digit in group]
+        else:
+            rest = group.lstrip("0")
+            said = [number_words(0, language)] * (len(group) - len(rest))
+            if rest:
+                said.append(number_words(int(rest), language))
+        groups.append(" ".join(said))
+    return ", ".join(groups)
+
+
+# The prompts --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Prompts:
+    """One language's texts from locales/<language>/ivr.json, checked at load."""
+
+    language: str
+    texts: Mapping[str, str]
+    customer_service_number: str     # as written in the file, e.g. "078/15.78.01"; never said so
+    constants: Mapping[str, str]     # customer_service, topup_minimum, topup_maximum, as words
+
+    def say(self, key: str, **fields: str) -> str:
+        """The prompt `key` with its placeholders filled: prompts["fr"].say("goodbye")."""
+        try:
+            template = self.texts[key]
+        except KeyError:
+            raise KeyError(f"no prompt {key!r}; known: {', '.join(sorted(self.texts))}") from None
+        said = template.format_map({**self.constants, **fields})
+        if self.language == "fr":
+            said = _FR_ELISION.sub(r"\1'\2", said)
+        return said
+
+    def __getitem__(self, key: str) -> str:
+        return self.say(key)
+
+
+def _placeholders(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
+def _braced(names) -> str:
+    return ", ".join("{" + name + "}" for name in sorted(names)) or "none"
+
+
+def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary) -> Prompts:
+    path = locales_dir / language / PROMPTS_FILE
+
+    def refuse(message: str) -> PromptsError:
+        return PromptsError(f"{path}: {message}")
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise refuse("missing (every language needs its prompts)") from None
+    except json.JSONDecodeError as error:
+        raise refuse(f"not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise refuse("expected an object with customer_service_number, "
+                     "phone_number_reading and prompts")
+    for key in ("customer_service_number", "phone_number_reading", "prompts"):
+        if key not in data:
+            raise refuse(f"{key!r} is missing")
+    number, reading, texts = (data["customer_service_number"], data["phone_number_reading"],
+                              data["prompts"])
+    if not isinstance(number, str) or not _PHONE_NUMBER.fullmatch(number):
+        raise refuse(f"'customer_service_number' {number!r} is not a phone number "
+                     "(digits, grouped by '/', '.' or ' ')")
+    if reading not in PHONE_NUMBER_READINGS:
+        raise refuse(f"'phone_number_reading' {reading!r} is not one of "
+                     + ", ".join(PHONE_NUMBER_READINGS))
+    if not isinstance(texts, dict):
+        raise refuse("'prompts' must be an object of key: text")
+
+    for key in PLACEHOLDERS:
+        if key not in texts:
+            raise refuse(f"prompt {key!r} is missing")
+    for key, text in texts.items():
+        if key not in PLACEHOLDERS:
+            raise refuse(f"prompt {key!r} is not one the line says (a typo?)")
+        if not isinstance(text, str) or not text.strip():
+            raise refuse(f"prompt {key!r} must be a non-empty text")
+        if _DIGIT.search(text):
+            raise refuse(f"prompt {key!r} contains a digit; write numbers as words, "
+                         "the voice must not guess how to say them")
+        try:
+            used = _placeholders(text)
+        except ValueError as error:
+            raise refuse(f"prompt {key!r} has a broken placeholder ({error})") from None
+        expected = PLACEHOLDERS[key]
+        if used != expected:
+            raise refuse(f"prompt {key!r} must use the placeholders {_braced(expected)}; "
+                         f"it uses {_braced(used)}")
+
+    constants = {
+        "customer_service": phone_number_words(number, vocabulary, reading),
+        "topup_minimum": amount_words(TOPUP_MIN_CENTS, vocabulary),
+        "topup_maximum": amount_words(TOPUP_MAX_CENTS, vocabulary),
+    }
+    return Prompts(language=language, texts=MappingProxyType(dict(texts)),
+                   customer_service_number=number, constants=MappingProxyType(constants))
+
+
+def load_prompts(locales_dir: Path) -> dict[str, Prompts]:
+    """Read and check locales/{fr,nl,de}/ivr.json (and spoken.json beside them), once, at start.
+
+    Refused, with the file and the key named: a missing or unknown key, a digit in a prompt, a
+    placeholder missing or unknown, a customer-service number that is not one.
+    """
+    locales_dir = Path(locales_dir)
+    vocabularies = load_vocabularies(locales_dir)
+    return {language: _load_one(locales_dir, language, vocabularies[language])
+            for language in LANGUAGES}
+
+
+# The balance message ------------------------------------------------------------------------------
+
+def _pick(given, language: str, kind: type, what: str):
+    if isinstance(given, kind):
+        if given.language != language:
+            raise ValueError(f"{what} are in {given.language!r}, the message is in {language!r}")
+        return given
+    try:
+        return given[language]
+    except KeyError:
+        raise ValueError(f"no {what} for language {language!r}") from None
+
+
+def balance_script(view: BalanceView, words: Mapping[str, Vocabulary] | Vocabulary,
+                   prompts: Mapping[str, Prompts] | Prompts, *,
+                   language: str | None = None) -> list[str]:
+    """The sentences of the balance message, most important first, in `language` (by default the
+    account's): the balance and as of when; what the state means and what to do; the debt; the
+    last top-up; the days left. Never a name, an address, the EAN, or a digit.
+
+    `words` and `prompts` are what load_vocabularies() and load_prompts() return (or one
+    language's entry of each).
+    """
+    language = language or view.language
+    vocabulary: Vocabulary = _pick(words, language, Vocabulary, "words")
+    texts: Prompts = _pick(prompts, language, Prompts, "prompts")
+    if view.energy not in ENERGIES:
+        raise ValueError(f"unknown energy {view.energy!r}; known: {', '.join(ENERGIES)}")
+    electricity = view.energy == "electricity"
+
+    def amount(cents: int) -> str:
+        return amount_words(cents, vocabulary)
+
+    said = [
+        texts.say("balance_electricity" if electricity else "balance_gas",
+                  amount=amount(view.balance_cents)),
+        texts.say("as_of", moment=moment_words(view.as_of, vocabulary)),
+    ]
+
+    state = view.state
+    limiter = view.power_limiter
+    if state is State.LOW:
+        said.append(texts.say("low"))
+    elif state is State.EMERGENCY:
+        said.append(texts.say("emergency"))
+        said.append(texts.say("emergency_usable_limited" if limiter else "emergency_usable",
+                              amount=amount(view.usable_before_disconnection_cents)))
+    elif state in NEEDS_TOPUP_TO_RESTORE:
+        topup = view.minimum_topup_cents
+        if topup is None:
+            topup = minimum_topup_cents(view.balance_cents)
+        if state is State.DISCONNECTION_PENDING:
+            suffix = "_limited" if limiter else ""
+            if view.disconnect_at is not None:
+                said.append(texts.say("pending" + suffix,
+                                      moment=moment_words(view.disconnect_at, vocabulary)))
+            else:
+                said.append(texts.say("pending_soon" + suffix))
+            said.append(texts.say("pending_avoid", amount=amount(topup)))
+        else:
+            if state is State.POWER_LIMITED:
+                said.append(texts.say("power_limited"))
+                said.append(texts.say("restore_full_power", amount=amount(topup)))
+            else:
+                said.append(texts.say("disconnected"))
+                said.append(texts.say("restore_electricity" if electricity else "restore_gas",
+                                      amount=amount(topup)))
+            said.append(texts.say("button_electricity" if electricity else "button_gas"))
+
+    if view.debt_cents > 0:
+        if view.debt_daily_cents > 0:
+            said.append(texts.say("debt", amount=amount(view.debt_cents),
+                                  daily=amount(view.debt_daily_cents)))
+        else:
+            said.append(texts.say("debt_no_plan", amount=amount(view.debt_cents)))
+
+    if view.last_topup is not None:
+        said.append(texts.say("last_topup", amount=amount(view.last_topup.amount_cents),
+                              date=date_words(view.last_topup.at, vocabulary)))
+
+    days = view.estimated_days_left
+    if days is not None and state not in NEEDS_TOPUP_TO_RESTORE:
+        if days <= 0:
+            said.append(texts.say("days_left_less_than_one"))
+        elif days == 1:
+            said.append(texts.say("days_left_one"))
+        else:
+            said.append(texts.say("days_left", days=days_words(days, vocabulary)))
+
+    for sentence in said:
+        if _DIGIT.search(sentence):  # a guard: the voice must never be left to guess a number
+            raise ValueError(f"a sentence of the balance message contains a digit: {sentence!r}")
+    return said
+
+
+# The other messages of the call -------------------------------------------------------------------
+
+def language_menu(prompts: Mapping[str, Prompts]) -> list[tuple[str, str, str]]:
+    """(key, language, text) for the first menu, each option to be said in its own voice."""
+    return [(key, language, prompts[language].say("language_option"))
+            for key, language in LANGUAGE_MENU]
+
+
+def too_many_failures_script(prompts: Prompts) -> list[str]:
+    """After three failed codes: we could not find it, the customer service, goodbye."""
+    return [prompts.say("too_many_failures"), prompts.say("customer_service"),
+            prompts.say("goodbye")]
+
+
+def technical_problem_script(prompts: Prompts) -> list[str]:
+    """A database or internal error: an apology, the customer service, goodbye."""
+    return [prompts.say("technical_problem"), prompts.say("customer_service"),
+            prompts.say("goodbye")]
+
+
+def locked_out_script(prompts: Prompts) -> list[str]:
+    """Too many attempts from this caller: call back later, or the customer service; goodbye."""
+    return [prompts.say("locked_out"), prompts.say("customer_service"), prompts.say("goodbye")]
