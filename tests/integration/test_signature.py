@@ -1,0 +1,61 @@
+"""The balance line's webhooks answer Twilio only, also behind a reverse proxy."""
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from twilio.request_validator import RequestValidator
+
+from ivr.signature import SIGNATURE_HEADER, signature_middleware
+
+TOKEN = "made-up-auth-token-for-tests"
+PUBLIC = "https://saldo.example.be"  # what Twilio calls; the proxy forwards to 127.0.0.1
+
+
+async def secret(request: web.Request) -> web.Response:
+    return web.Response(text="<Response><Say>balance</Say></Response>", content_type="text/xml")
+
+
+@pytest.fixture
+async def client():
+    voice = web.Application(middlewares=[signature_middleware(TOKEN, PUBLIC)])
+    voice.router.add_post("", secret)
+    voice.router.add_post("/ean", secret)
+    root = web.Application()
+    root.add_subapp("/voice", voice)
+    async with TestClient(TestServer(root)) as test_client:
+        yield test_client
+
+
+def signed(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
+    return {SIGNATURE_HEADER: RequestValidator(token).compute_signature(url, params)}
+
+
+PARAMS = {"CallSid": "CA0000000000000000000000000000000a", "From": "+32470000999", "Digits": "1"}
+
+
+async def test_a_signed_request_is_answered(client):
+    answer = await client.post("/voice/ean?lang=fr&try=1", data=PARAMS,
+                               headers=signed(f"{PUBLIC}/voice/ean?lang=fr&try=1", PARAMS))
+    assert answer.status == 200
+    assert "balance" in await answer.text()
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {SIGNATURE_HEADER: "bm90IGEgc2lnbmF0dXJl"},
+    signed(f"{PUBLIC}/voice/ean?lang=fr&try=1", PARAMS, token="another-token"),
+    signed(f"{PUBLIC}/voice/ean?lang=nl&try=1", PARAMS),            # another URL
+    signed(f"{PUBLIC}/voice/ean?lang=fr&try=1", {**PARAMS, "Digits": "2"}),  # other digits
+])
+async def test_anything_else_gets_403_and_no_data(client, headers):
+    answer = await client.post("/voice/ean?lang=fr&try=1", data=PARAMS, headers=headers)
+    assert answer.status == 403
+    assert "balance" not in await answer.text()
+
+
+async def test_the_host_the_server_sees_is_not_what_is_checked(client):
+    local = str(client.make_url("/voice"))
+    answer = await client.post("/voice", data=PARAMS, headers=signed(local, PARAMS))
+    assert answer.status == 403
+    answer = await client.post("/voice", data=PARAMS, headers=signed(f"{PUBLIC}/voice", PARAMS))
+    assert answer.status == 200
