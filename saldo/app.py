@@ -1,14 +1,30 @@
 """The composition root: one app factory; resources open and close in cleanup_ctx."""
 
 import asyncio
+import hmac
+import logging
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
+from ivr.app import LineConfig, create_line_app
+from ivr.flow import Voice
 from ledger import Clock, Ledger, SystemClock
 
 from . import keys, worker
 from .settings import Settings
+
+log = logging.getLogger("saldo")
+
+
+def locales_dir(settings: Settings) -> Path:
+    """The texts: LOCALES_DIR, else the source tree's locales/, else the installed copy."""
+    if settings.locales_dir:
+        return Path(settings.locales_dir)
+    source = Path(__file__).resolve().parent.parent / "locales"
+    return source if source.is_dir() else Path(sys.prefix) / "share" / "saldo" / "locales"
 
 
 async def open_ledger(settings: Settings, clock: Clock) -> Ledger:
@@ -37,9 +53,27 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def _balance_line(settings: Settings) -> web.Application | None:
+    """The Twilio webhooks, when the line is configured; off (and said so) otherwise."""
+    if not (settings.public_base_url and settings.twilio_auth_token):
+        log.warning("balance line off: set PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN to answer calls")
+        return None
+    token = settings.twilio_auth_token
+    key = settings.caller_hash_key or hmac.new(token.encode(), b"caller-hash", "sha256").hexdigest()
+    config = LineConfig(
+        public_base_url=settings.public_base_url, auth_token=token,
+        caller_hash_key=key.encode(),
+        voices={language: Voice(name, code) for language, name, code in settings.voices},
+        locales=locales_dir(settings))
+    return create_line_app(config, lambda request: request.config_dict[keys.LEDGER])
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None,
                with_worker: bool = False) -> web.Application:
     app = web.Application()
+    line = _balance_line(settings)
+    if line is not None:
+        app.add_subapp("/voice", line)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app.cleanup_ctx.append(_ledger_ctx)

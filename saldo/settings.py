@@ -23,6 +23,15 @@ class Settings:
     tick_seconds: float = 60.0
     log_level: str = "INFO"
     ndp: NonDisconnectionPeriod = field(default_factory=NonDisconnectionPeriod)
+    public_base_url: str | None = None
+    twilio_auth_token: str | None = None
+    caller_hash_key: str | None = None
+    locales_dir: str | None = None
+    voices: tuple[tuple[str, str, str], ...] = (
+        ("fr", "Polly.Isabelle-Neural", "fr-BE"),
+        ("nl", "Polly.Lisa-Neural", "nl-BE"),
+        ("de", "Polly.Vicki-Neural", "de-DE"),
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -35,7 +44,23 @@ class Settings:
             tick_seconds=float(_integer(env, "TICK_SECONDS", int(cls.tick_seconds), 1, 3600)),
             log_level=_choice(env, "LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
             ndp=_ndp(env),
+            public_base_url=_public_base_url(env.get("PUBLIC_BASE_URL")),
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+            caller_hash_key=env.get("CALLER_HASH_KEY") or None,
+            locales_dir=env.get("LOCALES_DIR") or None,
+            voices=tuple(
+                (language, env.get(f"VOICE_{language.upper()}") or name,
+                 env.get(f"VOICE_{language.upper()}_LANGUAGE") or code)
+                for language, name, code in cls.voices),
         )
+
+
+def _public_base_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise SettingsError(f"PUBLIC_BASE_URL: {value!r} is not an http(s) URL")
+    return value.rstrip("/")
 
 
 def _database_url(value: str) -> str:

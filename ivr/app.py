@@ -1,0 +1,195 @@
+"""The balance line's webhooks: a sub-app behind the Twilio signature check. Thin: each handler
+reads the form, asks the ledger's balance view, and returns what ivr/flow.py builds."""
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from ledger import InvalidInput, Ledger, UnknownAccount
+from ledger.ean import SHORT_LENGTH, is_digits, is_valid_full
+
+from . import flow
+from .flow import Voice
+from .script import (
+    MENU_ANOTHER_METER,
+    MENU_END,
+    MENU_HOW_TO_TOP_UP,
+    MENU_REPEAT,
+    Prompts,
+    balance_script,
+    load_prompts,
+)
+from .signature import signature_middleware
+from .spoken import Vocabulary, load_vocabularies
+
+log = logging.getLogger("saldo.ivr")
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    public_base_url: str
+    auth_token: str
+    caller_hash_key: bytes
+    voices: Mapping[str, Voice]
+    locales: Path
+
+
+@dataclass
+class Line:
+    """What the handlers share, built once when the app starts."""
+
+    config: LineConfig
+    prompts: Mapping[str, Prompts]
+    words: Mapping[str, Vocabulary]
+    ledger: Callable[[web.Request], Ledger]
+    remembered: dict[str, str]  # CallSid → the last 13 digits found, for "repeat"
+
+    def remember(self, call: str, digits: str) -> None:
+        self.remembered.pop(call, None)
+        self.remembered[call] = digits
+        while len(self.remembered) > REMEMBERED_CALLS:  # calls that hung up without "0"
+            self.remembered.pop(next(iter(self.remembered)))
+
+    def caller(self, form: Mapping[str, str]) -> str:
+        """Caller numbers are kept only as a keyed hash."""
+        digest = hmac.new(self.config.caller_hash_key, form.get("From", "").encode(),
+                          hashlib.sha256).hexdigest()
+        return f"ivr:{digest[:16]}"
+
+
+LINE = web.AppKey("line", Line)
+REMEMBERED_CALLS = 10_000
+
+
+def _twiml(document: str) -> web.Response:
+    return web.Response(text=document, content_type="text/xml")
+
+
+def _language(request: web.Request) -> str:
+    language = request.query.get("lang", "fr")
+    return language if language in ("fr", "nl", "de") else "fr"
+
+
+def _count(request: web.Request, name: str) -> int:
+    value = request.query.get(name, "")
+    return int(value) if is_digits(value) and len(value) < 3 else 0
+
+
+@web.middleware
+async def apologise_on_error(request: web.Request, handler):
+    """A database or internal error speaks an apology and the customer-service number."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("balance line: internal error")  # no caller data in the message
+        line = request.app[LINE]
+        language = _language(request)
+        return _twiml(flow.technical_problem(line.prompts[language], line.config.voices[language]))
+
+
+async def answer(request: web.Request) -> web.Response:
+    line = request.app[LINE]
+    return _twiml(flow.welcome(line.prompts, line.config.voices, max(1, _count(request, "tries"))))
+
+
+async def choose_language(request: web.Request) -> web.Response:
+    line = request.app[LINE]
+    form = await request.post()
+    tries = max(1, _count(request, "tries"))
+    language = flow.language_of(form.get("Digits", ""))
+    if language is None and tries < 2:
+        return _twiml(flow.welcome(line.prompts, line.config.voices, tries + 1))
+    language = language or "fr"
+    return _twiml(flow.ask_for_ean(line.prompts[language], line.config.voices[language], 0))
+
+
+async def ask(request: web.Request) -> web.Response:
+    line = request.app[LINE]
+    language = _language(request)
+    return _twiml(flow.ask_for_ean(line.prompts[language], line.config.voices[language],
+                                   _count(request, "failures")))
+
+
+async def enter_ean(request: web.Request) -> web.Response:
+    line = request.app[LINE]
+    language = _language(request)
+    prompts, voice = line.prompts[language], line.config.voices[language]
+    failures = _count(request, "failures")
+    form = await request.post()
+    digits = form.get("Digits", "")
+    problem = await _problem_with(line.ledger(request), digits)
+    view = None
+    if problem is None:
+        try:
+            view = await line.ledger(request).balance_view(digits, actor=line.caller(form),
+                                                           purpose="ivr-balance")
+        except (UnknownAccount, InvalidInput):
+            problem = "code_unknown"
+    if problem or view is None:
+        return _twiml(flow.ean_problem(prompts, voice, failures + 1, problem or "code_unknown"))
+    line.remember(form.get("CallSid", ""), digits)
+    return _twiml(flow.balance(prompts, voice,
+                               balance_script(view, line.words, line.prompts, language=language)))
+
+
+async def _problem_with(ledger: Ledger, digits: str) -> str | None:
+    """Which prompt explains what is wrong with the typed code, before looking it up."""
+    if not digits:
+        return "nothing_heard"
+    if not (is_digits(digits) and len(digits) == SHORT_LENGTH):
+        return "code_mistyped"  # too few, too many, or '*'
+    prefix = await ledger.ean_prefix()
+    if prefix and not is_valid_full(prefix + digits):
+        return "code_mistyped"
+    return None
+
+
+async def menu(request: web.Request) -> web.Response:
+    line = request.app[LINE]
+    language = _language(request)
+    prompts, voice = line.prompts[language], line.config.voices[language]
+    form = await request.post()
+    choice = form.get("Digits", "")
+    call = form.get("CallSid", "")
+    if choice == MENU_REPEAT and call in line.remembered:
+        view = await line.ledger(request).balance_view(line.remembered[call],
+                                                       actor=line.caller(form),
+                                                       purpose="ivr-balance")
+        return _twiml(flow.balance(prompts, voice,
+                                   balance_script(view, line.words, line.prompts,
+                                                  language=language)))
+    if choice == MENU_ANOTHER_METER:
+        return _twiml(flow.ask_for_ean(prompts, voice, 0))
+    if choice == MENU_HOW_TO_TOP_UP:
+        return _twiml(flow.balance(prompts, voice, [prompts.say("how_to_top_up")]))
+    if choice == MENU_END or not choice:
+        line.remembered.pop(call, None)
+        return _twiml(flow.goodbye(prompts, voice))
+    return _twiml(flow.balance(prompts, voice, [prompts.say("menu_invalid")]))
+
+
+def create_line_app(config: LineConfig,
+                    ledger: Callable[[web.Request], Ledger]) -> web.Application:
+    app = web.Application(middlewares=[
+        signature_middleware(config.auth_token, config.public_base_url), apologise_on_error])
+
+    async def load(app: web.Application):
+        app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
+                         ledger, {})
+        yield
+
+    app.cleanup_ctx.append(load)
+    app.router.add_post("", answer)
+    app.router.add_post("/language", choose_language)
+    app.router.add_post("/ask", ask)
+    app.router.add_post("/ean", enter_ean)
+    app.router.add_post("/menu", menu)
+    return app
+

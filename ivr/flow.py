@@ -1,0 +1,102 @@
+"""The call, step by step, as TwiML documents: data in, XML out. No I/O.
+
+Each step answers one webhook. What a later step needs (the language, how many tries failed)
+travels in the action URL's query; the EAN never does (URLs end up in access logs).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from .script import (
+    LANGUAGE_MENU,
+    Prompts,
+    language_menu,
+    technical_problem_script,
+    too_many_failures_script,
+)
+
+MAX_FAILURES = 3
+EAN_DIGITS = 13
+GATHER_SECONDS = 8  # elderly callers type slowly: time between keys before Twilio gives up
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str  # e.g. Polly.Isabelle-Neural
+    language: str  # e.g. fr-BE
+
+
+def url(path: str, **query: object) -> str:
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+def _say_all(target: VoiceResponse | Gather, sentences: Sequence[str], voice: Voice) -> None:
+    for sentence in sentences:
+        target.say(sentence, voice=voice.name, language=voice.language)
+
+
+def welcome(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice], tries: int) -> str:
+    """The greeting and '1 Nederlands, 2 Français, 3 Deutsch', each in its own voice. Without a
+    key, once more; then French."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
+                             action=url("/voice/language", tries=tries))
+    if tries == 1:
+        for language in ("fr", "nl", "de"):
+            _say_all(gather, [prompts[language].say("greeting")], voices[language])
+    for _key, language, text in language_menu(prompts):
+        _say_all(gather, [text], voices[language])
+    if tries < 2:
+        response.redirect(url("/voice", tries=tries + 1))
+    else:
+        response.redirect(url("/voice/ask", lang="fr", failures=0))
+    return str(response)
+
+
+def language_of(digits: str) -> str | None:
+    return dict(LANGUAGE_MENU).get(digits)
+
+
+def ask_for_ean(prompts: Prompts, voice: Voice, failures: int,
+                before: Sequence[str] = ()) -> str:
+    """'Type the last 13 digits of the EAN code, then #'; silence comes back as empty digits."""
+    response = VoiceResponse()
+    gather = response.gather(finish_on_key="#", timeout=GATHER_SECONDS,
+                             action=url("/voice/ean", lang=prompts.language, failures=failures),
+                             action_on_empty_result=True)
+    _say_all(gather, [*before, prompts.say("ask_ean")], voice)
+    return str(response)
+
+
+def ean_problem(prompts: Prompts, voice: Voice, failures: int, problem_key: str) -> str:
+    """Explain, and ask again — or, after three failures, give the customer service and hang up."""
+    if failures >= MAX_FAILURES:
+        return goodbye(prompts, voice, too_many_failures_script(prompts))
+    return ask_for_ean(prompts, voice, failures, before=[prompts.say(problem_key)])
+
+
+def balance(prompts: Prompts, voice: Voice, sentences: Sequence[str]) -> str:
+    """The balance message, then the menu: 1 repeat, 2 another meter, 3 how to top up, 0 end."""
+    response = VoiceResponse()
+    _say_all(response, sentences, voice)
+    gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
+                             action=url("/voice/menu", lang=prompts.language))
+    _say_all(gather, [prompts.say("menu_after_balance")], voice)
+    response.redirect(url("/voice/menu", lang=prompts.language))
+    return str(response)
+
+
+def goodbye(prompts: Prompts, voice: Voice, sentences: Sequence[str] = ()) -> str:
+    """`sentences` end with their own farewell; without them, just goodbye."""
+    response = VoiceResponse()
+    _say_all(response, sentences or [prompts.say("goodbye")], voice)
+    response.hangup()
+    return str(response)
+
+
+def technical_problem(prompts: Prompts, voice: Voice) -> str:
+    """Never Twilio's 'application error': an apology and the customer-service number."""
+    return goodbye(prompts, voice, technical_problem_script(prompts))

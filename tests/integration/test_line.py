@@ -1,0 +1,83 @@
+"""Whole calls to the balance line, following the TwiML as Twilio would (first steps: the
+complete transcripts per state and language come with the rest of the issue)."""
+
+import xml.etree.ElementTree as ET
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from twilio.request_validator import RequestValidator
+
+from ivr.app import LineConfig, create_line_app
+from ivr.flow import Voice
+from ledger import BRUSSELS, AccountInput, ConsumptionInput
+from tests.conftest import make_ean
+
+TOKEN = "made-up-auth-token"
+PUBLIC = "https://saldo.example.be"
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
+VOICES = {"fr": Voice("Polly.Isabelle-Neural", "fr-BE"), "nl": Voice("Polly.Lisa-Neural", "nl-BE"),
+          "de": Voice("Polly.Vicki-Neural", "de-DE")}
+CALL = {"CallSid": "CA" + "0" * 31 + "1", "From": "+32470000999", "To": "+3280092424"}
+
+
+@pytest.fixture
+async def line(ledger):
+    await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "fr",
+                                               activated_at=datetime(2026, 11, 1, tzinfo=BRUSSELS))])
+    await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 23), 2020)])
+    root = web.Application()
+    config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger))
+    async with TestClient(TestServer(root)) as client:
+        yield client
+
+
+async def post(client, path: str, **form) -> ET.Element:
+    params = {**CALL, **form}
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)
+    answer = await client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert answer.status == 200
+    return ET.fromstring(await answer.text())
+
+
+def said(document: ET.Element) -> str:
+    return " ".join(element.text or "" for element in document.iter("Say"))
+
+
+def gather_action(document: ET.Element) -> str:
+    return document.find("Gather").get("action")
+
+
+async def test_a_french_caller_hears_the_emergency_balance_and_hangs_up(line):
+    welcome = await post(line, "/voice")
+    assert "Français" in said(welcome) or "français" in said(welcome)
+    asked = await post(line, gather_action(welcome), Digits="2")
+    assert gather_action(asked).startswith("/voice/ean?lang=fr")
+    balance = await post(line, gather_action(asked), Digits=make_ean(1)[-13:])
+    text = said(balance)
+    assert "moins un euro et vingt centimes" in text
+    assert "treize euros et quatre-vingts centimes" in text
+    assert not any(ch.isdigit() for ch in text)
+    for say in balance.iter("Say"):
+        assert (say.get("voice"), say.get("language")) == ("Polly.Isabelle-Neural", "fr-BE")
+    bye = await post(line, gather_action(balance), Digits="0")
+    assert bye.find("Hangup") is not None
+
+
+async def test_wrong_codes_are_explained_and_three_failures_end_politely(line):
+    path = "/voice/ean?lang=nl&failures=0"
+    first = await post(line, path, Digits="123456789012")          # 12 digits
+    second = await post(line, gather_action(first), Digits=make_ean(2)[-13:])  # unknown
+    third = await post(line, gather_action(second), Digits="")       # silence
+    assert first.find("Hangup") is None and second.find("Hangup") is None
+    assert said(first) != said(second)
+    assert third.find("Hangup") is not None
+    assert "nul zeven acht" in said(third)  # the customer-service number, in words
+
+
+async def test_an_unsigned_call_gets_nothing(line):
+    answer = await line.post("/voice", data=CALL)
+    assert answer.status == 403
