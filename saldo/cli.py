@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     balance.add_argument("ean")
     balance.add_argument("--json", action="store_true", help="one JSON object")
 
+    call = commands.add_parser("call", help="call the balance line from the terminal, as Twilio would")
+    call.add_argument("url", nargs="?", help="the server (default http://localhost:PORT)")
+    call.add_argument("--speak", action="store_true", help="also speak with espeak-ng")
+
     commands.add_parser("serve", help="run the web server (PORT)")
     work = commands.add_parser("worker", help="run the background worker")
     work.add_argument("--once", action="store_true", help="do what is due now, then exit")
@@ -130,6 +136,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(worker.main(lambda c: open_ledger(settings, c), clock, settings.tick_seconds,
                                 args.once))
         return 0
+    if args.command == "call":
+        return asyncio.run(_call(args, settings))
     if args.command == "demo":
         from .demo import run_demo
         return run_demo(settings, serve=not args.no_serve)
@@ -166,6 +174,37 @@ async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Cloc
     finally:
         await ledger.close()
     raise UsageError(f"unknown command {args.command}")
+
+
+async def _call(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.phone import Phone, PhoneError
+
+    if not settings.twilio_auth_token:
+        raise UsageError("set TWILIO_AUTH_TOKEN (and PUBLIC_BASE_URL) as the server has them")
+    base = args.url or f"http://localhost:{settings.port}"
+    espeak = shutil.which("espeak-ng") if args.speak else None
+
+    def hear(text: str, language: str, voice: str) -> None:
+        print(f"  [{language}] {text}")
+        if espeak:
+            subprocess.run([espeak, "-v", language.split("-")[0], text], check=False)
+
+    def keypad(prompt: str) -> str:
+        try:
+            return input("keys (then Enter; # ends a code; Enter alone = silence)> ").strip()
+        except EOFError:
+            return ""
+
+    phone = Phone(base, auth_token=settings.twilio_auth_token,
+                  public_base_url=settings.public_base_url or base, keypad=keypad, hear=hear)
+    try:
+        await phone.call()
+    except PhoneError as error:
+        raise UsageError(f"the call failed: {error}") from None
+    except OSError as error:
+        raise UsageError(f"cannot reach {base}: {error.strerror or error}") from None
+    print("(call ended)")
+    return 0
 
 
 def _operator() -> str:

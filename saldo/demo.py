@@ -6,7 +6,7 @@ so the demo shows exactly what real imports and top-ups produce.
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from aiohttp import web
@@ -163,7 +163,14 @@ async def _land_on_target(ledger: Ledger, customer: DemoCustomer, last_day) -> N
                                                     amount_cents=max(0, needed))])
 
 
+DEMO_AUTH_TOKEN = "saldo-demo-token"  # made up: the demo's line answers `saldo call` only
+
+
 def run_demo(settings: Settings, *, serve: bool) -> int:
+    settings = replace(
+        settings,
+        twilio_auth_token=settings.twilio_auth_token or DEMO_AUTH_TOKEN,
+        public_base_url=settings.public_base_url or f"http://localhost:{settings.port}")
     created = asyncio.run(_create(settings))
     print("saldo demo: " + ("created a demo ledger of made-up customers" if created
                             else "the demo ledger is already there") + f" ({settings.database_url})")
@@ -177,7 +184,9 @@ Try it:
   saldo balance {CUSTOMERS[2].ean[-13:]}          the balance view of one customer (13 digits)
   saldo balance {CUSTOMERS[2].ean[-13:]} --json   the same, as JSON
   saldo topup {CUSTOMERS[4].ean[-13:]} 20 --channel cpas --reference DEMO-1
-  curl {base}/healthz""")
+  curl {base}/healthz
+  TWILIO_AUTH_TOKEN={settings.twilio_auth_token} PUBLIC_BASE_URL={settings.public_base_url} saldo call
+                                         the balance line, from this terminal (2 = français)""")
     if not serve:
         return 0
     print(f"\nServing on {base} with the worker inside; Ctrl+C stops.")

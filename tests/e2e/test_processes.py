@@ -99,3 +99,20 @@ def test_demo_creates_and_serves(env):
         code, out, err = stop(demo)
     assert code == 0, err
     assert "created a demo ledger" in out and "saldo balance" in out
+
+
+def test_a_call_from_the_terminal_to_the_demo(env):
+    env = {**env, "TWILIO_AUTH_TOKEN": "made-up-token",
+           "PUBLIC_BASE_URL": f"http://127.0.0.1:{env['PORT']}"}
+    demo = saldo("demo", env=env)
+    try:
+        wait_for_health(int(env["PORT"]), demo)
+        from saldo.demo import CUSTOMERS
+        keys = f"2\n{CUSTOMERS[0].ean[-13:]}#\n0\n"
+        call = subprocess.run([sys.executable, "-m", "saldo", "call"], env=env, input=keys,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        stop(demo)
+    assert call.returncode == 0, call.stderr
+    assert "trente-huit euros et quatre-vingts centimes" in call.stdout
+    assert "(call ended)" in call.stdout
