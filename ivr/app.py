@@ -5,16 +5,18 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
-from ledger import InvalidInput, Ledger, UnknownAccount
+from ledger import Clock, InvalidInput, Ledger, SystemClock, UnknownAccount
 from ledger.ean import SHORT_LENGTH, is_digits, is_valid_full
 
 from . import flow
 from .flow import Voice
+from .limits import CallerLimits
 from .script import (
     MENU_ANOTHER_METER,
     MENU_END,
@@ -23,6 +25,7 @@ from .script import (
     Prompts,
     balance_script,
     load_prompts,
+    locked_out_script,
 )
 from .signature import signature_middleware
 from .spoken import Vocabulary, load_vocabularies
@@ -37,6 +40,9 @@ class LineConfig:
     caller_hash_key: bytes
     voices: Mapping[str, Voice]
     locales: Path
+    lookups_per_hour: int = 20
+    unknown_before_lockout: int = 5
+    lockout: timedelta = timedelta(hours=1)
 
 
 @dataclass
@@ -47,7 +53,8 @@ class Line:
     prompts: Mapping[str, Prompts]
     words: Mapping[str, Vocabulary]
     ledger: Callable[[web.Request], Ledger]
-    remembered: dict[str, str]  # CallSid → the last 13 digits found, for "repeat"
+    limits: CallerLimits
+    remembered: dict[str, str] = field(default_factory=dict)  # CallSid → digits, for "repeat"
 
     def remember(self, call: str, digits: str) -> None:
         self.remembered.pop(call, None)
@@ -124,14 +131,25 @@ async def enter_ean(request: web.Request) -> web.Response:
     failures = _count(request, "failures")
     form = await request.post()
     digits = form.get("Digits", "")
-    problem = await _problem_with(line.ledger(request), digits)
+    caller, call = line.caller(form), f"call:{form.get('CallSid', '')}"
+    ledger = line.ledger(request)
+    if not line.limits.allows(caller):
+        await ledger.audit(actor=caller, action="ivr-balance", ean=None, outcome="locked_out",
+                           detail=call)
+        return _twiml(flow.goodbye(prompts, voice, locked_out_script(prompts)))
+    problem = await _problem_with(ledger, digits)
     view = None
     if problem is None:
         try:
-            view = await line.ledger(request).balance_view(digits, actor=line.caller(form),
-                                                           purpose="ivr-balance")
+            view = await ledger.balance_view(digits, actor=caller, purpose="ivr-balance",
+                                             detail=call)
         except (UnknownAccount, InvalidInput):
             problem = "code_unknown"
+    else:
+        await ledger.audit(actor=caller, action="ivr-balance", ean=None, outcome=problem,
+                           detail=call)
+    if digits:
+        line.limits.looked_up(caller, unknown=problem == "code_unknown")
     if problem or view is None:
         return _twiml(flow.ean_problem(prompts, voice, failures + 1, problem or "code_unknown"))
     line.remember(form.get("CallSid", ""), digits)
@@ -161,7 +179,8 @@ async def menu(request: web.Request) -> web.Response:
     if choice == MENU_REPEAT and call in line.remembered:
         view = await line.ledger(request).balance_view(line.remembered[call],
                                                        actor=line.caller(form),
-                                                       purpose="ivr-balance")
+                                                       purpose="ivr-balance",
+                                                       detail=f"call:{call}")
         return _twiml(flow.balance(prompts, voice,
                                    balance_script(view, line.words, line.prompts,
                                                   language=language)))
@@ -175,14 +194,16 @@ async def menu(request: web.Request) -> web.Response:
     return _twiml(flow.balance(prompts, voice, [prompts.say("menu_invalid")]))
 
 
-def create_line_app(config: LineConfig,
-                    ledger: Callable[[web.Request], Ledger]) -> web.Application:
+def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
+                    clock: Clock | None = None) -> web.Application:
     app = web.Application(middlewares=[
         signature_middleware(config.auth_token, config.public_base_url), apologise_on_error])
 
     async def load(app: web.Application):
+        limits = CallerLimits(clock or SystemClock(), config.lookups_per_hour,
+                              config.unknown_before_lockout, config.lockout)
         app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
-                         ledger, {})
+                         ledger, limits)
         yield
 
     app.cleanup_ctx.append(load)

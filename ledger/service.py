@@ -685,17 +685,18 @@ class Ledger:
 
     # ---- reading ----------------------------------------------------------------------------
 
-    async def balance_view(self, ean_text: str, *, actor: str, purpose: str = "balance") -> BalanceView:
+    async def balance_view(self, ean_text: str, *, actor: str, purpose: str = "balance",
+                           detail: str | None = None) -> BalanceView:
         """The balance view of one account. Every call, found or not, is written to the audit trail."""
         try:
             ean = short_or_full(ean_text)
         except InvalidInput:
-            await self.audit(actor=actor, action=purpose, ean=None, outcome="invalid")
+            await self.audit(actor=actor, action=purpose, ean=None, outcome="invalid", detail=detail)
             raise
         async with writing(self.engine) as conn:
             account = await self._load_one(conn, ean)
             await self._audit(conn, actor, purpose, account.ean if account else ean,
-                              "found" if account else "unknown")
+                              "found" if account else "unknown", detail)
             details = await self._view_details(conn, account) if account else None
         if account is None or details is None:
             raise UnknownAccount(ean_text)

@@ -5,6 +5,7 @@ import hmac
 import logging
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -53,7 +54,7 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def _balance_line(settings: Settings) -> web.Application | None:
+def _balance_line(settings: Settings, clock: Clock) -> web.Application | None:
     """The Twilio webhooks, when the line is configured; off (and said so) otherwise."""
     if not (settings.public_base_url and settings.twilio_auth_token):
         log.warning("balance line off: set PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN to answer calls")
@@ -64,18 +65,21 @@ def _balance_line(settings: Settings) -> web.Application | None:
         public_base_url=settings.public_base_url, auth_token=token,
         caller_hash_key=key.encode(),
         voices={language: Voice(name, code) for language, name, code in settings.voices},
-        locales=locales_dir(settings))
-    return create_line_app(config, lambda request: request.config_dict[keys.LEDGER])
+        locales=locales_dir(settings), lookups_per_hour=settings.lookups_per_hour,
+        unknown_before_lockout=settings.unknown_before_lockout,
+        lockout=timedelta(minutes=settings.lockout_minutes))
+    return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], clock)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
                with_worker: bool = False) -> web.Application:
     app = web.Application()
-    line = _balance_line(settings)
+    clock = clock or SystemClock()
+    line = _balance_line(settings, clock)
     if line is not None:
         app.add_subapp("/voice", line)
     app[keys.SETTINGS] = settings
-    app[keys.CLOCK] = clock or SystemClock()
+    app[keys.CLOCK] = clock
     app.cleanup_ctx.append(_ledger_ctx)
     if with_worker:
         app.cleanup_ctx.append(_worker_ctx)

@@ -27,6 +27,9 @@ class Settings:
     twilio_auth_token: str | None = None
     caller_hash_key: str | None = None
     locales_dir: str | None = None
+    lookups_per_hour: int = 20
+    unknown_before_lockout: int = 5
+    lockout_minutes: int = 60
     voices: tuple[tuple[str, str, str], ...] = (
         ("fr", "Polly.Isabelle-Neural", "fr-BE"),
         ("nl", "Polly.Lisa-Neural", "nl-BE"),
@@ -48,6 +51,10 @@ class Settings:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
             caller_hash_key=env.get("CALLER_HASH_KEY") or None,
             locales_dir=env.get("LOCALES_DIR") or None,
+            lookups_per_hour=_integer(env, "LOOKUPS_PER_HOUR", cls.lookups_per_hour, 1, 10_000),
+            unknown_before_lockout=_integer(env, "UNKNOWN_BEFORE_LOCKOUT",
+                                            cls.unknown_before_lockout, 1, 1000),
+            lockout_minutes=_integer(env, "LOCKOUT_MINUTES", cls.lockout_minutes, 1, 7 * 24 * 60),
             voices=tuple(
                 (language, env.get(f"VOICE_{language.upper()}") or name,
                  env.get(f"VOICE_{language.upper()}_LANGUAGE") or code)

@@ -81,3 +81,18 @@ async def test_wrong_codes_are_explained_and_three_failures_end_politely(line):
 async def test_an_unsigned_call_gets_nothing(line):
     answer = await line.post("/voice", data=CALL)
     assert answer.status == 403
+
+
+async def test_a_caller_guessing_codes_is_locked_out_and_every_lookup_is_audited(line, ledger):
+    for attempt in range(5):
+        await post(line, "/voice/ean?lang=fr&failures=0",
+                   Digits=make_ean(100 + attempt)[-13:])
+    locked = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:])
+    assert locked.find("Hangup") is not None
+    assert "seize euros" not in said(locked)  # the balance of the real meter is not said
+    trail = await ledger.audit_trail()
+    assert trail[0]["outcome"] == "locked_out"
+    assert [a["outcome"] for a in trail[1:6]] == ["unknown"] * 5
+    for record in trail[:6]:
+        assert record["detail"] == f"call:{CALL['CallSid']}"
+        assert record["actor"].startswith("ivr:") and "+3247" not in record["actor"]
