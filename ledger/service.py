@@ -255,6 +255,7 @@ class Ledger:
         self.clock = clock or SystemClock()
         self.ndp = ndp or NonDisconnectionPeriod()
         self._ean_prefix = ean_prefix
+        self._shared_prefix: str | None = None
 
     @classmethod
     async def open(cls, database_url: str, **options) -> "Ledger":
@@ -275,11 +276,12 @@ class Ledger:
         """The network's 5-digit prefix: configured, or the one the accounts share."""
         if self._ean_prefix:
             return self._ean_prefix
-        async with reading(self.engine) as conn:
-            prefix = (await conn.execute(
-                select(func.substr(schema.accounts.c.ean, 1, 5).label("p"))
-                .group_by("p").order_by(func.count().desc()).limit(1))).scalar()
-        return prefix
+        if self._shared_prefix is None:  # a scan of every account: once, until accounts change
+            async with reading(self.engine) as conn:
+                self._shared_prefix = (await conn.execute(
+                    select(func.substr(schema.accounts.c.ean, 1, 5).label("p"))
+                    .group_by("p").order_by(func.count().desc()).limit(1))).scalar()
+        return self._shared_prefix
 
     async def _account_ids(self, ean_texts: Iterable[str]) -> dict[str, int]:
         """Account ids by the 13 or 18 digits given; a code that matches none is left out.
@@ -380,6 +382,8 @@ class Ledger:
             async with writing(self.engine) as conn:
                 await self._import_account_chunk(conn, valid[start:start + CHUNK], report)
         report.errors.sort(key=lambda error: error.line or 0)
+        if report.posted:
+            self._shared_prefix = None
         return report
 
     def _complete(self, row: AccountInput, prefix: str | None) -> AccountInput:
