@@ -1,0 +1,533 @@
+"""Whole calls to the balance line as transcripts, in nl, fr and de: every state of the ledger,
+every wrong input, the menu after the balance, and a broken database.
+
+The line is mounted at /voice on a real test server, over a real Ledger on a SQLite file holding
+the demo's made-up customers (saldo/demo.py), built on a Saturday so that one meter is waiting for
+the end of the non-disconnection period. ivr.phone.Phone places the calls: it signs every request
+as Twilio does, follows the TwiML as Twilio does, and presses scripted keys.
+
+What is checked comes from the locale files (the sentences the line must say) and from tables of
+amounts written out here by hand (the words the caller must hear), not from ivr/spoken.py.
+"""
+
+import asyncio
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from ivr.app import LineConfig, create_line_app
+from ivr.flow import Voice
+from ivr.phone import Phone
+from ivr.script import load_prompts
+from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock, State
+from ledger.ean import check_digit
+from saldo.demo import CUSTOMERS, DEMO_PREFIX, build_demo
+
+TOKEN = "made-up-auth-token"
+PUBLIC = "https://saldo.example.be"
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
+VOICES = {"fr": Voice("Polly.Isabelle-Neural", "fr-BE"), "nl": Voice("Polly.Lisa-Neural", "nl-BE"),
+          "de": Voice("Polly.Vicki-Neural", "de-DE")}
+LANGUAGES = ("nl", "fr", "de")
+LANGUAGE_KEY = {"nl": "1", "fr": "2", "de": "3"}
+PROMPTS = load_prompts(LOCALES)
+TEXTS = {language: json.loads((LOCALES / language / "ivr.json").read_text(encoding="utf-8"))
+         for language in LANGUAGES}
+
+# Inside the non-disconnection period: a meter exhausted now waits until Monday 8:00.
+SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=BRUSSELS)
+
+# One demo customer per state (saldo/demo.py), its energy, and what the caller must hear.
+CUSTOMER = {state: next(c for c in CUSTOMERS if c.target is state) for state in State}
+CODE = {state: customer.ean[-13:] for state, customer in CUSTOMER.items()}
+
+# The balance, and the amount each state's advice names, written out by hand per language.
+AMOUNTS = {
+    "fr": {
+        State.NORMAL: ["trente-huit euros et quatre-vingts centimes"],
+        State.LOW: ["quatre euros et quarante-six centimes"],
+        State.EMERGENCY: ["moins un euro et vingt centimes",
+                          "treize euros et quatre-vingts centimes"],
+        State.DISCONNECTION_PENDING: ["moins quinze euros et nonante-deux centimes",
+                                      "seize euros et quarante-deux centimes"],
+        State.DISCONNECTED: ["moins seize euros et vingt centimes",
+                             "seize euros et septante centimes"],
+        State.POWER_LIMITED: ["moins seize euros et dix centimes",
+                              "seize euros et soixante centimes"],
+    },
+    "nl": {
+        State.NORMAL: ["achtendertig euro en tachtig cent"],
+        State.LOW: ["vier euro en zesenveertig cent"],
+        State.EMERGENCY: ["min één euro en twintig cent", "dertien euro en tachtig cent"],
+        State.DISCONNECTION_PENDING: ["min vijftien euro en tweeënnegentig cent",
+                                      "zestien euro en tweeënveertig cent"],
+        State.DISCONNECTED: ["min zestien euro en twintig cent", "zestien euro en zeventig cent"],
+        State.POWER_LIMITED: ["min zestien euro en tien cent", "zestien euro en zestig cent"],
+    },
+    "de": {
+        State.NORMAL: ["achtunddreißig Euro und achtzig Cent"],
+        State.LOW: ["vier Euro und sechsundvierzig Cent"],
+        State.EMERGENCY: ["minus ein Euro und zwanzig Cent", "dreizehn Euro und achtzig Cent"],
+        State.DISCONNECTION_PENDING: ["minus fünfzehn Euro und zweiundneunzig Cent",
+                                      "sechzehn Euro und zweiundvierzig Cent"],
+        State.DISCONNECTED: ["minus sechzehn Euro und zwanzig Cent",
+                             "sechzehn Euro und siebzig Cent"],
+        State.POWER_LIMITED: ["minus sechzehn Euro und zehn Cent",
+                              "sechzehn Euro und sechzig Cent"],
+    },
+}
+MONDAY = {"fr": "lundi", "nl": "maandag", "de": "Montag"}
+GREEN_BUTTON = {"fr": "bouton vert", "nl": "groene knop", "de": "grüne Taste"}
+TIGHTNESS_TEST = {"fr": "étanchéité", "nl": "dichtheidstest", "de": "Dichtheitstest"}
+CUSTOMER_SERVICE = {"fr": "zéro septante-huit, quinze, septante-huit, zéro un",
+                    "nl": "nul zeven acht, één vijf, zeven acht, nul één",
+                    "de": "null sieben acht, eins fünf, sieben acht, null eins"}
+TOPUP_LIMITS = {"fr": ("cinq euros", "deux cent cinquante euros"),
+                "nl": ("vijf euro", "tweehonderdvijftig euro"),
+                "de": ("fünf Euro", "zweihundertfünfzig Euro")}
+# The sentences that tell one state from another; each is said in its own state only.
+STATE_PROMPTS = ("low", "emergency", "disconnected", "power_limited",
+                 "button_electricity", "button_gas")
+
+
+def prompt(language: str, key: str) -> str:
+    return PROMPTS[language].say(key)
+
+
+def head(language: str, key: str) -> str:
+    """A prompt's text before its first placeholder: how its sentence begins."""
+    return TEXTS[language]["prompts"][key].split("{")[0]
+
+
+def expected_state_sentences(language: str, state: State) -> list[str]:
+    """What the caller hears right after the balance and 'as of when', in this order; the
+    pending sentence (it names a moment) is given by how it begins."""
+    say = PROMPTS[language].say
+    amounts = AMOUNTS[language][state]
+    electricity = CUSTOMER[state].energy == "electricity"
+    if state is State.LOW:
+        return [say("low")]
+    if state is State.EMERGENCY:
+        return [say("emergency"), say("emergency_usable", amount=amounts[1])]
+    if state is State.DISCONNECTION_PENDING:
+        return [head(language, "pending"), say("pending_avoid", amount=amounts[1])]
+    if state is State.DISCONNECTED:
+        return [say("disconnected"),
+                say("restore_electricity" if electricity else "restore_gas", amount=amounts[1]),
+                say("button_electricity" if electricity else "button_gas")]
+    if state is State.POWER_LIMITED:
+        return [say("power_limited"), say("restore_full_power", amount=amounts[1]),
+                say("button_electricity" if electricity else "button_gas")]
+    return []
+
+
+def unknown_code() -> str:
+    """Well formed, right check digit, but no meter of the demo has it."""
+    body = f"{DEMO_PREFIX}{99:012d}"
+    return (body + str(check_digit(body)))[-13:]
+
+
+def mistyped_code() -> str:
+    """A demo code with its last digit changed: the check digit no longer matches."""
+    code = CODE[State.NORMAL]
+    return code[:-1] + str((int(code[-1]) + 1) % 10)
+
+
+# The ledger and the line -------------------------------------------------------------------------
+
+def _url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory) -> Path:
+    """The demo, built once (on its own event loop, in a thread) and copied for each test."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+
+    async def build() -> None:
+        clock = SettableClock(SATURDAY)
+        ledger = await Ledger.open(_url(path), clock=clock, ndp=NonDisconnectionPeriod())
+        try:
+            assert await build_demo(ledger, clock, SATURDAY)
+        finally:
+            await ledger.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, build()).result()
+    return path
+
+
+@pytest.fixture
+async def demo_ledger(demo_database, tmp_path):
+    for part in demo_database.parent.glob(demo_database.name + "*"):
+        shutil.copy(part, tmp_path / part.name)
+    opened = await Ledger.open(_url(tmp_path / demo_database.name), clock=SettableClock(SATURDAY),
+                               ndp=NonDisconnectionPeriod())
+    yield opened
+    await opened.close()
+
+
+@dataclass
+class Keypad:
+    """Scripted keys; an entry may also be a coroutine function of the prompt (to act mid-call)."""
+
+    entries: list
+
+    async def __call__(self, prompt: str) -> str:
+        assert self.entries, f"the call asked for more keys than scripted: {prompt!r}"
+        entry = self.entries.pop(0)
+        return await entry(prompt) if callable(entry) else entry
+
+
+@dataclass
+class Call:
+    transcript: list[tuple]
+    heard: list[tuple[str, str, str | None]]  # (text, language, voice), as Twilio would speak
+    answers: list[tuple[int, str]]  # (status, body) of every webhook, as the server sent them
+
+    @property
+    def said(self) -> list[str]:
+        return [event[2] for event in self.transcript if event[0] == "say"]
+
+    def said_after(self, digits: str, occurrence: int = 0) -> list[str]:
+        """The sentences said after the keys `digits` were sent, up to the next <Gather>."""
+        starts = [i for i, event in enumerate(self.transcript) if event == ("digits", digits)]
+        assert len(starts) > occurrence, f"{digits!r} never sent: {self.transcript}"
+        said = []
+        for event in self.transcript[starts[occurrence] + 1:]:
+            if event[0] != "say":
+                break
+            said.append(event[2])
+        return said
+
+    @property
+    def gathers(self) -> list[str]:
+        return [event[1] for event in self.transcript if event[0] == "gather"]
+
+
+@dataclass
+class Switchboard:
+    base_url: str
+    ledger: Ledger
+    answers: list[tuple[int, str]] = field(default_factory=list)
+
+    async def call(self, *entries) -> Call:
+        keypad = Keypad(list(entries))
+        heard = []
+        self.answers.clear()
+        phone = Phone(self.base_url, auth_token=TOKEN, public_base_url=PUBLIC, keypad=keypad,
+                      hear=lambda text, language, voice: heard.append((text, language, voice)))
+        transcript = await phone.call()  # an HTTP 500 or bad TwiML would raise PhoneError
+        assert not keypad.entries, f"keys left unused: {keypad.entries}; {transcript}"
+        call = Call(transcript, heard, list(self.answers))
+        assert_well_spoken(call)
+        return call
+
+
+def mount(ledger: Ledger, answers: list[tuple[int, str]]) -> web.Application:
+    """The root app with the line at /voice, as `saldo serve` mounts it, plus a recorder."""
+
+    @web.middleware
+    async def record(request: web.Request, handler):
+        response = await handler(request)
+        answers.append((response.status, getattr(response, "text", None) or ""))
+        return response
+
+    root = web.Application(middlewares=[record])
+    config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger))
+    return root
+
+
+@pytest.fixture
+async def line(demo_ledger):
+    answers = []
+    async with TestServer(mount(demo_ledger, answers)) as server:
+        yield Switchboard(str(server.make_url("")), demo_ledger, answers)
+
+
+def assert_well_spoken(call: Call) -> None:
+    """Every call: no digit left to the voice, each sentence in a configured voice and its
+    language, and the call ends by hanging up."""
+    for text, language, voice in call.heard:
+        assert not re.search(r"\d", text), f"a digit is said: {text!r}"
+        assert (voice, language) in {(v.name, v.language) for v in VOICES.values()}, text
+    assert call.transcript[-1] == ("hangup",)
+    assert all(status == 200 for status, _ in call.answers), call.answers
+    last = ET.fromstring(call.answers[-1][1])
+    assert last[-1].tag == "Hangup", call.answers[-1][1]  # hung up, not left to run out
+
+
+def assert_in_language(call: Call, language: str, start: int = 0) -> None:
+    """From the `start`-th sentence on, everything is said in `language`'s voice."""
+    voice = VOICES[language]
+    for text, spoken_in, name in call.heard[start:]:
+        assert (spoken_in, name) == (voice.language, voice.name), text
+
+
+WELCOME_SENTENCES = 6  # three greetings, three language options
+
+
+def assert_welcome(call: Call) -> None:
+    said = call.said[:WELCOME_SENTENCES]
+    assert said == [prompt(language, "greeting") for language in ("fr", "nl", "de")] + [
+        prompt(language, "language_option") for language in LANGUAGES]
+    for (text, spoken_in, _voice), language in zip(call.heard, ("fr", "nl", "de", *LANGUAGES),
+                                                   strict=False):
+        assert spoken_in == VOICES[language].language, text
+
+
+# A whole call, for every language and every state ------------------------------------------------
+
+@pytest.mark.parametrize("state", list(State), ids=[state.value for state in State])
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_whole_call_says_the_balance_first_then_what_to_do(line, language, state):
+    customer = CUSTOMER[state]
+    view = await line.ledger.balance_view(customer.ean, actor="test")
+    assert view.state is state  # the demo, built on a Saturday, has every state
+
+    call = await line.call(LANGUAGE_KEY[language], CODE[state] + "#", "0")
+
+    assert_welcome(call)
+    assert_in_language(call, language, start=WELCOME_SENTENCES)
+    assert call.gathers[1] == prompt(language, "ask_ean")
+    balance = call.said_after(CODE[state])
+    amounts = AMOUNTS[language][state]
+    energy_key = "balance_electricity" if customer.energy == "electricity" else "balance_gas"
+    assert balance[0] == PROMPTS[language].say(energy_key, amount=amounts[0])
+    assert balance[1].startswith(head(language, "as_of"))
+    expected = expected_state_sentences(language, state)
+    for heard, wanted in zip(balance[2:], expected, strict=False):
+        assert heard.startswith(wanted), (heard, wanted)
+    assert len(balance) >= 2 + len(expected)
+    text = " ".join(balance)
+    for amount in amounts:
+        assert amount in text
+    for key in STATE_PROMPTS:
+        if prompt(language, key) not in expected:
+            assert prompt(language, key) not in text, key
+    if state is State.DISCONNECTION_PENDING:
+        pending = balance[2]
+        assert MONDAY[language] in pending  # waits for the end of the weekend
+    if state in (State.DISCONNECTED, State.POWER_LIMITED):  # cut off: the button restores it
+        if customer.energy == "electricity":
+            assert GREEN_BUTTON[language] in text and TIGHTNESS_TEST[language] not in text
+        else:
+            assert TIGHTNESS_TEST[language] in text and GREEN_BUTTON[language] not in text
+    else:
+        assert GREEN_BUTTON[language] not in text and TIGHTNESS_TEST[language] not in text
+    days = (head(language, "days_left"), prompt(language, "days_left_one"),
+            prompt(language, "days_left_less_than_one"))
+    days_said = any(s.startswith(days) for s in balance)
+    assert days_said == (state in (State.NORMAL, State.LOW, State.EMERGENCY)), balance
+    assert any(s.startswith(head(language, "last_topup")) for s in balance), balance
+    assert balance[-1] == prompt(language, "menu_after_balance")
+    assert call.transcript[-3:] == [("digits", "0"),
+                                    ("say", VOICES[language].language, prompt(language, "goodbye")),
+                                    ("hangup",)]
+
+
+async def test_the_debt_and_its_daily_repayment_are_said(line):
+    """Emma Wouters (demo) repays an earlier debt of 15 € at 5 € a day."""
+    emma = next(c for c in CUSTOMERS if c.number == 8)
+    call = await line.call("1", emma.ean[-13:] + "#", "0")
+    balance = call.said_after(emma.ean[-13:])
+    assert PROMPTS["nl"].say("debt", amount="vijftien euro", daily="vijf euro") in balance
+
+
+# Wrong inputs ------------------------------------------------------------------------------------
+
+WRONG_CODES = {
+    "fewer digits": (CODE[State.NORMAL][:12] + "#", "code_mistyped"),
+    "fewer digits then a pause": (CODE[State.NORMAL][:7], "code_mistyped"),
+    "more digits": (CODE[State.NORMAL] + "4#", "code_mistyped"),
+    "a star": (CODE[State.NORMAL][:5] + "*" + CODE[State.NORMAL][6:] + "#", "code_mistyped"),
+    "silence": ("", "nothing_heard"),
+    "wrong check digit": (mistyped_code() + "#", "code_mistyped"),
+    "unknown code": (unknown_code() + "#", "code_unknown"),
+}
+
+
+def sent(keys_pressed: str) -> str:
+    """What Twilio posts of the keys: up to '#'."""
+    return keys_pressed.split("#")[0]
+
+
+@pytest.mark.parametrize("wrong", WRONG_CODES.values(), ids=WRONG_CODES.keys())
+@pytest.mark.parametrize("language", ["fr", "nl", "de"])
+async def test_a_wrong_code_is_explained_and_asked_again(line, language, wrong):
+    keys_pressed, problem = wrong
+    call = await line.call(LANGUAGE_KEY[language], keys_pressed, CODE[State.LOW] + "#", "0")
+
+    assert_in_language(call, language, start=WELCOME_SENTENCES)
+    assert call.said_after(sent(keys_pressed)) == [prompt(language, problem),
+                                                   prompt(language, "ask_ean")]
+    assert call.gathers[2] == prompt(language, problem) + " " + prompt(language, "ask_ean")
+    # asked again, the right code is found
+    balance = call.said_after(CODE[State.LOW])
+    assert AMOUNTS[language][State.LOW][0] in balance[0]
+    assert call.transcript[-2:] == [("say", VOICES[language].language,
+                                     prompt(language, "goodbye")), ("hangup",)]
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "de"])
+async def test_three_failures_give_the_customer_service_number_and_hang_up(line, language):
+    wrong = [CODE[State.NORMAL][:12] + "#", unknown_code() + "#", ""]
+    call = await line.call(LANGUAGE_KEY[language], *wrong)
+
+    assert_in_language(call, language, start=WELCOME_SENTENCES)
+    assert call.said_after(sent(wrong[0])) == [prompt(language, "code_mistyped"),
+                                               prompt(language, "ask_ean")]
+    assert call.said_after(sent(wrong[1])) == [prompt(language, "code_unknown"),
+                                               prompt(language, "ask_ean")]
+    end = call.said_after("")
+    assert end == [prompt(language, "too_many_failures"), prompt(language, "customer_service"),
+                   prompt(language, "goodbye")]
+    assert end[1].count(CUSTOMER_SERVICE[language]) == 2  # said, then repeated
+    assert call.transcript[-1] == ("hangup",)
+    assert len(call.gathers) == 4  # the language, then three codes: no fourth try
+
+
+async def test_the_failures_count_across_kinds_and_the_third_ends_the_call(line):
+    wrong = ["12#", mistyped_code() + "#", "1234*#"]
+    call = await line.call("2", *wrong)
+    assert call.said[-3:] == [prompt("fr", "too_many_failures"), prompt("fr", "customer_service"),
+                              prompt("fr", "goodbye")]
+    assert call.transcript[-1] == ("hangup",)
+
+
+@pytest.mark.parametrize("then, language", [("", "fr"), ("3", "de"), ("1", "nl")],
+                         ids=["silence twice: French", "silence then 3", "silence then 1"])
+async def test_silence_at_the_language_menu_asks_once_more(line, then, language):
+    call = await line.call("", then, CODE[State.EMERGENCY] + "#", "0")
+
+    greetings = [prompt(lang, "greeting") for lang in ("fr", "nl", "de")]
+    options = [prompt(lang, "language_option") for lang in LANGUAGES]
+    assert call.said[:9] == greetings + options + options  # greeted once, asked twice
+    assert call.transcript[7:9] == [("digits", ""), ("say", "nl-BE", options[0])]
+    assert call.gathers[2] == prompt(language, "ask_ean")
+    assert_in_language(call, language, start=9)
+    balance = call.said_after(CODE[State.EMERGENCY])
+    assert AMOUNTS[language][State.EMERGENCY][0] in balance[0]
+
+
+async def test_a_key_that_is_no_language_asks_once_more(line):
+    call = await line.call("7", "9", CODE[State.NORMAL] + "#", "0")
+    assert call.gathers[2] == prompt("fr", "ask_ean")
+    assert_in_language(call, "fr", start=9)
+
+
+# The menu after the balance ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_one_repeats_the_balance(line, language):
+    code = CODE[State.EMERGENCY]
+    call = await line.call(LANGUAGE_KEY[language], code + "#", "1", "0")
+
+    first = call.said_after(code)
+    again = call.said_after("1", occurrence=1 if language == "nl" else 0)  # nl: "1" chose it
+    assert again == first
+    assert AMOUNTS[language][State.EMERGENCY][1] in " ".join(again)
+    assert call.said_after("0") == [prompt(language, "goodbye")]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_two_asks_for_another_meter(line, language):
+    first, second = CODE[State.NORMAL], CODE[State.POWER_LIMITED]
+    call = await line.call(LANGUAGE_KEY[language], first + "#", "2", second + "#", "0")
+
+    assert call.said_after("2", occurrence=1 if language == "fr" else 0) == [
+        prompt(language, "ask_ean")]
+    balance = call.said_after(second)
+    assert PROMPTS[language].say(
+        "balance_gas", amount=AMOUNTS[language][State.POWER_LIMITED][0]) == balance[0]
+    assert TIGHTNESS_TEST[language] in " ".join(balance)
+    assert_in_language(call, language, start=WELCOME_SENTENCES)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_three_explains_how_to_top_up(line, language):
+    code = CODE[State.DISCONNECTED]
+    call = await line.call(LANGUAGE_KEY[language], code + "#", "3", "0")
+
+    explained = call.said_after("3", occurrence=1 if language == "de" else 0)
+    assert explained[0] == prompt(language, "how_to_top_up")
+    minimum, maximum = TOPUP_LIMITS[language]
+    for limit in (minimum, maximum):
+        assert re.search(rf"\b{limit}\b", explained[0]), limit
+    assert "ORES" in explained[0]
+    assert explained[-1] == prompt(language, "menu_after_balance")  # then the menu again
+    assert call.transcript[-2:] == [("say", VOICES[language].language,
+                                     prompt(language, "goodbye")), ("hangup",)]
+
+
+async def test_a_key_that_is_no_choice_says_so_and_offers_the_menu_again(line):
+    call = await line.call("2", CODE[State.LOW] + "#", "7", "0")
+    assert call.said_after("7") == [prompt("fr", "menu_invalid"), prompt("fr", "menu_after_balance")]
+
+
+# A broken database -------------------------------------------------------------------------------
+
+async def break_database(ledger: Ledger) -> None:
+    """The database file becomes unreadable: closed, then overwritten with what is no SQLite."""
+    await ledger.close()
+    path = Path(ledger.engine.url.database)
+    for part in path.parent.glob(path.name + "-*"):
+        part.unlink()
+    path.write_bytes(b"this is not a database " * 512)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_database_error_at_the_code_step_speaks_an_apology(line, language):
+    async def code_after_breaking(_prompt: str) -> str:
+        await break_database(line.ledger)
+        return CODE[State.NORMAL] + "#"
+
+    call = await line.call(LANGUAGE_KEY[language], code_after_breaking)
+
+    assert call.said_after(CODE[State.NORMAL]) == [
+        prompt(language, "technical_problem"), prompt(language, "customer_service"),
+        prompt(language, "goodbye")]
+    assert CUSTOMER_SERVICE[language] in call.said[-2]
+    assert_in_language(call, language, start=WELCOME_SENTENCES)
+    assert call.transcript[-1] == ("hangup",)
+
+
+async def test_a_database_error_on_repeat_speaks_an_apology(line):
+    async def repeat_after_breaking(_prompt: str) -> str:
+        await break_database(line.ledger)
+        return "1"
+
+    call = await line.call("3", CODE[State.LOW] + "#", repeat_after_breaking)
+
+    assert call.said[-3:] == [prompt("de", "technical_problem"), prompt("de", "customer_service"),
+                              prompt("de", "goodbye")]
+    assert call.transcript[-1] == ("hangup",)
+
+
+async def test_a_line_pointed_at_a_deleted_database_apologises(tmp_path):
+    path = tmp_path / "gone.db"
+    ledger = await Ledger.open(_url(path), clock=SettableClock(SATURDAY))
+    await ledger.close()
+    for part in tmp_path.glob("gone.db*"):
+        part.unlink()
+    path.mkdir()  # where the file was, now nothing SQLite can open
+    answers = []
+    try:
+        async with TestServer(mount(ledger, answers)) as server:
+            call = await Switchboard(str(server.make_url("")), ledger, answers).call(
+                "1", CODE[State.NORMAL] + "#")
+    finally:
+        await ledger.close()
+    assert call.said[-3:] == [prompt("nl", "technical_problem"), prompt("nl", "customer_service"),
+                              prompt("nl", "goodbye")]
+    assert CUSTOMER_SERVICE["nl"] in call.said[-2]
