@@ -5,8 +5,10 @@ events of the lines it crossed commit together or not at all. Inputs are replaya
 carries an idempotency key (`reference`), so posting the same input twice posts it once.
 """
 
+import asyncio
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import NamedTuple
@@ -256,6 +258,14 @@ class Ledger:
         self.ndp = ndp or NonDisconnectionPeriod()
         self._ean_prefix = ean_prefix
         self._shared_prefix: str | None = None
+        # One writer at a time in this process: waiting here is cheap, while SQLite's busy
+        # handler sleeps with a growing back-off.
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        async with self._write_lock, writing(self.engine) as conn:
+            yield conn
 
     @classmethod
     async def open(cls, database_url: str, **options) -> "Ledger":
@@ -267,7 +277,7 @@ class Ledger:
         await self.engine.dispose()
 
     async def upgrade(self) -> int:
-        async with writing(self.engine) as conn:
+        async with self._writing() as conn:
             return await conn.run_sync(schema.upgrade)
 
     # ---- finding accounts -------------------------------------------------------------------
@@ -379,7 +389,7 @@ class Ledger:
                                               f"listed twice with other details (line {first.line})"))
         valid = list(valid.values())
         for start in range(0, len(valid), CHUNK):
-            async with writing(self.engine) as conn:
+            async with self._writing() as conn:
                 await self._import_account_chunk(conn, valid[start:start + CHUNK], report)
         report.errors.sort(key=lambda error: error.line or 0)
         if report.posted:
@@ -519,7 +529,7 @@ class Ledger:
         known = sorted(((account_id, row) for (account_id, _), row in latest.items()),
                        key=lambda pair: pair[0])
         for start in range(0, len(known), CHUNK):
-            async with writing(self.engine) as conn:
+            async with self._writing() as conn:
                 await self._consumption_chunk(conn, known[start:start + CHUNK], report)
         report.errors.sort(key=lambda error: error.line or 0)
         return report
@@ -600,7 +610,7 @@ class Ledger:
         elif not TOPUP_MIN_CENTS <= amount_cents <= TOPUP_MAX_CENTS:
             raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €")
         key = f"topup:{channel}:{reference}"
-        async with writing(self.engine) as conn:
+        async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             if reference in (account.ean, account.ean[-SHORT_LENGTH:]):
                 # Terminals quote the 13 digits to find the meter; as a key it would swallow
@@ -648,7 +658,7 @@ class Ledger:
             raise InvalidInput("daily", "the daily repayment must lie between 0,01 € and the debt")
         if not reference.strip():
             raise InvalidInput("reference", "a payment plan needs a reference")
-        async with writing(self.engine) as conn:
+        async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             book = f"debt:plan:{account.id}:{reference.strip()}"
             d = schema.debts
@@ -673,7 +683,7 @@ class Ledger:
     async def tick(self) -> int:
         """Cut off the meters whose non-disconnection period has ended. Returns how many."""
         now = self.clock.now()
-        async with writing(self.engine) as conn:
+        async with self._writing() as conn:
             rows = await conn.execute(select(*_ACCOUNT_COLUMNS).where(
                 schema.accounts.c.supply == Supply.PENDING.value))
             writes = _Writes()
@@ -697,14 +707,14 @@ class Ledger:
         except InvalidInput:
             await self.audit(actor=actor, action=purpose, ean=None, outcome="invalid", detail=detail)
             raise
-        async with writing(self.engine) as conn:
+        async with reading(self.engine) as conn:
             account = await self._load_one(conn, ean)
-            await self._audit(conn, actor, purpose, account.ean if account else ean,
-                              "found" if account else "unknown", detail)
-            details = await self._view_details(conn, account) if account else None
-        if account is None or details is None:
+            outflows = await self._recent_outflows(conn, account) if account else []
+        await self.audit(actor=actor, action=purpose, ean=account.ean if account else ean,
+                         outcome="found" if account else "unknown", detail=detail)
+        if account is None:
             raise UnknownAccount(ean_text)
-        outflows, debts = details
+        debts = [(debt.outstanding_cents, debt.daily_cents) for debt in account.debts]
         last = None
         if account.last_topup_at:
             last = LastTopUp(from_text(account.last_topup_at), account.last_topup_cents,
@@ -712,21 +722,16 @@ class Ledger:
         return build_view(meter=account.meter, as_of=from_text(account.as_of), now=self.clock.now(),
                           ndp=self.ndp, debts=debts, last_topup=last, daily_outflows_cents=outflows)
 
-    async def _view_details(self, conn: AsyncConnection, account: _Account
-                            ) -> tuple[list[int], list[tuple[int, int]]]:
-        """The last posted days' outflows (newest first) and the debts as (outstanding, daily)."""
+    async def _recent_outflows(self, conn: AsyncConnection, account: _Account) -> list[int]:
+        """What left the balance on each of the last posted days, newest first."""
         t = schema.consumption_days
-        outflows = [r.amount_cents + r.repaid_cents for r in await conn.execute(
-            select(t.c.amount_cents, t.c.repaid_cents).where(t.c.account_id == account.id)
+        return [amount + repaid for amount, repaid in await fetch_rows(
+            conn, select(t.c.amount_cents, t.c.repaid_cents).where(t.c.account_id == account.id)
             .order_by(t.c.day.desc()).limit(OUTFLOW_WINDOW_DAYS))]
-        d = schema.debts
-        debts = [(r.outstanding_cents, r.daily_cents) for r in await conn.execute(
-            select(d.c.outstanding_cents, d.c.daily_cents).where(d.c.account_id == account.id))]
-        return outflows, debts
 
     async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
                     detail: str | None = None) -> None:
-        async with writing(self.engine) as conn:
+        async with self._writing() as conn:
             await self._audit(conn, actor, action, ean, outcome, detail)
 
     async def _audit(self, conn: AsyncConnection, actor: str, action: str, ean: str | None,
@@ -781,6 +786,6 @@ class Ledger:
 
     async def set_meta(self, key: str, value: str) -> None:
         m = schema.meta
-        async with writing(self.engine) as conn:
+        async with self._writing() as conn:
             await conn.execute(m.delete().where(m.c.key == key))
             await conn.execute(m.insert().values(key=key, value=value))
