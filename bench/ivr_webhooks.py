@@ -52,15 +52,17 @@ from aiohttp import web  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noqa: E402
-from ledger.ean import check_digit  # noqa: E402
+from made_up import (  # noqa: E402 - bench/ is the script's folder
+    belgian_amount,
+    make_ean,
+    require,
+    write_accounts_csv,
+)
 
-EAN_PREFIX = "54144"
 # A fixed "now" keeps runs comparable; the consumption day is the day before.
 NOW = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)
 CONSUMPTION_DAY = date(2025, 3, 11)
 ACTIVATED_ON = CONSUMPTION_DAY - timedelta(days=6)
-ENERGIES = ("electricity", "gas")
-LANGUAGES = ("fr", "nl", "fr", "de", "nl")
 NO_CONSUMPTION_EVERY = 4  # these have no posted day yet
 HEAVY_USER_EVERY = 50  # these go well below zero
 CALLERS = 5_000  # made-up caller numbers the requests rotate over
@@ -75,28 +77,14 @@ BARE_TWIML_FALLBACK = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>bon
                        '</Response>')
 
 
-def require(condition: bool, message: str) -> None:
-    # Not `assert`: the bench must fail loudly under python -O too.
-    if not condition:
-        raise SystemExit(f"FAILED: {message}")
 
 
 # ---- made-up input ------------------------------------------------------------------------------
 
-def make_ean(serial: int) -> str:
-    first_17 = f"{EAN_PREFIX}{serial:012d}"
-    return first_17 + str(check_digit(first_17))
 
 
-def belgian_amount(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}"
 
 
-def write_accounts_csv(path: Path, eans: list[str]) -> None:
-    lines = ["ean;energy;language;activated_at"]
-    lines += [f"{ean};{ENERGIES[i % len(ENERGIES)]};{LANGUAGES[i % len(LANGUAGES)]};"
-              f"{ACTIVATED_ON.isoformat()}" for i, ean in enumerate(eans)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def write_consumption_csv(path: Path, eans: list[str]) -> int:
@@ -114,7 +102,7 @@ def write_consumption_csv(path: Path, eans: list[str]) -> int:
 async def create_ledger(db_file: Path, folder: Path, eans: list[str]) -> int:
     ledger = await Ledger.open(f"sqlite:///{db_file}", clock=SettableClock(NOW))
     try:
-        write_accounts_csv(folder / "accounts.csv", eans)
+        write_accounts_csv(folder / "accounts.csv", eans, ACTIVATED_ON)
         parsed = read_accounts(folder / "accounts.csv")
         report = await ledger.import_accounts(parsed.rows)
         require(report.posted == len(eans) and not parsed.errors and not report.errors,

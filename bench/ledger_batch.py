@@ -31,15 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy  # noqa: E402
 
 from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noqa: E402
-from ledger.ean import check_digit  # noqa: E402
+from made_up import (  # noqa: E402 - bench/ is the script's folder
+    belgian_amount,
+    make_ean,
+    require,
+    write_accounts_csv,
+)
 
-EAN_PREFIX = "54144"
 # A fixed "now" keeps runs comparable; the consumption day is the day before.
 NOW = datetime(2025, 3, 12, 6, 0, tzinfo=UTC)
 CONSUMPTION_DAY = date(2025, 3, 11)
 ACTIVATED_ON = CONSUMPTION_DAY - timedelta(days=6)
-ENERGIES = ("electricity", "gas")
-LANGUAGES = ("fr", "nl", "fr", "de", "nl")  # mostly French and Dutch, some German
 HEAVY_USER_EVERY = 100  # these cross the 5 € threshold, so the event path runs too
 TARGET_RATE = 50_000
 TARGET_RATIO = 0.25
@@ -56,9 +58,6 @@ class MeterDay:
 
 # ---- made-up input ------------------------------------------------------------------------------
 
-def make_ean(serial: int) -> str:
-    first_17 = f"{EAN_PREFIX}{serial:012d}"
-    return first_17 + str(check_digit(first_17))
 
 
 def make_meter_days(count: int) -> list[MeterDay]:
@@ -73,15 +72,8 @@ def day_amount(rng: random.Random, serial: int) -> int:
     return rng.randint(30, 9_99)
 
 
-def belgian_amount(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}"
 
 
-def write_accounts_csv(path: Path, meter_days: list[MeterDay]) -> None:
-    lines = ["ean;energy;language;activated_at"]
-    lines += [f"{m.ean};{ENERGIES[i % len(ENERGIES)]};{LANGUAGES[i % len(LANGUAGES)]};"
-              f"{ACTIVATED_ON.isoformat()}" for i, m in enumerate(meter_days)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def write_consumption_csv(path: Path, meter_days: list[MeterDay]) -> None:
@@ -215,10 +207,6 @@ async def import_seconds(db_file: Path, consumption_csv: Path, count: int,
     return seconds
 
 
-def require(condition: bool, message: str) -> None:
-    # Not `assert`: the bench must fail loudly under python -O too.
-    if not condition:
-        raise SystemExit(f"FAILED: {message}")
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -236,7 +224,7 @@ def run(count: int, profiler: cProfile.Profile | None) -> Figures:
     with tempfile.TemporaryDirectory(prefix="saldo-bench-") as tmp:
         folder = Path(tmp)
         ledger_file, snapshot_file = folder / "ledger.db", folder / "snapshot.db"
-        write_accounts_csv(folder / "accounts.csv", meter_days)
+        write_accounts_csv(folder / "accounts.csv", [m.ean for m in meter_days], ACTIVATED_ON)
         write_consumption_csv(folder / "consumption.csv", meter_days)
         asyncio.run(create_accounts(ledger_file, folder / "accounts.csv", count))
         snapshot(ledger_file, snapshot_file)

@@ -18,6 +18,11 @@ def check_digit(first_17: str) -> int:
     return (10 - total % 10) % 10
 
 
+def with_check_digit(first_17: str) -> str:
+    """The 18-digit EAN whose first 17 digits are given."""
+    return first_17 + str(check_digit(first_17))
+
+
 def is_valid_full(ean: str) -> bool:
     return (
         len(ean) == FULL_LENGTH

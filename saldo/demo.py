@@ -22,7 +22,7 @@ from ledger import (
     SystemClock,
     format_cents,
 )
-from ledger.ean import check_digit
+from ledger.ean import with_check_digit
 
 from .app import create_app, open_ledger
 from .settings import Settings
@@ -50,7 +50,7 @@ class DemoCustomer:
     @property
     def ean(self) -> str:
         body = f"{DEMO_PREFIX}{self.number:012d}"
-        return body + str(check_digit(body))
+        return with_check_digit(body)
 
 
 # Made-up people (seed 002: test data is never real). Balances from seed 003's examples.

@@ -3,7 +3,7 @@ from datetime import datetime
 import pytest
 
 from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock
-from ledger.ean import check_digit
+from ledger.ean import with_check_digit
 
 PREFIX = "54144"
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=BRUSSELS)
@@ -12,7 +12,7 @@ TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=BRUSSELS)
 def make_ean(number: int) -> str:
     """A made-up access point with a valid check digit."""
     body = f"{PREFIX}{number:012d}"
-    return body + str(check_digit(body))
+    return with_check_digit(body)
 
 
 @pytest.fixture

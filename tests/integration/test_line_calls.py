@@ -29,7 +29,7 @@ from ivr.flow import Voice
 from ivr.phone import Phone
 from ivr.script import load_prompts
 from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock, State
-from ledger.ean import check_digit
+from ledger.ean import with_check_digit
 from saldo.demo import CUSTOMERS, DEMO_PREFIX, build_demo
 
 TOKEN = "made-up-auth-token"
@@ -133,7 +133,7 @@ def expected_state_sentences(language: str, state: State) -> list[str]:
 def unknown_code() -> str:
     """Well formed, right check digit, but no meter of the demo has it."""
     body = f"{DEMO_PREFIX}{99:012d}"
-    return (body + str(check_digit(body)))[-13:]
+    return with_check_digit(body)[-13:]
 
 
 def mistyped_code() -> str:

@@ -39,7 +39,7 @@ from ledger import (
     SettableClock,
 )
 from ledger import schema
-from ledger.ean import check_digit
+from ledger.ean import with_check_digit
 
 # ---- the world the examples live in ---------------------------------------------------------
 
@@ -52,7 +52,7 @@ PAYMENT_CHANNELS = ("terminal", "cpas", "online", "transfer")
 
 def make_ean(number: int) -> str:
     body = f"{PREFIX}{number:012d}"
-    return body + str(check_digit(body))
+    return with_check_digit(body)
 
 
 EANS = tuple(make_ean(4_200 + 37 * i) for i in range(N_ACCOUNTS))
