@@ -4,8 +4,8 @@
                                  [--profile]
 
 Timed: --requests (default 20,000) POST /voice/ean?lang=fr&failures=0, the costliest webhook
-(signature check, form, caller guard, a balance look-up in a write transaction with its audit
-row, the spoken balance as TwiML), at --concurrency (default 64) connections, after --warmup
+(signature check, form, caller guard, a balance look-up with its audit record committed before
+the answer, the spoken balance as TwiML), at --concurrency (default 64) connections, after --warmup
 (default 1,000) untimed requests. Each request carries its own CallSid, one of many made-up
 caller numbers, and the last 13 digits of a random existing account, signed as Twilio signs.
 Baseline, same run: the same requests against a bare aiohttp app whose POST handler returns a

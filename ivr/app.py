@@ -1,76 +1,31 @@
 """The balance line's webhooks: a sub-app behind the Twilio signature check. Thin: each handler
 reads the form, asks the ledger's balance view, and returns what ivr/flow.py builds."""
 
-import hashlib
-import hmac
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import Callable
 
 from aiohttp import web
 
 from ledger import Clock, InvalidInput, Ledger, SystemClock, UnknownAccount
 from ledger.ean import SHORT_LENGTH, is_digits, is_valid_full
+from saldo.keys import LINE
 
 from . import flow
-from .flow import Voice
 from .limits import CallerLimits
+from .line import Line, LineConfig
 from .script import (
     MENU_ANOTHER_METER,
     MENU_END,
     MENU_HOW_TO_TOP_UP,
     MENU_REPEAT,
-    Prompts,
     balance_script,
     load_prompts,
     locked_out_script,
 )
 from .signature import signature_middleware
-from .spoken import Vocabulary, load_vocabularies
+from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")
-
-
-@dataclass(frozen=True)
-class LineConfig:
-    public_base_url: str
-    auth_token: str
-    caller_hash_key: bytes
-    voices: Mapping[str, Voice]
-    locales: Path
-    lookups_per_hour: int = 20
-    unknown_before_lockout: int = 5
-    lockout: timedelta = timedelta(hours=1)
-
-
-@dataclass
-class Line:
-    """What the handlers share, built once when the app starts."""
-
-    config: LineConfig
-    prompts: Mapping[str, Prompts]
-    words: Mapping[str, Vocabulary]
-    ledger: Callable[[web.Request], Ledger]
-    limits: CallerLimits
-    remembered: dict[str, str] = field(default_factory=dict)  # CallSid → digits, for "repeat"
-
-    def remember(self, call: str, digits: str) -> None:
-        self.remembered.pop(call, None)
-        self.remembered[call] = digits
-        while len(self.remembered) > REMEMBERED_CALLS:  # calls that hung up without "0"
-            self.remembered.pop(next(iter(self.remembered)))
-
-    def caller(self, form: Mapping[str, str]) -> str:
-        """Caller numbers are kept only as a keyed hash."""
-        digest = hmac.new(self.config.caller_hash_key, form.get("From", "").encode(),
-                          hashlib.sha256).hexdigest()
-        return f"ivr:{digest[:16]}"
-
-
-LINE = web.AppKey("line", Line)
-REMEMBERED_CALLS = 10_000
 
 
 def _twiml(document: str) -> web.Response:

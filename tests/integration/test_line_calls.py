@@ -24,7 +24,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ivr.app import LineConfig, create_line_app
+from ivr.app import create_line_app
+from ivr.line import LineConfig
 from ivr.flow import Voice
 from ivr.phone import Phone
 from ivr.script import load_prompts

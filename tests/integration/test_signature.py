@@ -5,7 +5,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
-from ivr.signature import SIGNATURE_HEADER, signature_middleware
+from ivr.signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, signature_middleware
 
 TOKEN = "made-up-auth-token-for-tests"
 PUBLIC = "https://saldo.example.be"  # what Twilio calls; the proxy forwards to 127.0.0.1
@@ -59,3 +59,29 @@ async def test_the_host_the_server_sees_is_not_what_is_checked(client):
     assert answer.status == 403
     answer = await client.post("/voice", data=PARAMS, headers=signed(f"{PUBLIC}/voice", PARAMS))
     assert answer.status == 200
+
+
+SHA256_SETTINGS = "key=webhooks_sharedkey_made_up,algorithm=HMAC_SHA256"
+
+
+def signed_sha256(url: str, params: dict[str, str]) -> str:
+    return RequestValidator(TOKEN).compute_signature(url, params, "HMAC_SHA256")
+
+
+async def test_webhook_settings_signing_with_hmac_sha256_are_checked_too(client):
+    url = f"{PUBLIC}/voice/ean?lang=fr&try=1"
+    answer = await client.post("/voice/ean?lang=fr&try=1", data=PARAMS, headers={
+        SIGNATURE_HEADER: signed_sha256(url, PARAMS),
+        SIGNATURE_SETTINGS_HEADER: SHA256_SETTINGS})
+    assert answer.status == 200
+
+
+@pytest.mark.parametrize("settings", [None, "key=k,algorithm=HMAC_MD5"])
+async def test_a_sha256_signature_without_its_settings_or_with_another_algorithm_gets_403(
+        client, settings):
+    url = f"{PUBLIC}/voice/ean?lang=fr&try=1"
+    headers = {SIGNATURE_HEADER: signed_sha256(url, PARAMS)}
+    if settings:
+        headers[SIGNATURE_SETTINGS_HEADER] = settings
+    answer = await client.post("/voice/ean?lang=fr&try=1", data=PARAMS, headers=headers)
+    assert answer.status == 403

@@ -1,0 +1,75 @@
+"""Balance look-ups read inline on the event loop; they must never stall it, and must see what
+other processes wrote."""
+
+import asyncio
+import sqlite3
+
+from ledger import Ledger, NonDisconnectionPeriod
+from ledger.rawsqlite import InlineReader
+from tests.integration.test_ledger import EAN, activate, view
+
+
+def lock_out_other_connections(path) -> sqlite3.Connection:
+    """A connection in exclusive locking mode: nobody else can even read until it lets go."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    blocker.execute("BEGIN EXCLUSIVE")
+    blocker.execute("INSERT INTO meta (key, value) VALUES ('test-lock', 'x')")
+    blocker.execute("COMMIT")
+    return blocker
+
+
+def let_go(blocker: sqlite3.Connection) -> None:
+    blocker.execute("PRAGMA locking_mode=NORMAL")
+    blocker.execute("SELECT count(*) FROM meta").fetchall()  # the mode changes on next access
+    blocker.close()
+
+
+async def test_a_read_waiting_for_a_lock_leaves_the_event_loop_free(tmp_path):
+    path = tmp_path / "locked.db"
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    setup.close()
+    blocker = lock_out_other_connections(path)  # before any other connection, as it must be
+    reader = InlineReader(path)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    asyncio.get_running_loop().call_later(0.5, let_go, blocker)
+    try:
+        count = await asyncio.wait_for(
+            reader.run(lambda conn: conn.execute("SELECT count(*) FROM meta").fetchone()[0]), 10)
+    finally:
+        ticker.cancel()
+        reader.close()
+    assert count == 1  # read after the lock was let go, so it sees the blocker's row
+    assert ticks >= 20  # and the loop went on meanwhile: the read waited in a thread
+
+
+async def test_a_look_up_sees_what_another_process_just_wrote(ledger, database_url, clock):
+    await activate(ledger)
+    assert (await view(ledger)).balance_cents == 2000
+    other = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    try:
+        await other.top_up(EAN, 1500, "terminal", "T-1", actor="test")
+    finally:
+        await other.close()
+    after = await view(ledger)
+    assert (after.balance_cents, after.last_topup.amount_cents) == (3500, 1500)
+
+
+async def test_concurrent_look_ups_each_leave_an_audit_record(ledger):
+    await activate(ledger)
+    views = await asyncio.gather(*(ledger.balance_view(EAN, actor=f"caller-{i}", detail=f"call:{i}")
+                                   for i in range(40)))
+    assert {v.balance_cents for v in views} == {2000}
+    trail = await ledger.audit_trail(100)
+    assert sorted(r["detail"] for r in trail if r["actor"].startswith("caller-")) == sorted(
+        f"call:{i}" for i in range(40))
