@@ -10,6 +10,16 @@ from .ean import masked
 from .errors import DemoRefused, InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event
 from .money import format_cents, parse_cents
+from .outbox import (
+    Contacts,
+    CpasContact,
+    GaveUp,
+    MessageRecord,
+    NewMessage,
+    OutboxMessage,
+    Retry,
+    Sent,
+)
 from .rules import State
 from .service import (
     PAYMENT_CHANNELS,
@@ -25,8 +35,9 @@ from .view import BalanceView, LastTopUp
 
 __all__ = [
     "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "BalanceView", "Clock",
-    "ConsumptionInput", "DemoRefused", "Event", "FileRefused", "ImportReport", "InvalidInput",
-    "LastTopUp", "Ledger", "LedgerError", "NonDisconnectionPeriod", "ReferenceConflict", "RowError",
-    "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount", "format_cents",
-    "masked", "parse_cents", "read_accounts", "read_consumption",
+    "ConsumptionInput", "Contacts", "CpasContact", "DemoRefused", "Event", "FileRefused", "GaveUp",
+    "ImportReport", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "MessageRecord",
+    "NewMessage", "NonDisconnectionPeriod", "OutboxMessage", "ReferenceConflict", "Retry",
+    "RowError", "Sent", "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount",
+    "format_cents", "masked", "parse_cents", "read_accounts", "read_consumption",
 ]

@@ -17,10 +17,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    func,
     select,
 )
 
 metadata = MetaData()
+OUTBOX_CURSOR = "outbox_cursor"  # meta key: the last event turned into messages
 
 accounts = Table(
     "accounts", metadata,
@@ -118,13 +121,66 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
+# A CPAS with residents under mandate (accounts.cpas) may register where the serious events of
+# those residents also go.
+cpas_contacts = Table(
+    "cpas_contacts", metadata,
+    Column("cpas", String(32), primary_key=True),
+    Column("mobile", String(20)),
+    Column("email", Text),
+    Column("language", String(2), nullable=False),
+)
+
+# The durable outbox: at most one message per event, audience and channel.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("audience", String(8), nullable=False),  # customer | cpas
+    Column("channel", String(8), nullable=False),  # sms | email
+    Column("address", Text, nullable=False),  # E.164 mobile or e-mail address
+    Column("language", String(2), nullable=False),
+    Column("state", String(16), nullable=False),  # queued sending sent delivered failed undeliverable
+    Column("attempts", Integer, nullable=False),
+    Column("not_before", String(20), nullable=False),  # next attempt: quiet hours, back-off
+    Column("claimed_at", String(20)),
+    Column("provider_id", String(64)),  # Twilio's message SID, or the e-mail's Message-ID
+    Column("error", Text),
+    Column("created_at", String(20), nullable=False),
+    Column("sent_at", String(20)),
+    Column("reported_at", String(20)),  # the last delivery report applied
+    Column("fallback_for", Integer, ForeignKey("outbox.id")),
+    UniqueConstraint("event_id", "audience", "channel"),
+)
+Index("outbox_due", outbox.c.state, outbox.c.not_before)
+Index("outbox_provider_id", outbox.c.provider_id)
+
+# Delivery reports as the provider sent them, in any order and any number of times; one that
+# arrives before its message is recorded as sent is applied when it is.
+delivery_reports = Table(
+    "delivery_reports", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider_id", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("at", String(20), nullable=False),
+)
+
 
 def _v1_create_tables(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=[accounts, debts, postings, consumption_days, events, audit,
+                                      meta])
+
+
+def _v2_outbox(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[cpas_contacts, outbox, delivery_reports])
+    # Events from before the outbox existed are history: nobody is told about them now.
+    last = conn.execute(select(func.max(events.c.id))).scalar() or 0
+    conn.execute(meta.insert().values(key=OUTBOX_CURSOR, value=str(last)))
 
 
 # Numbered, applied in order, never edited once released: add a function, never change one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

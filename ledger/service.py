@@ -27,6 +27,7 @@ from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_p
 from .errors import InvalidInput, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
 from .groupcommit import GroupCommit
+from .outbox import Outbox
 from .rawsqlite import InlineReader, ThreadWriter
 from .rules import (
     DEFAULT_THRESHOLD_CENTS,
@@ -324,6 +325,7 @@ class Ledger:
         self._inline_reads = InlineReader(sqlite_file) if sqlite_file else None
         self._direct_writes = ThreadWriter(sqlite_file) if sqlite_file else None
         self._audit_records: GroupCommit[tuple] = GroupCommit(self._write_audit)
+        self.outbox = Outbox(self)
         self.clock = clock or SystemClock()
         self.ndp = ndp or NonDisconnectionPeriod()
         self._ean_prefix = ean_prefix

@@ -1,0 +1,330 @@
+"""The durable outbox: events become messages in the transaction that consumes them, and every
+message's life — claimed, sent, retried, given up, delivery reports — is written here.
+
+The ledger does not know how messages are worded or sent: who gets what is a `plan` function the
+caller hands in (messaging/routing.py), and the senders report outcomes. A message is claimed
+(state `sending`) in its own transaction before it is sent, so a crash leaves it `sending`; after
+a lease it is claimed again and marked `uncertain`, for the sender to check before sending twice.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import schema
+from .clock import from_text, to_text
+from .contacts import normalise_email, normalise_mobile
+from .db import fetch_rows, insert_many, reading
+from .ean import short_or_full
+from .errors import InvalidInput, UnknownAccount
+from .events import Event, event_from_row
+
+AUDIENCES = ("customer", "cpas")
+CHANNELS = ("sms", "email")
+FINAL_STATES = frozenset({"delivered", "failed", "undeliverable"})
+# Reports move a message forward only: a late "sent" never undoes "delivered".
+_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "undeliverable": 3}
+REPORTED_STATES = ("sent", "delivered", "failed", "undeliverable")
+
+
+@dataclass(frozen=True)
+class CpasContact:
+    cpas: str
+    mobile: str | None
+    email: str | None
+    language: str
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """What a plan needs to know of an account to address its messages."""
+
+    notify: str  # sms | email | sms+email | none
+    mobile: str | None
+    email: str | None
+    language: str
+    cpas: CpasContact | None  # the account's CPAS, when it registered where to be told
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    audience: str
+    channel: str
+    address: str
+    language: str
+    not_before: datetime
+
+
+Plan = Callable[[Event, Contacts], Iterable[NewMessage]]
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A claimed message, ready to send."""
+
+    id: int
+    event: Event
+    audience: str
+    channel: str
+    address: str
+    language: str
+    attempts: int  # including this one
+    uncertain: bool  # claimed before and never recorded: it may have gone out already
+    claimed_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_id: int
+    provider_id: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    message_id: int
+    error: str
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    message_id: int
+    error: str
+    undeliverable: bool  # permanent (a bad address) rather than retries exhausted
+
+
+Outcome = Sent | Retry | GaveUp
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message as the portal lists it."""
+
+    id: int
+    event_name: str
+    event_at: datetime
+    audience: str
+    channel: str
+    state: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    reported_at: datetime | None
+    error: str | None
+
+
+def after_report(current: str, reported: str) -> str | None:
+    """The state a delivery report leads to, or None when it changes nothing."""
+    if current in FINAL_STATES or _RANK[reported] <= _RANK[current]:
+        return None
+    return reported
+
+
+_MESSAGE_COLUMNS = ("event_id", "account_id", "audience", "channel", "address", "language", "state",
+                    "attempts", "not_before", "created_at", "fallback_for")
+
+
+class Outbox:
+    """Reached as `ledger.outbox`; shares the ledger's database, clock and write lock."""
+
+    def __init__(self, ledger) -> None:
+        self._ledger = ledger
+
+    def _now(self) -> datetime:
+        return self._ledger.clock.now()
+
+    # ---- events → messages --------------------------------------------------------------------
+
+    async def queue(self, plan: Plan, limit: int = 1000) -> tuple[int, int]:
+        """Turns the events not yet consumed (up to `limit`) into messages, in one transaction;
+        returns how many events were consumed and how many messages queued."""
+        e, a, c, m = schema.events, schema.accounts, schema.cpas_contacts, schema.meta
+        async with self._ledger._writing() as conn:
+            cursor = int((await conn.execute(
+                select(m.c.value).where(m.c.key == schema.OUTBOX_CURSOR))).scalar() or 0)
+            rows = await fetch_rows(conn, select(
+                e.c.id, e.c.account_id, e.c.name, e.c.payload, a.c.notify, a.c.mobile, a.c.email,
+                a.c.language, c.c.cpas, c.c.mobile, c.c.email, c.c.language)
+                .select_from(e.join(a, a.c.id == e.c.account_id)
+                             .outerjoin(c, c.c.cpas == a.c.cpas))
+                .where(e.c.id > cursor).order_by(e.c.id).limit(limit))
+            if not rows:
+                return 0, 0
+            now = to_text(self._now())
+            messages = []
+            for (event_id, account_id, name, payload, notify, mobile, email, language,
+                 cpas, cpas_mobile, cpas_email, cpas_language) in rows:
+                contacts = Contacts(notify, mobile, email, language, CpasContact(
+                    cpas, cpas_mobile, cpas_email, cpas_language) if cpas else None)
+                chosen = {}
+                for new in plan(event_from_row(name, payload), contacts):
+                    chosen[(new.audience, new.channel)] = new  # at most one per pair
+                messages.extend(
+                    (event_id, account_id, new.audience, new.channel, new.address, new.language,
+                     "queued", 0, to_text(new.not_before), now, None) for new in chosen.values())
+            await insert_many(conn, schema.outbox, _MESSAGE_COLUMNS, messages)
+            await conn.execute(update(m).where(m.c.key == schema.OUTBOX_CURSOR)
+                               .values(value=str(rows[-1][0])))
+            return len(rows), len(messages)
+
+    # ---- sending ------------------------------------------------------------------------------
+
+    async def claim_due(self, limit: int = 100, lease: timedelta = timedelta(minutes=2)
+                        ) -> list[OutboxMessage]:
+        """Due messages, marked `sending`. One left `sending` longer than `lease` (its sender
+        died) is claimed again, as uncertain."""
+        o, e = schema.outbox, schema.events
+        now = self._now()
+        async with self._ledger._writing() as conn:
+            rows = await fetch_rows(conn, select(
+                o.c.id, o.c.state, o.c.audience, o.c.channel, o.c.address, o.c.language,
+                o.c.attempts, o.c.created_at, e.c.name, e.c.payload)
+                .select_from(o.join(e, e.c.id == o.c.event_id))
+                .where(or_(and_(o.c.state == "queued", o.c.not_before <= to_text(now)),
+                           and_(o.c.state == "sending", o.c.claimed_at <= to_text(now - lease))))
+                .order_by(o.c.not_before, o.c.id).limit(limit))
+            if not rows:
+                return []
+            await conn.execute(update(o).where(o.c.id.in_([r[0] for r in rows]))
+                               .values(state="sending", attempts=o.c.attempts + 1,
+                                       claimed_at=to_text(now)))
+        return [OutboxMessage(id_, event_from_row(name, payload), audience, channel, address,
+                              language, attempts + 1, state == "sending", now, from_text(created))
+                for (id_, state, audience, channel, address, language, attempts, created, name,
+                     payload) in rows]
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """What the senders did, in one transaction. Only a message still `sending` changes:
+        a late or repeated outcome cannot undo a newer one."""
+        if not outcomes:
+            return
+        o = schema.outbox
+        now = to_text(self._now())
+        async with self._ledger._writing() as conn:
+            for outcome in outcomes:
+                still_sending = and_(o.c.id == outcome.message_id, o.c.state == "sending")
+                if isinstance(outcome, Sent):
+                    changed = await conn.execute(update(o).where(still_sending).values(
+                        state="sent", provider_id=outcome.provider_id, sent_at=now, error=None))
+                    if changed.rowcount:
+                        await self._apply_early_reports(conn, outcome.message_id,
+                                                        outcome.provider_id)
+                elif isinstance(outcome, Retry):
+                    await conn.execute(update(o).where(still_sending).values(
+                        state="queued", error=outcome.error,
+                        not_before=to_text(outcome.not_before)))
+                else:
+                    state = "undeliverable" if outcome.undeliverable else "failed"
+                    changed = await conn.execute(update(o).where(still_sending).values(
+                        state=state, error=outcome.error))
+                    if changed.rowcount:
+                        await self._fall_back(conn, outcome.message_id)
+
+    async def report(self, provider_id: str, status: str) -> bool:
+        """A delivery report (`sent`, `delivered`, `failed`, `undeliverable`), in any order, any
+        number of times. Returns whether it matched a message already recorded as sent."""
+        if status not in REPORTED_STATES:
+            raise InvalidInput("status", f"{status!r} is not one of {', '.join(REPORTED_STATES)}")
+        o = schema.outbox
+        now = to_text(self._now())
+        async with self._ledger._writing() as conn:
+            await insert_many(conn, schema.delivery_reports, ("provider_id", "status", "at"),
+                              [(provider_id, status, now)])
+            found = (await conn.execute(select(o.c.id).where(o.c.provider_id == provider_id))
+                     ).first()
+            if found:
+                await self._apply_report(conn, found[0], status, now)
+            return found is not None
+
+    async def _apply_early_reports(self, conn: AsyncConnection, message_id: int,
+                                   provider_id: str) -> None:
+        r = schema.delivery_reports
+        for status, at in await fetch_rows(conn, select(r.c.status, r.c.at).where(
+                r.c.provider_id == provider_id).order_by(r.c.id)):
+            await self._apply_report(conn, message_id, status, at)
+
+    async def _apply_report(self, conn: AsyncConnection, message_id: int, status: str,
+                            at: str) -> None:
+        o = schema.outbox
+        current = (await conn.execute(select(o.c.state).where(o.c.id == message_id))).scalar_one()
+        new = after_report(current, status)
+        if new is None:
+            return
+        await conn.execute(update(o).where(o.c.id == message_id).values(state=new, reported_at=at))
+        if new in ("failed", "undeliverable"):
+            await self._fall_back(conn, message_id)
+
+    async def _fall_back(self, conn: AsyncConnection, message_id: int) -> None:
+        """A customer's message that cannot be delivered goes by the other channel, when the
+        customer has one and was not already sent this event there."""
+        o, a = schema.outbox, schema.accounts
+        row = (await conn.execute(
+            select(o.c.event_id, o.c.account_id, o.c.audience, o.c.channel, o.c.language,
+                   a.c.mobile, a.c.email)
+            .select_from(o.join(a, a.c.id == o.c.account_id)).where(o.c.id == message_id))).one()
+        if row.audience != "customer":
+            return
+        other, address = ("email", row.email) if row.channel == "sms" else ("sms", row.mobile)
+        if not address:
+            return
+        exists = (await conn.execute(select(o.c.id).where(
+            o.c.event_id == row.event_id, o.c.audience == "customer", o.c.channel == other))).first()
+        if exists:
+            return
+        now = to_text(self._now())
+        await insert_many(conn, o, _MESSAGE_COLUMNS, [
+            (row.event_id, row.account_id, "customer", other, address, row.language, "queued", 0,
+             now, now, message_id)])
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    async def counts(self) -> dict[str, int]:
+        """How many messages are in each state."""
+        o = schema.outbox
+        async with reading(self._ledger.engine) as conn:
+            return {state: count for state, count in await fetch_rows(
+                conn, select(o.c.state, func.count()).group_by(o.c.state))}
+
+    async def messages_for(self, ean_text: str, limit: int = 50) -> list[MessageRecord]:
+        """The messages about one account, newest first (for the CPAS pages)."""
+        o, e, a = schema.outbox, schema.events, schema.accounts
+        ean = short_or_full(ean_text)
+        column = a.c.ean13 if len(ean) == 13 else a.c.ean
+        async with reading(self._ledger.engine) as conn:
+            account = (await conn.execute(select(a.c.id).where(column == ean))).first()
+            if account is None:
+                raise UnknownAccount(ean_text)
+            rows = await fetch_rows(conn, select(
+                o.c.id, e.c.name, e.c.at, o.c.audience, o.c.channel, o.c.state, o.c.attempts,
+                o.c.created_at, o.c.sent_at, o.c.reported_at, o.c.error)
+                .select_from(o.join(e, e.c.id == o.c.event_id))
+                .where(o.c.account_id == account[0]).order_by(o.c.id.desc()).limit(limit))
+        return [MessageRecord(id_, name, from_text(at), audience, channel, state, attempts,
+                              from_text(created), from_text(sent) if sent else None,
+                              from_text(reported) if reported else None, error)
+                for (id_, name, at, audience, channel, state, attempts, created, sent, reported,
+                     error) in rows]
+
+    # ---- CPAS contacts ------------------------------------------------------------------------
+
+    async def register_cpas_contact(self, cpas: str, *, mobile: str | None, email: str | None,
+                                    language: str) -> CpasContact:
+        """Where a CPAS is told of its residents' serious events; neither removes it."""
+        if not cpas.strip():
+            raise InvalidInput("cpas", "a CPAS code is needed")
+        if language not in ("fr", "nl", "de"):
+            raise InvalidInput("language", f"{language!r} is not fr, nl or de")
+        contact = CpasContact(cpas.strip(), normalise_mobile(mobile) if mobile else None,
+                              normalise_email(email) if email else None, language)
+        c = schema.cpas_contacts
+        async with self._ledger._writing() as conn:
+            await conn.execute(c.delete().where(c.c.cpas == contact.cpas))
+            if contact.mobile or contact.email:
+                await conn.execute(c.insert().values(
+                    cpas=contact.cpas, mobile=contact.mobile, email=contact.email,
+                    language=contact.language))
+        return contact

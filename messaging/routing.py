@@ -1,0 +1,79 @@
+"""Who is told what, by which channel, and when: pure rules over an event and the contacts.
+
+- The customer's preference picks the channels (sms, email, both, none); a customer who chose
+  e-mail but has no address gets SMS, and one without a mobile gets e-mail.
+- A CPAS that registered a number or address also receives its residents' serious events.
+- Quiet hours (default 21:00–08:00, Europe/Brussels): informative messages wait for the morning;
+  serious ones go at once.
+- An event older than a day is history by the time it would arrive: nobody is told.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from ledger import BRUSSELS, Contacts, Event, NewMessage
+
+# Sent at once, day or night, and to the CPAS too.
+SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "Disconnected",
+                            "PowerLimited"})
+# Good news that restores supply is not held back either.
+AT_ONCE_EVENTS = SERIOUS_EVENTS | {"ReconnectionAllowed"}
+STALE_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    def __post_init__(self) -> None:
+        if self.start == self.end:
+            raise ValueError("quiet hours must start and end at different times")
+
+    def contains(self, moment: datetime) -> bool:
+        local = moment.astimezone(BRUSSELS).time()
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def end_after(self, moment: datetime) -> datetime:
+        """When the quiet hours around `moment` end (`moment` itself when they are not on)."""
+        if not self.contains(moment):
+            return moment
+        local = moment.astimezone(BRUSSELS)
+        day = local.date() if local.time() < self.end else local.date() + timedelta(days=1)
+        # Built from the wall clock of that day, so a change to or from summer time is right.
+        return datetime.combine(day, self.end, tzinfo=BRUSSELS)
+
+
+def channels_for(contacts: Contacts) -> list[tuple[str, str]]:
+    """The customer's (channel, address) pairs, by preference and what is on file."""
+    wanted = {"sms": ["sms"], "email": ["email"], "sms+email": ["sms", "email"],
+              "none": []}[contacts.notify]
+    available = {"sms": contacts.mobile, "email": contacts.email}
+    chosen = [(channel, available[channel]) for channel in wanted if available[channel]]
+    if wanted and not chosen:  # the chosen channel has no address: the other one, if any
+        other = "email" if wanted == ["sms"] else "sms"
+        if available[other]:
+            chosen = [(other, available[other])]
+    return chosen
+
+
+@dataclass(frozen=True)
+class Router:
+    quiet_hours: QuietHours | None = QuietHours()
+
+    def plan(self, event: Event, contacts: Contacts, now: datetime) -> Iterator[NewMessage]:
+        if now - event.at > STALE_AFTER:
+            return
+        not_before = now
+        if event.name not in AT_ONCE_EVENTS and self.quiet_hours:
+            not_before = self.quiet_hours.end_after(now)
+        for channel, address in channels_for(contacts):
+            yield NewMessage("customer", channel, address, contacts.language, not_before)
+        cpas = contacts.cpas
+        if cpas and event.name in SERIOUS_EVENTS:
+            for channel, address in (("sms", cpas.mobile), ("email", cpas.email)):
+                if address:
+                    yield NewMessage("cpas", channel, address, cpas.language, now)

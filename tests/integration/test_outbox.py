@@ -1,0 +1,161 @@
+"""The outbox in the ledger's database: each event and channel gives one message at most, every
+outcome is recorded, delivery reports move a message forward only, in any order."""
+
+import sqlite3
+from datetime import timedelta
+
+from ledger import GaveUp, Ledger, NewMessage, NonDisconnectionPeriod, Retry, Sent
+from tests.conftest import make_ean
+from tests.integration.test_ledger import EAN, activate
+
+MOBILE, EMAIL = "+32470000001", "client.fictif@example.be"
+
+
+def customer_sms_and_email(event, contacts):
+    """A plan that tells the customer by every channel on file."""
+    now = event.at
+    if contacts.mobile:
+        yield NewMessage("customer", "sms", contacts.mobile, contacts.language, now)
+    if contacts.email:
+        yield NewMessage("customer", "email", contacts.email, contacts.language, now)
+
+
+def sms_only(event, contacts):
+    yield NewMessage("customer", "sms", contacts.mobile, contacts.language, event.at)
+
+
+async def queued_sms(ledger, **details):
+    await activate(ledger, mobile=MOBILE, **details)
+    assert await ledger.outbox.queue(sms_only) == (1, 1)
+    [message] = await ledger.outbox.claim_due()
+    return message
+
+
+async def test_each_event_gives_its_messages_once(ledger):
+    await activate(ledger, mobile=MOBILE, email=EMAIL)
+    assert await ledger.outbox.queue(customer_sms_and_email) == (1, 2)
+    assert await ledger.outbox.queue(customer_sms_and_email) == (0, 0)
+    claimed = await ledger.outbox.claim_due()
+    assert sorted((m.channel, m.address, m.event.name) for m in claimed) == [
+        ("email", EMAIL, "PrepaymentActivated"), ("sms", MOBILE, "PrepaymentActivated")]
+    assert await ledger.outbox.counts() == {"sending": 2}
+
+
+async def test_a_plan_naming_one_channel_twice_gives_one_message(ledger):
+    await activate(ledger, mobile=MOBILE)
+
+    def twice(event, contacts):
+        yield from sms_only(event, contacts)
+        yield from sms_only(event, contacts)
+
+    assert await ledger.outbox.queue(twice) == (1, 1)
+
+
+async def test_a_message_waits_for_its_time(ledger, clock):
+    await activate(ledger, mobile=MOBILE)
+
+    def tomorrow(event, contacts):
+        yield NewMessage("customer", "sms", MOBILE, "fr", clock.now() + timedelta(hours=10))
+
+    await ledger.outbox.queue(tomorrow)
+    assert await ledger.outbox.claim_due() == []
+    clock.advance(timedelta(hours=10))
+    assert len(await ledger.outbox.claim_due()) == 1
+
+
+async def test_a_claimed_message_is_not_claimed_again_until_its_sender_is_presumed_dead(
+        ledger, clock):
+    first = await queued_sms(ledger)
+    assert (first.attempts, first.uncertain) == (1, False)
+    assert await ledger.outbox.claim_due() == []
+    clock.advance(timedelta(minutes=3))
+    [again] = await ledger.outbox.claim_due(lease=timedelta(minutes=2))
+    assert (again.id, again.attempts, again.uncertain) == (first.id, 2, True)
+
+
+async def test_sent_retry_and_a_late_outcome(ledger, clock):
+    message = await queued_sms(ledger)
+    await ledger.outbox.record([Retry(message.id, "Twilio 503", clock.now() + timedelta(minutes=1))])
+    assert await ledger.outbox.counts() == {"queued": 1}
+    clock.advance(timedelta(minutes=1))
+    [again] = await ledger.outbox.claim_due()
+    await ledger.outbox.record([Sent(again.id, "SM" + "1" * 32)])
+    await ledger.outbox.record([Retry(again.id, "late", clock.now())])  # ignored: not sending
+    [record] = await ledger.outbox.messages_for(EAN)
+    assert (record.state, record.attempts, record.error) == ("sent", 2, None)
+
+
+async def test_an_undeliverable_sms_goes_by_e_mail_when_there_is_one(ledger):
+    message = await queued_sms(ledger, email=EMAIL)
+    await ledger.outbox.record([GaveUp(message.id, "Twilio 21614: not a mobile", True)])
+    [fallback] = await ledger.outbox.claim_due()
+    assert (fallback.channel, fallback.address, fallback.event.name) == (
+        "email", EMAIL, "PrepaymentActivated")
+    states = {r.channel: r.state for r in await ledger.outbox.messages_for(EAN)}
+    assert states == {"sms": "undeliverable", "email": "sending"}
+
+
+async def test_no_fallback_without_another_address_or_when_it_was_already_sent(ledger):
+    message = await queued_sms(ledger)
+    await ledger.outbox.record([GaveUp(message.id, "retries exhausted", False)])
+    assert await ledger.outbox.claim_due() == []
+    await activate(ledger, make_ean(2), mobile="+32470000002", email=EMAIL)
+    await ledger.outbox.queue(customer_sms_and_email)
+    sms = next(m for m in await ledger.outbox.claim_due() if m.channel == "sms")
+    await ledger.outbox.record([GaveUp(sms.id, "Twilio 21211", True)])
+    assert await ledger.outbox.counts() == {"failed": 1, "undeliverable": 1, "sending": 1}
+
+
+async def test_delivery_reports_in_any_order_and_any_number_of_times(ledger):
+    message = await queued_sms(ledger)
+    sid = "SM" + "2" * 32
+    assert await ledger.outbox.report(sid, "delivered") is False  # before the send is recorded
+    await ledger.outbox.record([Sent(message.id, sid)])
+    for status in ("sent", "delivered", "sent", "failed"):
+        assert await ledger.outbox.report(sid, status) is True
+    [record] = await ledger.outbox.messages_for(EAN)
+    assert record.state == "delivered"
+    assert record.reported_at is not None
+
+
+async def test_an_undelivered_report_falls_back_once(ledger):
+    message = await queued_sms(ledger, email=EMAIL)
+    sid = "SM" + "3" * 32
+    await ledger.outbox.record([Sent(message.id, sid)])
+    await ledger.outbox.report(sid, "undeliverable")
+    await ledger.outbox.report(sid, "undeliverable")
+    assert await ledger.outbox.counts() == {"undeliverable": 1, "queued": 1}
+
+
+async def test_a_cpas_registers_where_its_residents_serious_events_go(ledger):
+    contact = await ledger.outbox.register_cpas_contact("CPAS-NAMUR", mobile="0470 99 88 77",
+                                                        email=None, language="fr")
+    assert contact.mobile == "+32470998877"
+    await activate(ledger, mobile=MOBILE, cpas="CPAS-NAMUR")
+    seen = []
+
+    def record_contacts(event, contacts):
+        seen.append(contacts.cpas)
+        return []
+
+    await ledger.outbox.queue(record_contacts)
+    assert seen == [contact]
+
+
+async def test_events_from_before_the_outbox_are_history(database_url, clock, tmp_path):
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    await activate(ledger, mobile=MOBILE)
+    await ledger.close()
+    # The database as the previous version left it: no outbox yet.
+    conn = sqlite3.connect(tmp_path / "ledger.db")
+    conn.executescript("DROP TABLE outbox; DROP TABLE cpas_contacts; DROP TABLE delivery_reports;"
+                       "DELETE FROM meta WHERE key = 'outbox_cursor';"
+                       "UPDATE meta SET value = '1' WHERE key = 'schema_version';")
+    conn.close()
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    try:
+        assert await ledger.outbox.queue(sms_only) == (0, 0)
+        await activate(ledger, make_ean(2), mobile="+32470000002")
+        assert await ledger.outbox.queue(sms_only) == (1, 1)
+    finally:
+        await ledger.close()
