@@ -22,7 +22,7 @@ from .script import (
     load_prompts,
     locked_out_script,
 )
-from .signature import signature_middleware
+from saldo.signature import signature_middleware
 from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")

@@ -29,6 +29,9 @@ class SettableClock:
     def advance(self, delta: timedelta) -> None:
         self.current += delta
 
+    def set(self, moment: datetime) -> None:
+        self.current = utc(moment)
+
 
 def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:

@@ -13,9 +13,11 @@ from aiohttp import web
 from ivr.app import create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
+from messaging.status import create_status_app
 from ledger import Clock, Ledger, SystemClock
 
 from . import keys, worker
+from .sending import STATUS_MOUNT, open_dispatcher
 from .settings import Settings
 
 log = logging.getLogger("saldo")
@@ -41,14 +43,18 @@ async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
     await ledger.close()
 
 
-async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The worker inside the web process (for `saldo demo`); production runs `saldo worker`."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        worker.run_forever(app[keys.LEDGER], app[keys.SETTINGS].tick_seconds, stop))
-    yield
-    stop.set()
-    await task
+async def _demo_worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker inside the web process, printing messages instead of sending them (for
+    `saldo demo`); production runs `saldo worker`."""
+    settings, ledger, clock = app[keys.SETTINGS], app[keys.LEDGER], app[keys.CLOCK]
+    async with open_dispatcher(settings, ledger, clock, locales_dir(settings),
+                               console=True) as dispatcher:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            worker.run_forever(ledger, dispatcher, settings.tick_seconds, stop))
+        yield
+        stop.set()
+        await task
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -73,16 +79,20 @@ def _balance_line(settings: Settings, clock: Clock) -> web.Application | None:
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
-               with_worker: bool = False) -> web.Application:
+               with_demo_worker: bool = False) -> web.Application:
     app = web.Application()
     clock = clock or SystemClock()
     line = _balance_line(settings, clock)
     if line is not None:
         app.add_subapp("/voice", line)
+        # Twilio's SMS delivery reports, signed like the line's webhooks.
+        app.add_subapp(STATUS_MOUNT, create_status_app(
+            settings.twilio_auth_token, settings.public_base_url,
+            lambda request: request.config_dict[keys.LEDGER]))
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
     app.cleanup_ctx.append(_ledger_ctx)
-    if with_worker:
-        app.cleanup_ctx.append(_worker_ctx)
+    if with_demo_worker:
+        app.cleanup_ctx.append(_demo_worker_ctx)
     app.router.add_get("/healthz", healthz)
     return app

@@ -36,7 +36,8 @@ from ledger import (
 )
 
 from . import worker
-from .app import create_app, open_ledger
+from .app import create_app, locales_dir, open_ledger
+from .sending import open_dispatcher
 from .settings import Settings, SettingsError
 
 log = logging.getLogger("saldo")
@@ -111,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LedgerError, UsageError) as error:
         print(f"saldo: {error}", file=sys.stderr)
         return 1
+    except SettingsError as error:
+        print(f"saldo: setting refused: {error}", file=sys.stderr)
+        return 1
     except sqlalchemy.exc.OperationalError as error:
         print(f"saldo: the database at DATABASE_URL cannot be used: {error.orig}", file=sys.stderr)
         return 1
@@ -133,15 +137,34 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                     print=lambda text: log.info("%s", text.strip()))
         return 0
     if args.command == "worker":
-        asyncio.run(worker.main(lambda c: open_ledger(settings, c), clock, settings.tick_seconds,
-                                args.once))
-        return 0
+        return asyncio.run(_worker(settings, clock, once=args.once))
     if args.command == "call":
         return asyncio.run(_call(args, settings))
     if args.command == "demo":
         from .demo import run_demo
         return run_demo(settings, serve=not args.no_serve)
     return asyncio.run(_with_ledger(args, settings, clock))
+
+
+async def _worker(settings: Settings, clock: Clock, *, once: bool) -> int:
+    missing = settings.missing_for_sending()  # before anything is opened
+    if missing:
+        raise SettingsError("the worker sends SMS and e-mail; set " + ", ".join(missing))
+    ledger = await open_ledger(settings, clock)
+    try:
+        async with open_dispatcher(settings, ledger, clock, locales_dir(settings)) as dispatcher:
+            if once:
+                await worker.run_once(ledger, dispatcher)
+                return 0
+            stop = asyncio.Event()
+            worker.stop_on_signals(stop)
+            log.info("worker started: tick every %.0f s, messages every %.0f s",
+                     settings.tick_seconds, worker.SEND_EVERY_SECONDS)
+            await worker.run_forever(ledger, dispatcher, settings.tick_seconds, stop)
+            log.info("worker stopped")
+            return 0
+    finally:
+        await ledger.close()
 
 
 async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:

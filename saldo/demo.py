@@ -190,7 +190,7 @@ Try it:
     if not serve:
         return 0
     print(f"\nServing on {base} with the worker inside; Ctrl+C stops.")
-    web.run_app(create_app(settings, with_worker=True), host=settings.host, port=settings.port,
+    web.run_app(create_app(settings, with_demo_worker=True), host=settings.host, port=settings.port,
                 print=None)
     return 0
 

@@ -2,12 +2,15 @@
 
 import os
 from collections.abc import Mapping
+from email.utils import parseaddr
 from dataclasses import dataclass, field
 from datetime import date, time
 
 import holidays
 
-from ledger import NonDisconnectionPeriod
+from ledger import InvalidInput, NonDisconnectionPeriod
+from ledger.contacts import normalise_email, normalise_mobile
+from messaging.mail import SmtpServer
 
 
 class SettingsError(Exception):
@@ -30,6 +33,15 @@ class Settings:
     lookups_per_hour: int = 20
     unknown_before_lockout: int = 5
     lockout_minutes: int = 60
+    twilio_account_sid: str | None = None
+    twilio_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    quiet_hours: tuple[time, time] | None = (time(21, 0), time(8, 0))
+    sms_per_second: float = 10.0
+    mails_per_second: float = 10.0
+    send_attempts: int = 8
     voices: tuple[tuple[str, str, str], ...] = (
         ("fr", "Polly.Isabelle-Neural", "fr-BE"),
         ("nl", "Polly.Lisa-Neural", "nl-BE"),
@@ -55,11 +67,97 @@ class Settings:
             unknown_before_lockout=_integer(env, "UNKNOWN_BEFORE_LOCKOUT",
                                             cls.unknown_before_lockout, 1, 1000),
             lockout_minutes=_integer(env, "LOCKOUT_MINUTES", cls.lockout_minutes, 1, 7 * 24 * 60),
+            twilio_account_sid=_account_sid(env.get("TWILIO_ACCOUNT_SID")),
+            twilio_from=_sender(env.get("TWILIO_FROM")),
+            twilio_api_url=_http_url(env, "TWILIO_API_URL", cls.twilio_api_url),
+            smtp_url=_smtp_url(env.get("SMTP_URL")),
+            mail_from=_mail_from(env.get("MAIL_FROM")),
+            quiet_hours=_quiet_hours(env.get("QUIET_HOURS")),
+            sms_per_second=float(_integer(env, "SMS_PER_SECOND", int(cls.sms_per_second), 1, 1000)),
+            mails_per_second=float(_integer(env, "MAILS_PER_SECOND", int(cls.mails_per_second), 1,
+                                            1000)),
+            send_attempts=_integer(env, "SEND_ATTEMPTS", cls.send_attempts, 1, 50),
             voices=tuple(
                 (language, env.get(f"VOICE_{language.upper()}") or name,
                  env.get(f"VOICE_{language.upper()}_LANGUAGE") or code)
                 for language, name, code in cls.voices),
         )
+
+
+    def missing_for_sending(self) -> list[str]:
+        """The settings the worker needs to send SMS and e-mail, that are not set."""
+        needed = {"TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+                  "TWILIO_AUTH_TOKEN": self.twilio_auth_token, "TWILIO_FROM": self.twilio_from,
+                  "PUBLIC_BASE_URL": self.public_base_url,  # where delivery reports come back
+                  "SMTP_URL": self.smtp_url, "MAIL_FROM": self.mail_from}
+        return [name for name, value in needed.items() if not value]
+
+
+def _account_sid(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not (len(value) == 34 and value.startswith("AC") and value[2:].isalnum()):
+        raise SettingsError("TWILIO_ACCOUNT_SID: expected AC followed by 32 letters or digits")
+    return value
+
+
+def _sender(value: str | None) -> str | None:
+    """A number in E.164, or an alphanumeric sender ID (up to 11 letters, digits or spaces)."""
+    if not value:
+        return None
+    if value.startswith("+"):
+        try:
+            return normalise_mobile(value, "TWILIO_FROM")
+        except InvalidInput as error:
+            raise SettingsError(str(error)) from None
+    if not (1 <= len(value) <= 11 and value.replace(" ", "").isalnum()
+            and not value.isdigit()):
+        raise SettingsError(f"TWILIO_FROM: {value!r} is neither +E.164 nor an alphanumeric "
+                            "sender ID of up to 11 characters")
+    return value
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not value.startswith(("https://", "http://")):
+        raise SettingsError(f"{name}: {value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _smtp_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        SmtpServer.from_url(value)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    return value
+
+
+def _mail_from(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        normalise_email(parseaddr(value)[1], "MAIL_FROM")
+    except InvalidInput as error:
+        raise SettingsError(str(error)) from None
+    return value
+
+
+def _quiet_hours(value: str | None) -> tuple[time, time] | None:
+    """'21:00-08:00' (the default), or 'none'."""
+    if value is None or not value.strip():
+        return Settings.quiet_hours
+    if value.strip().lower() == "none":
+        return None
+    start, _, end = value.partition("-")
+    try:
+        hours = time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        raise SettingsError(f"QUIET_HOURS: {value!r} is not like 21:00-08:00 (or none)") from None
+    if hours[0] == hours[1]:
+        raise SettingsError("QUIET_HOURS: the start and the end are the same time")
+    return hours
 
 
 def _public_base_url(value: str | None) -> str | None:

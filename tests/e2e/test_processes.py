@@ -1,5 +1,6 @@
 """The Procfile's processes as a platform runs them: started, answering, stopped by SIGTERM."""
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,8 @@ import pytest
 
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger, SettableClock
 from tests.conftest import make_ean
+from tests.mailbox import Mailbox
+from tests.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, TwilioApi
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +34,8 @@ def saldo(*args: str, env: dict[str, str], **options) -> subprocess.Popen:
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    values = {k: v for k, v in os.environ.items() if not k.startswith(("NDP_", "DATABASE_", "PORT"))}
+    values = {k: v for k, v in os.environ.items()
+              if not k.startswith(("NDP_", "DATABASE_", "PORT", "TWILIO_", "SMTP_", "MAIL_"))}
     values.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PORT=str(free_port()),
                   HOST="127.0.0.1", TICK_SECONDS="1")
     return values
@@ -66,7 +70,25 @@ def test_serve_answers_and_stops_on_sigterm(env):
     assert "Traceback" not in err
 
 
+def sending_settings(twilio_api_url: str = "http://127.0.0.1:9", smtp_port: int = 9
+                     ) -> dict[str, str]:
+    """Where the worker sends; port 9 (discard) when nothing is due anyway."""
+    return dict(TWILIO_ACCOUNT_SID=DEFAULT_ACCOUNT_SID, TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
+                TWILIO_FROM="+32460200000", TWILIO_API_URL=twilio_api_url,
+                PUBLIC_BASE_URL="https://saldo.example.be",
+                SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", MAIL_FROM="saldo@ores.example")
+
+
+def test_the_worker_will_not_start_without_where_to_send(env):
+    done = subprocess.run([sys.executable, "-m", "saldo", "worker"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "TWILIO_ACCOUNT_SID" in done.stderr and "SMTP_URL" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_the_worker_runs_until_sigterm(env):
+    env.update(sending_settings())
     worker = saldo("worker", env=env)
     time.sleep(3)
     assert worker.poll() is None
@@ -82,6 +104,7 @@ async def test_worker_once_cuts_off_a_meter_whose_period_has_ended(env, tmp_path
                                                activated_at=datetime(2026, 11, 1, tzinfo=BRUSSELS))])
     await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 20), 3492)])
     await ledger.close()
+    env.update(sending_settings())
     done = subprocess.run([sys.executable, "-m", "saldo", "worker", "--once"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -89,6 +112,28 @@ async def test_worker_once_cuts_off_a_meter_whose_period_has_ended(env, tmp_path
     shown = subprocess.run([sys.executable, "-m", "saldo", "balance", make_ean(1), "--json"],
                            env=env, capture_output=True, text=True, timeout=60)
     assert json.loads(shown.stdout)["state"] == "disconnected"
+
+
+async def test_worker_once_sends_what_is_due_and_exits(env):
+    ledger = await Ledger.open(env["DATABASE_URL"])
+    await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "nl",
+                                               mobile="+32470000001", email="klant@example.be",
+                                               notify="sms+email")])
+    await ledger.close()
+    mailbox = Mailbox().start()
+    try:
+        async with TwilioApi() as twilio:
+            env.update(sending_settings(twilio.url, mailbox.port), QUIET_HOURS="none")
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "saldo", "worker", "--once", env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            _, err = await asyncio.wait_for(worker.communicate(), 60)
+            assert worker.returncode == 0, err.decode()
+            assert [p.form["To"] for p in twilio.posts] == ["+32470000001"]
+    finally:
+        mailbox.stop()
+    assert [m["To"] for m in mailbox.messages] == ["klant@example.be"]
+    assert "+32470000001" not in err.decode() and "klant@" not in err.decode()  # privacy
 
 
 def test_demo_creates_and_serves(env):

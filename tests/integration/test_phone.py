@@ -7,7 +7,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ivr.phone import Phone, PhoneError, keys
-from ivr.signature import signature_middleware
+from saldo.signature import signature_middleware
 
 TOKEN = "made-up-auth-token-for-tests"
 PUBLIC = "https://saldo.example.be"  # what the server is configured with; it listens elsewhere

@@ -5,7 +5,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
-from ivr.signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, signature_middleware
+from saldo.signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, signature_middleware
 
 TOKEN = "made-up-auth-token-for-tests"
 PUBLIC = "https://saldo.example.be"  # what Twilio calls; the proxy forwards to 127.0.0.1

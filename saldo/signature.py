@@ -1,6 +1,6 @@
-"""Only Twilio may drive the balance line: every webhook carries X-Twilio-Signature, an HMAC of
-the public URL and the posted parameters under the account's auth token (the twilio library's
-RequestValidator checks it). A request without a valid one gets 403 and no data.
+"""Only Twilio may call the webhooks (the balance line, SMS delivery reports): each carries
+X-Twilio-Signature, an HMAC of the public URL and the posted parameters under the account's auth
+token (the twilio library's RequestValidator checks it). Without a valid one: 403 and no data.
 
 Webhook Settings (Twilio's Webhooks configuration API) may sign with a key of your own and
 HMAC-SHA256 instead; the request then names its algorithm in another header, and

@@ -1,0 +1,127 @@
+"""From ledger events to sent messages: queue them in the outbox, then send what is due.
+
+Every outcome is written back (grouped, a few milliseconds after it happens) before the message
+counts as handled; nothing here swallows an error. An SMS tried before — its sender died mid-way
+(`uncertain`), or a timeout or a 5xx left it unknown whether Twilio took it — is looked up at
+Twilio before it is sent again; an e-mail is sent again with the same Message-ID (SMTP offers no
+way to ask).
+"""
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from ledger import Clock, GaveUp, Ledger, OutboxMessage, Retry, Sent
+from ledger.groupcommit import GroupCommit
+
+from .errors import PermanentFailure, TemporaryFailure
+from .pacing import Backoff, SendRate
+from .render import Email, MessageTemplates
+from .routing import Router
+
+log = logging.getLogger("saldo.messaging")
+
+
+class SmsSender(Protocol):
+    async def send(self, to: str, body: str) -> str: ...
+
+    async def find_sent(self, to: str, body: str, since) -> str | None: ...
+
+
+class MailSender(Protocol):
+    async def send(self, to: str, email: Email, *, outbox_id: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass of the worker did."""
+
+    queued: int = 0
+    sent: int = 0
+    retried: int = 0
+    gave_up: int = 0
+
+
+class Dispatcher:
+    def __init__(self, ledger: Ledger, templates: MessageTemplates, router: Router, *,
+                 sms: SmsSender, mail: MailSender, sms_rate: SendRate, mail_rate: SendRate,
+                 backoff: Backoff = Backoff(), clock: Clock | None = None,
+                 rng: random.Random | None = None, batch: int = 200,
+                 lease: timedelta = timedelta(minutes=2)):
+        self.ledger = ledger
+        self.templates = templates
+        self.router = router
+        self.sms, self.mail = sms, mail
+        self.rates = {"sms": sms_rate, "email": mail_rate}
+        self.backoff = backoff
+        self.clock = clock or ledger.clock
+        self.rng = rng or random.Random()
+        self.batch = batch
+        self.lease = lease
+        self._outcomes = GroupCommit(ledger.outbox.record)
+
+    async def queue_events(self) -> int:
+        """Every event not yet consumed becomes its messages."""
+        total = 0
+        while True:
+            events, messages = await self.ledger.outbox.queue(
+                lambda event, contacts: self.router.plan(event, contacts, self.clock.now()))
+            total += messages
+            if not events:
+                return total
+
+    async def send_due(self) -> Pass:
+        sent = retried = gave_up = 0
+        while batch := await self.ledger.outbox.claim_due(self.batch, self.lease):
+            for outcome in await asyncio.gather(*(self._deliver(m) for m in batch)):
+                sent += isinstance(outcome, Sent)
+                retried += isinstance(outcome, Retry)
+                gave_up += isinstance(outcome, GaveUp)
+        return Pass(sent=sent, retried=retried, gave_up=gave_up)
+
+    async def run_once(self) -> Pass:
+        queued = await self.queue_events()
+        done = await self.send_due()
+        return Pass(queued, done.sent, done.retried, done.gave_up)
+
+    async def _deliver(self, message: OutboxMessage) -> Sent | Retry | GaveUp:
+        try:
+            outcome = await self._attempt(message)
+        except TemporaryFailure as failure:
+            outcome = self._retry(message, failure.reason)
+        except PermanentFailure as failure:
+            outcome = GaveUp(message.id, failure.reason, undeliverable=True)
+        except Exception:  # a bug (a template, say): logged, and tried again later
+            log.exception("message %d: internal error", message.id)
+            outcome = self._retry(message, "internal error (see the worker's log)")
+        await self._outcomes.add(outcome)
+        log.info("%s message %d (%s, %s): %s", message.channel, message.id, message.event.name,
+                 message.audience, type(outcome).__name__.lower())
+        return outcome
+
+    async def _attempt(self, message: OutboxMessage) -> Sent:
+        event, audience, language = message.event, message.audience, message.language
+        if message.channel == "sms":
+            body = self.templates.sms(event, audience=audience, language=language)
+            # Its sender died, or an earlier try failed in a way that may have reached Twilio
+            # (a timeout, a 5xx): did it go out before?
+            if message.uncertain or message.attempts > 1:
+                earlier = await self.sms.find_sent(message.address, body, message.created_at)
+                if earlier:
+                    return Sent(message.id, earlier)
+            await self.rates["sms"].wait()
+            return Sent(message.id, await self.sms.send(message.address, body))
+        email = self.templates.email(event, audience=audience, language=language)
+        await self.rates["email"].wait()
+        return Sent(message.id, await self.mail.send(message.address, email,
+                                                     outbox_id=message.id))
+
+    def _retry(self, message: OutboxMessage, reason: str) -> Retry | GaveUp:
+        if self.backoff.gives_up_after(message.attempts):
+            return GaveUp(message.id, f"gave up after {message.attempts} attempts: {reason}",
+                          undeliverable=False)
+        return Retry(message.id, reason,
+                     self.clock.now() + self.backoff.delay(message.attempts, self.rng))

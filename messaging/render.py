@@ -1,0 +1,340 @@
+"""The SMS and e-mail texts of the ledger's events, rendered from locales/<language>/messages/.
+
+Pure: an event in, text out. The templates are read once by MessageTemplates.load(), which also
+rehearses every one of them (both energies, the longest values) so that a missing file, a syntax
+error, an undefined name or an SMS that GSM-7 cannot carry stops the start, not a 3 a.m. alert.
+
+Template names: {Event}.sms.j2 and {Event}.email.j2 for the customer, cpas_{Event}.sms.j2 and
+cpas_{Event}.email.j2 for a CPAS with a mandate (serious events only). An e-mail template holds
+the blocks subject, text and html and extends _layout.html.j2; files starting with "_" are shared
+parts. Two Jinja2 environments per language read the same files: one plain (SMS, subject, text)
+and one that HTML-escapes every value (the html part).
+"""
+
+import itertools
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+import jinja2
+import jinja2.meta
+from babel.dates import format_datetime, get_day_names
+from babel.numbers import format_currency
+
+from ledger.clock import BRUSSELS, utc
+from ledger.ean import masked
+from ledger.events import EVENT_TYPES, Event
+from ledger.rules import (
+    EMERGENCY_CREDIT_CENTS, RECONNECTION_MINIMUM_CENTS, START_CREDIT_CENTS, TOPUP_MAX_CENTS, TOPUP_MIN_CENTS,
+)
+
+LANGUAGES = ("fr", "nl", "de")
+AUDIENCES = ("customer", "cpas")
+ENERGIES = ("electricity", "gas")
+SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "Disconnected", "PowerLimited"})
+
+GSM_CODEC = "gsm03.38"
+SMS_MAX_SEPTETS = 306  # two concatenated segments of 153
+LAYOUT = "_layout.html.j2"
+EMAIL_BLOCKS = ("subject", "text", "html")
+
+BABEL_LOCALES = {"fr": "fr_BE", "nl": "nl_BE", "de": "de_BE"}
+DATE_TIME_PATTERNS = {
+    "fr": "EEEE d MMMM y 'à' HH:mm",
+    "nl": "EEEE d MMMM y 'om' HH:mm",
+    "de": "EEEE, d. MMMM y 'um' HH:mm",
+}
+SHORT_DATE_TIME_PATTERNS = {  # no month names: French "août" and "décembre" are not GSM-7
+    "fr": "EEEE dd/MM 'à' HH:mm",
+    "nl": "EEEE dd/MM 'om' HH:mm",
+    "de": "EEEE, dd.MM. 'um' HH:mm",
+}
+
+TEMPLATE_GLOBALS = {
+    "customer_service": "078/15.78.01",
+    "balance_line": "0800/92.424",
+    "gas_leak_line": "0800/87.087",
+    "topup_site": "recharger.ores.be",
+    "topup_points_site": "info.ores.be/ou-recharger",
+    "topup_min_cents": TOPUP_MIN_CENTS,
+    "topup_max_cents": TOPUP_MAX_CENTS,
+    "emergency_credit_cents": EMERGENCY_CREDIT_CENTS,
+    "start_credit_cents": START_CREDIT_CENTS,
+    "reconnection_minimum_cents": RECONNECTION_MINIMUM_CENTS,
+}
+
+# What Babel and typography put in a text that GSM-7 lacks, and its plain equivalent.
+SMS_REPLACEMENTS = str.maketrans({
+    "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
+    "\u2212": "-", "\u2013": "-", "\u2014": "-",
+    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2026": "...",
+})
+
+# Values as long as they get: rehearsal of every template at load.
+LONGEST_CENTS = (-25_000_000, 0, 25_000_000)
+LONGEST_CHANNEL = "transfer"
+REHEARSAL_EAN = "541449999999999999"
+
+
+class TemplateProblem(Exception):
+    """A message template is missing, does not compile or does not render."""
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+def template_name(event_name: str, channel: str, audience: str = "customer") -> str:
+    prefix = "cpas_" if audience == "cpas" else ""
+    return f"{prefix}{event_name}.{channel}.j2"
+
+
+def required_templates() -> list[str]:
+    names = [LAYOUT]
+    for event_name in EVENT_TYPES:
+        for audience in AUDIENCES:
+            if audience == "customer" or event_name in SERIOUS_EVENTS:
+                names += [template_name(event_name, channel, audience) for channel in ("sms", "email")]
+    return names
+
+
+def sms_text(text: str) -> str:
+    """One line of GSM-7 friendly text: typographic spaces, dashes, quotes made plain."""
+    return " ".join(text.translate(SMS_REPLACEMENTS).split())
+
+
+def septets(sms: str) -> int:
+    """GSM-7 length; an extension character such as € counts two. Raises if not GSM-7."""
+    return len(sms.encode(GSM_CODEC))
+
+
+def money(cents: int, language: str) -> str:
+    return format_currency(Decimal(cents) / 100, "EUR", locale=BABEL_LOCALES[language])
+
+
+def date_time(moment: datetime, language: str) -> str:
+    """E-mail form, Brussels time: "lundi 12 octobre 2026 à 11:58"."""
+    return format_datetime(utc(moment), DATE_TIME_PATTERNS[language], tzinfo=BRUSSELS,
+                           locale=BABEL_LOCALES[language])
+
+
+def short_date_time(moment: datetime, language: str) -> str:
+    """SMS form, Brussels time: "lundi 12/10 à 11:58"."""
+    return format_datetime(utc(moment), SHORT_DATE_TIME_PATTERNS[language], tzinfo=BRUSSELS,
+                           locale=BABEL_LOCALES[language])
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
+
+
+def _environment(sources: dict[str, str], language: str, *, html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader(sources),
+        autoescape=html,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["money"] = lambda cents: money(cents, language)
+    env.filters["date_time"] = lambda moment: date_time(moment, language)
+    env.filters["short_date_time"] = lambda moment: short_date_time(moment, language)
+    env.globals.update(TEMPLATE_GLOBALS)
+    return env
+
+
+def _context(event: Event, audience: str) -> dict[str, object]:
+    """The event's fields, without the full EAN: templates only ever see its masked form."""
+    values: dict[str, object] = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "ean"}
+    values.update(event_name=event.name, audience=audience, meter_ref=masked(event.ean))
+    return values
+
+
+def _language(event: Event, language: str | None) -> str:
+    language = language or event.language
+    if language not in LANGUAGES:
+        raise ValueError(f"no messages in {language!r}: one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def _render_block(template: jinja2.Template, block: str, context: dict[str, object]) -> str:
+    return "".join(template.blocks[block](template.new_context(context)))
+
+
+class MessageTemplates:
+    """Every message in every language, compiled once by load(); then rendering only."""
+
+    def __init__(self, plain: dict[str, jinja2.Environment], html: dict[str, jinja2.Environment],
+                 folders: dict[str, Path]):
+        self._plain = plain
+        self._html = html
+        self._folders = folders
+
+    @classmethod
+    def load(cls, locales: Path) -> "MessageTemplates":
+        plain, html, folders = {}, {}, {}
+        for language in LANGUAGES:
+            folder = Path(locales) / language / "messages"
+            sources = _read_folder(folder)
+            plain[language] = _environment(sources, language, html=False)
+            html[language] = _environment(sources, language, html=True)
+            folders[language] = folder
+            for name in sorted(sources):
+                for env in (plain[language], html[language]):
+                    _compile(env, folder, name)
+            _check_email_shape(plain[language], folder)
+        templates = cls(plain, html, folders)
+        templates._rehearse()
+        return templates
+
+    def has(self, event_name: str, audience: str) -> bool:
+        """Whether a message exists: every event for the customer, serious ones for a CPAS."""
+        if event_name not in EVENT_TYPES or audience not in AUDIENCES:
+            return False
+        return audience == "customer" or event_name in SERIOUS_EVENTS
+
+    def sms(self, event: Event, *, audience: str = "customer", language: str | None = None) -> str:
+        """One line of GSM-7 text; at most SMS_MAX_SEPTETS for templates that load() accepted."""
+        language = _language(event, language)
+        template = self._template(self._plain, language, event.name, "sms", audience)
+        return sms_text(template.render(_context(event, audience)))
+
+    def email(self, event: Event, *, audience: str = "customer", language: str | None = None) -> Email:
+        language = _language(event, language)
+        plain = self._template(self._plain, language, event.name, "email", audience)
+        html = self._template(self._html, language, event.name, "email", audience)
+        context = _context(event, audience)
+        return Email(
+            subject=_one_line(_render_block(plain, "subject", context)),
+            text=_tidy_text(_render_block(plain, "text", context)),
+            html=html.render(context).strip() + "\n",
+        )
+
+    def _template(self, envs: dict[str, jinja2.Environment], language: str, event_name: str,
+                  channel: str, audience: str) -> jinja2.Template:
+        if audience not in AUDIENCES:
+            raise ValueError(f"audience {audience!r}: one of {', '.join(AUDIENCES)}")
+        if not self.has(event_name, audience):
+            raise ValueError(f"no {audience} message for {event_name}")
+        return envs[language].get_template(template_name(event_name, channel, audience))
+
+    def _rehearse(self) -> None:
+        """Render every template with the longest values; refuse what would fail when sending."""
+        for language, event_name, audience in _all_messages():
+            cls = EVENT_TYPES[event_name]
+            where = self._folders[language] / template_name(event_name, "sms", audience)
+            for event in _longest_events(cls, language, every_combination=True):
+                with _naming(where):
+                    _check_sms(self.sms(event, audience=audience, language=language), where)
+            where = self._folders[language] / template_name(event_name, "email", audience)
+            for event in _longest_events(cls, language, every_combination=False):
+                with _naming(where):
+                    self.email(event, audience=audience, language=language)
+
+
+def _read_folder(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        raise TemplateProblem(f"{folder}: no such folder of message templates")
+    sources = {path.name: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.j2"))}
+    required = required_templates()
+    for name in required:
+        if name not in sources:
+            raise TemplateProblem(f"{folder / name}: missing; every language needs {name}")
+    for name in sources:
+        if name not in required and not name.startswith("_"):
+            raise TemplateProblem(
+                f"{folder / name}: not the name of any message (like LowCredit.sms.j2 or "
+                f"cpas_Disconnected.email.j2; CPAS messages exist only for {', '.join(sorted(SERIOUS_EVENTS))})")
+    return sources
+
+
+def _compile(env: jinja2.Environment, folder: Path, name: str) -> None:
+    try:
+        env.get_template(name)
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateProblem(f"{folder / (error.name or name)}, line {error.lineno}: {error.message}") from error
+
+
+def _check_email_shape(env: jinja2.Environment, folder: Path) -> None:
+    for name in required_templates():
+        if not name.endswith(".email.j2"):
+            continue
+        missing = [block for block in EMAIL_BLOCKS if block not in env.get_template(name).blocks]
+        if missing:
+            raise TemplateProblem(f"{folder / name}: needs the block(s) {', '.join(missing)}")
+        parents = jinja2.meta.find_referenced_templates(env.parse(env.loader.get_source(env, name)[0]))
+        if LAYOUT not in set(parents):
+            raise TemplateProblem(f"{folder / name}: must extend {LAYOUT}")
+
+
+def _check_sms(sms: str, where: Path) -> None:
+    try:
+        length = septets(sms)
+    except UnicodeEncodeError as error:
+        raise TemplateProblem(
+            f"{where}: {sms[error.start]!r} cannot be sent in an SMS (not GSM-7); "
+            f"write the word without it, e.g. 'Belgie', or reword: {sms!r}") from error
+    if length > SMS_MAX_SEPTETS:
+        raise TemplateProblem(
+            f"{where}: {length} GSM-7 characters with the longest values, more than {SMS_MAX_SEPTETS} "
+            f"(two SMS): {sms!r}")
+
+
+def _all_messages() -> Iterator[tuple[str, str, str]]:
+    for language in LANGUAGES:
+        for event_name in EVENT_TYPES:
+            for audience in AUDIENCES:
+                if audience == "customer" or event_name in SERIOUS_EVENTS:
+                    yield language, event_name, audience
+
+
+@contextmanager
+def _naming(where: Path) -> Iterator[None]:
+    try:
+        yield
+    except TemplateProblem:
+        raise
+    except Exception as error:  # an undefined name, a filter given the wrong value, a missing import
+        raise TemplateProblem(f"{where}: does not render ({type(error).__name__}: {error})") from error
+
+
+def _longest_moment(language: str) -> datetime:
+    """A two-digit day and month, 23:59 in Brussels, on the weekday with the longest name."""
+    names = get_day_names("wide", locale=BABEL_LOCALES[language])
+    longest = max(names, key=lambda weekday: len(names[weekday]))
+    day = date(2026, 12, 14)
+    day += timedelta(days=(longest - day.weekday()) % 7)
+    return datetime.combine(day, time(23, 59), tzinfo=BRUSSELS)
+
+
+def _longest_events(cls: type[Event], language: str, *, every_combination: bool) -> Iterator[Event]:
+    """Negative, zero and largest amounts (all combinations, or each for all fields), both energies."""
+    names = {f.name for f in fields(cls)}
+    cents_fields = [f.name for f in fields(cls) if f.type in (int, "int")]
+    if every_combination:
+        combinations = list(itertools.product(LONGEST_CENTS, repeat=len(cents_fields)))
+    else:
+        combinations = [(cents,) * len(cents_fields) for cents in LONGEST_CENTS]
+    moment = _longest_moment(language)
+    for energy in ENERGIES:
+        for amounts in combinations:
+            values: dict[str, object] = dict(zip(cents_fields, amounts, strict=True))
+            values.update({f.name: moment for f in fields(cls) if f.type in (datetime, "datetime")})
+            if "channel" in names:
+                values["channel"] = LONGEST_CHANNEL
+            yield cls(**{**values, "ean": REHEARSAL_EAN, "energy": energy, "language": language})

@@ -1,0 +1,39 @@
+"""Twilio's SMS delivery reports (StatusCallback): a sub-app behind the signature check. Reports
+come in any order, any number of times; the outbox keeps the furthest state."""
+
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from ledger import Ledger
+from saldo.signature import signature_middleware
+
+log = logging.getLogger("saldo.messaging")
+
+STATUS_PATH = "/status"
+# Twilio's MessageStatus → the outbox's states; the others (queued, sending, accepted…) say
+# nothing the outbox does not know already.
+REPORTED = {"sent": "sent", "delivered": "delivered", "undelivered": "undeliverable",
+            "failed": "failed"}
+
+
+def _is_sid(text: str) -> bool:
+    return len(text) == 34 and text[:2] in ("SM", "MM") and text[2:].isalnum()
+
+
+def create_status_app(auth_token: str, public_base_url: str,
+                      ledger: Callable[[web.Request], Ledger]) -> web.Application:
+    async def delivery_report(request: web.Request) -> web.Response:
+        form = await request.post()
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        if not _is_sid(sid):
+            raise web.HTTPBadRequest(text="MessageSid: missing or not a message SID")
+        if status in REPORTED:
+            matched = await ledger(request).outbox.report(sid, REPORTED[status])
+            log.info("delivery report %s: %s%s", sid, status, "" if matched else " (kept for later)")
+        return web.Response(status=204)
+
+    app = web.Application(middlewares=[signature_middleware(auth_token, public_base_url)])
+    app.router.add_post(STATUS_PATH, delivery_report)
+    return app

@@ -1,0 +1,332 @@
+"""The customer and CPAS texts: the real templates of locales/, rendered from made-up events."""
+
+import itertools
+import re
+import shutil
+from dataclasses import fields
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from ledger import BRUSSELS
+from ledger.events import (
+    EVENT_TYPES, Disconnected, DisconnectionPending, EmergencyCreditStarted, LowCredit,
+    PrepaymentActivated, ReconnectionAllowed, TopUpReceived,
+)
+from messaging.render import (
+    AUDIENCES, SERIOUS_EVENTS, Email, MessageTemplates, TemplateProblem, money, sms_text,
+)
+
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
+LANGUAGES = ("fr", "nl", "de")
+ENERGIES = ("electricity", "gas")
+EAN = "541449000000001234"
+GSM = "gsm03.38"
+MAX_SEPTETS = 306
+LARGEST_CENTS = 25_000_000  # 250 000,00 €
+AT = datetime(2026, 10, 12, 9, 58, tzinfo=UTC)  # Monday 11:58 in Brussels (summer time)
+
+GREEN_BUTTON = {"fr": "bouton vert", "nl": "groene knop", "de": "grüne Taste"}
+TIGHTNESS_TEST = {"fr": "étanchéité", "nl": "dichtheidstest", "de": "Dichtheitstest"}
+
+
+@pytest.fixture(scope="module")
+def templates() -> MessageTemplates:
+    return MessageTemplates.load(LOCALES)
+
+
+def make(name: str, *, energy: str = "electricity", language: str = "fr", ean: str = EAN,
+         at: datetime = AT, cents: int | None = None, **values) -> object:
+    """An event of that name; amounts it does not get are plausible made-up figures."""
+    cls = EVENT_TYPES[name]
+    defaults = {"balance_cents": -120, "debt_cents": 1200, "daily_repayment_cents": 100,
+                "transferred_cents": 800, "threshold_cents": 500, "emergency_credit_left_cents": 1380,
+                "minimum_topup_cents": 1670, "amount_cents": 2000, "channel": "terminal",
+                "disconnect_at": at + timedelta(hours=20)}
+    data = {f.name: defaults[f.name] for f in fields(cls) if f.name in defaults}
+    if cents is not None:
+        data.update({key: cents for key, value in data.items() if isinstance(value, int)})
+    data.update(values)
+    return cls(ean=ean, energy=energy, language=language, at=at, **data)
+
+
+def all_messages() -> list:
+    return [pytest.param(language, name, audience, energy, id=f"{language}-{name}-{audience}-{energy}")
+            for language, name, audience, energy in itertools.product(LANGUAGES, EVENT_TYPES, AUDIENCES, ENERGIES)
+            if audience == "customer" or name in SERIOUS_EVENTS]
+
+
+@pytest.mark.parametrize(("language", "name", "audience", "energy"), all_messages())
+def test_every_message_renders_without_the_full_ean(templates, language, name, audience, energy):
+    event = make(name, energy=energy, language=language)
+    sms = templates.sms(event, audience=audience)
+    email = templates.email(event, audience=audience)
+
+    assert isinstance(email, Email)
+    assert sms.strip() and email.subject.strip() and email.text.strip() and email.html.strip()
+    assert "\n" not in email.subject
+    assert email.html.startswith("<!DOCTYPE html>") and f'<html lang="{language}">' in email.html
+    assert "<img" not in email.html and "http" not in email.html  # no images nor external resources
+    for text in (sms, email.subject, email.text, email.html):
+        assert EAN[-13:] not in text
+    assert "1234" in sms and "1234" in email.text  # the masked form
+    assert "078/15.78.01" in email.text and "078/15.78.01" in email.html
+
+
+def longest_events(name: str, language: str, energy: str):
+    """Every combination of −250 000,00 €, 0 and 250 000,00 €, on each weekday of a two-digit
+    day and month at 23:59 in Brussels."""
+    cls = EVENT_TYPES[name]
+    amounts = [f.name for f in fields(cls) if f.type is int]
+    for weekday in range(7):
+        moment = datetime.combine(date(2026, 12, 14) + timedelta(days=weekday), time(23, 59), tzinfo=BRUSSELS)
+        for combination in itertools.product((-LARGEST_CENTS, 0, LARGEST_CENTS), repeat=len(amounts)):
+            values = dict(zip(amounts, combination, strict=True))
+            names = {f.name for f in fields(cls)}
+            if "disconnect_at" in names:
+                values["disconnect_at"] = moment
+            if "channel" in names:
+                values["channel"] = "transfer"
+            yield make(name, energy=energy, language=language, at=moment, ean="541449999999999999", **values)
+
+
+@pytest.mark.parametrize(("language", "name", "audience", "energy"), all_messages())
+def test_every_sms_is_gsm7_and_fits_two_segments_with_the_longest_values(templates, language, name,
+                                                                        audience, energy):
+    longest = 0
+    for event in longest_events(name, language, energy):
+        sms = templates.sms(event, audience=audience)
+        encoded = sms.encode(GSM)  # raises on any character outside GSM 03.38
+        assert len(encoded) <= MAX_SEPTETS, f"{len(encoded)} septets: {sms}"
+        longest = max(longest, len(encoded))
+    assert longest > 150  # the values did make it long
+
+
+def test_the_longest_amounts_are_as_long_as_announced(templates):
+    sms = templates.sms(make("LowCredit", cents=-LARGEST_CENTS))
+    assert "-250 000,00 €" in sms
+    assert "€ -250.000,00" in templates.sms(make("LowCredit", language="nl", cents=-LARGEST_CENTS))
+
+
+def test_sms_spaces_are_plain_while_emails_keep_babel_ones(templates):
+    event = make("LowCredit", balance_cents=446)
+    sms = templates.sms(event)
+    assert "4,46 €" in sms and "\u00a0" not in sms and "\u202f" not in sms
+    assert "4,46\u00a0€" in templates.email(event).text
+    assert sms_text("1\u202f000,00\u00a0€ \u2013 l\u2019énergie\u2026\n  fin") == "1 000,00 € - l'énergie... fin"
+
+
+def test_low_credit_amounts_per_language(templates):
+    assert "4,46 €" in templates.sms(make("LowCredit", balance_cents=446))
+    assert "€ 4,46" in templates.sms(make("LowCredit", language="nl", balance_cents=446))
+    assert "4,46 €" in templates.sms(make("LowCredit", language="de", balance_cents=446))
+    assert "(seuil : 5,00 €)" in templates.sms(make("LowCredit", balance_cents=446, threshold_cents=500))
+
+
+def test_money_is_formatted_by_babel_for_belgium():
+    assert money(3880, "fr") == "38,80\u00a0€"
+    assert money(3880, "nl") == "€\u00a038,80"
+    assert money(3880, "de") == "38,80\u00a0€"
+    assert money(-120, "fr") == "-1,20\u00a0€"
+
+
+def test_a_negative_balance_is_shown_negative(templates):
+    event = make("EmergencyCreditStarted", balance_cents=-120)
+    assert "Votre solde est de -1,20 €" in templates.email(event).text.replace("\u00a0", " ")
+    assert "Solde : -1,20 €" in templates.sms(event, audience="cpas")
+    assert "Saldo: € -1,20" in templates.sms(event, audience="cpas", language="nl")
+    assert "Saldo: -1,20 €" in templates.sms(event, audience="cpas", language="de")
+
+
+def test_the_emergency_credit_email_is_french_and_in_brussels_time(templates):
+    email = templates.email(make("EmergencyCreditStarted", energy="gas"))
+    assert email.subject == "Activation de votre crédit de secours (gaz)"
+    assert "lundi 12 octobre 2026 à 11:58" in email.text
+    assert "lundi 12 octobre 2026 à 11:58" in email.html
+    assert "09:58" not in email.text
+    assert "13,80\u00a0€" in email.text  # what can still be used
+    assert "lundi 12/10 à 11:58" in templates.sms(make("EmergencyCreditStarted"))
+
+
+def test_winter_time_is_one_hour_ahead_of_utc(templates):
+    winter = datetime(2026, 12, 14, 9, 58, tzinfo=UTC)
+    assert "lundi 14 décembre 2026 à 10:58" in templates.email(make("EmergencyCreditStarted", at=winter)).text
+    assert "Montag, 14. Dezember 2026 um 10:58" in templates.email(
+        make("EmergencyCreditStarted", language="de", at=winter)).text
+    assert "maandag 14/12 om 10:58" in templates.sms(make("EmergencyCreditStarted", language="nl", at=winter))
+
+
+def test_disconnection_pending_says_when_and_how_much(templates):
+    event = make("DisconnectionPending", disconnect_at=datetime(2026, 10, 13, 6, 0, tzinfo=UTC),
+                 minimum_topup_cents=1642)
+    sms = templates.sms(event)
+    assert "mardi 13/10 à 08:00" in sms and "16,42 €" in sms
+    email = templates.email(event)
+    assert "mardi 13 octobre 2026 à 08:00" in email.subject
+    assert "16,42\u00a0€" in email.text
+
+
+def test_html_escapes_values_while_text_and_sms_do_not(templates):
+    event = make("Disconnected", ean="54144000000000<&'>")
+    email = templates.email(event)
+    assert "&lt;&amp;&#39;&gt;" in email.html and "<&'>" not in email.html
+    assert "…<&'>" in email.text and "&lt;" not in email.text and "&#39;" not in email.text
+    assert "<&'>" in templates.email(event, audience="cpas").subject
+    sms = templates.sms(event)
+    assert "...<&'>" in sms and "&#39;" not in sms
+    assert "d'électricité" in sms and "d'électricité" in email.text
+
+
+def test_electricity_and_gas_instructions_differ(templates):
+    for language, name in itertools.product(
+            LANGUAGES, ("Disconnected", "PowerLimited", "ReconnectionAllowed")):
+        electricity = make(name, language=language, energy="electricity")
+        gas = make(name, language=language, energy="gas")
+        for render in (templates.sms, lambda event: templates.email(event).text):
+            assert GREEN_BUTTON[language] in render(electricity)
+            assert TIGHTNESS_TEST[language] not in render(electricity)
+            assert TIGHTNESS_TEST[language] in render(gas)
+            assert GREEN_BUTTON[language] not in render(gas)
+    assert "10 minutes" in templates.email(make("Disconnected", energy="gas")).text
+    assert "5 secondes" in templates.email(make("Disconnected")).text
+
+
+def test_prepayment_activated_uses_the_event_figures(templates):
+    text = templates.email(make("PrepaymentActivated", balance_cents=2000, debt_cents=1200,
+                                daily_repayment_cents=100, transferred_cents=800)).text
+    assert "20,00\u00a0€" in text and "12,00\u00a0€" in text and "1,00\u00a0€ par jour" in text
+    assert "compteur à budget, 8,00\u00a0€" in text
+    fresh = templates.email(make("PrepaymentActivated", balance_cents=2000, debt_cents=2000,
+                                 daily_repayment_cents=100, transferred_cents=0)).text
+    assert "compteur à budget" not in fresh and "20,00\u00a0€ pour que" in fresh
+    no_debt = templates.sms(make("PrepaymentActivated", balance_cents=3000, debt_cents=0,
+                                 daily_repayment_cents=0, transferred_cents=3000))
+    assert "Avance" not in no_debt and "dont 30,00 €" in no_debt
+
+
+def test_top_up_received_gives_amount_and_new_balance(templates):
+    sms = templates.sms(make("TopUpReceived", amount_cents=2000, balance_cents=380))
+    assert "20,00 €" in sms and "Nouveau solde : 3,80 €" in sms and "négatif" not in sms
+    still_negative = templates.sms(make("TopUpReceived", amount_cents=500, balance_cents=-1100))
+    assert "-11,00 €" in still_negative and "négatif" in still_negative
+
+
+def test_help_numbers_and_how_to_top_up(templates):
+    for language, name in itertools.product(LANGUAGES, SERIOUS_EVENTS):
+        event = make(name, language=language)
+        assert "078/15.78.01" in templates.sms(event)
+        assert "078/15.78.01" in templates.sms(event, audience="cpas")
+    for language, name in itertools.product(LANGUAGES, EVENT_TYPES):
+        text = templates.email(make(name, language=language)).text
+        assert "0800/92.424" in text
+    for language in LANGUAGES:
+        text = templates.email(make("LowCredit", language=language)).text
+        assert "recharger.ores.be" in text and "13" in text and "5,00" in text and "250,00" in text
+
+
+def test_french_never_says_cents(templates):
+    for name, audience in itertools.product(EVENT_TYPES, AUDIENCES):
+        if templates.has(name, audience):
+            event = make(name)
+            email = templates.email(event, audience=audience)
+            for text in (templates.sms(event, audience=audience), email.subject, email.text):
+                assert not re.search(r"\bcents?\b", text, re.IGNORECASE)
+
+
+def test_the_cpas_audience_exists_for_serious_events_only(templates):
+    assert all(templates.has(name, "customer") for name in EVENT_TYPES)
+    assert {name for name in EVENT_TYPES if templates.has(name, "cpas")} == SERIOUS_EVENTS
+    assert not templates.has("LowCredit", "cpas") and not templates.has("Nothing", "customer")
+    with pytest.raises(ValueError, match="no cpas message for LowCredit"):
+        templates.sms(make("LowCredit"), audience="cpas")
+    with pytest.raises(ValueError):
+        templates.email(make("Disconnected"), audience="neighbour")
+
+
+def test_the_cpas_is_told_which_meter_and_what_to_do(templates):
+    sms = templates.sms(make("Disconnected", energy="gas"), audience="cpas")
+    assert sms.startswith("CPAS") and "compteur de gaz EAN ...1234" in sms and "16,70 €" in sms
+    assert "OCMW" in templates.sms(make("Disconnected", language="nl"), audience="cpas")
+    email = templates.email(make("PowerLimited"), audience="cpas")
+    assert "mandat" in email.text and "…1234" in email.subject and "16,70\u00a0€" in email.text
+
+
+def test_language_defaults_to_the_event_and_can_be_chosen(templates):
+    event = make("ReconnectionAllowed", language="nl", balance_cents=380)
+    assert "Bedankt" in templates.sms(event)
+    assert "Merci" in templates.sms(event, language="fr")
+    assert "danke für Ihre Aufladung" in templates.email(event, language="de").text
+    with pytest.raises(ValueError):
+        templates.sms(event, language="en")
+
+
+def test_naive_times_are_refused(templates):
+    with pytest.raises(ValueError, match="naive"):
+        templates.sms(make("EmergencyCreditStarted", at=datetime(2026, 10, 12, 11, 58)))
+
+
+# load() refuses broken template folders -------------------------------------------------------
+
+@pytest.fixture
+def locales_copy(tmp_path) -> Path:
+    copy = tmp_path / "locales"
+    shutil.copytree(LOCALES, copy)
+    return copy
+
+
+def test_a_missing_template_is_refused_by_name(locales_copy):
+    (locales_copy / "fr" / "messages" / "LowCredit.sms.j2").unlink()
+    with pytest.raises(TemplateProblem, match=r"fr/messages/LowCredit\.sms\.j2: missing"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_a_missing_cpas_template_is_refused(locales_copy):
+    (locales_copy / "de" / "messages" / "cpas_PowerLimited.email.j2").unlink()
+    with pytest.raises(TemplateProblem, match=r"cpas_PowerLimited\.email\.j2"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_a_template_that_does_not_compile_is_refused(locales_copy):
+    path = locales_copy / "nl" / "messages" / "TopUpReceived.sms.j2"
+    path.write_text(path.read_text(encoding="utf-8") + "{% if %}\n", encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"TopUpReceived\.sms\.j2, line \d+"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_an_undefined_name_is_refused(locales_copy):
+    path = locales_copy / "fr" / "messages" / "Disconnected.email.j2"
+    path.write_text(path.read_text(encoding="utf-8").replace("{{ at|date_time }}", "{{ cut_at|date_time }}"),
+                    encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"Disconnected\.email\.j2: does not render .*cut_at"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_a_character_outside_gsm7_is_refused(locales_copy):
+    path = locales_copy / "nl" / "messages" / "LowCredit.sms.j2"
+    path.write_text(path.read_text(encoding="utf-8").replace("Laag saldo:", "Laag saldo in België:"),
+                    encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"LowCredit\.sms\.j2: 'ë' cannot be sent in an SMS"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_an_sms_longer_than_two_segments_is_refused(locales_copy):
+    path = locales_copy / "de" / "messages" / "TopUpReceived.sms.j2"
+    path.write_text(path.read_text(encoding="utf-8") + "Vielen Dank. " * 10, encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"TopUpReceived\.sms\.j2: \d+ GSM-7 characters"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_a_stray_template_name_is_refused(locales_copy):
+    shutil.copy(locales_copy / "fr" / "messages" / "LowCredit.sms.j2",
+                locales_copy / "fr" / "messages" / "cpas_LowCredit.sms.j2")
+    with pytest.raises(TemplateProblem, match=r"cpas_LowCredit\.sms\.j2: not the name of any message"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_an_email_without_its_layout_is_refused(locales_copy):
+    path = locales_copy / "fr" / "messages" / "LowCredit.email.j2"
+    path.write_text(path.read_text(encoding="utf-8").replace('{% extends "_layout.html.j2" %}', ""),
+                    encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"LowCredit\.email\.j2: must extend _layout\.html\.j2"):
+        MessageTemplates.load(locales_copy)
