@@ -98,8 +98,9 @@ async def update_many(conn: AsyncConnection, table: Table, key: str, columns: Se
         return
     sql = _compiled(
         conn, (conn.dialect.name, "update", table.name, (key, *columns)),
+        # ordered_values: the SET clause in the rows' order (values() would use the table's)
         lambda: update(table).where(table.c[key] == bindparam("_key"))
-        .values({c: bindparam(c) for c in columns}))
+        .ordered_values(*((table.c[c], bindparam(c)) for c in columns)))
     await conn.exec_driver_sql(sql, rows)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import schema
 from .clock import from_text, to_text
 from .contacts import normalise_email, normalise_mobile
-from .db import fetch_rows, insert_many, reading
+from .db import fetch_rows, insert_many, reading, update_many
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
 from .events import Event, event_from_row
@@ -202,27 +202,29 @@ class Outbox:
         a late or repeated outcome cannot undo a newer one."""
         if not outcomes:
             return
-        o = schema.outbox
+        o, r = schema.outbox, schema.delivery_reports
         now = to_text(self._now())
         async with self._ledger._writing() as conn:
-            for outcome in outcomes:
-                still_sending = and_(o.c.id == outcome.message_id, o.c.state == "sending")
-                if isinstance(outcome, Sent):
-                    changed = await conn.execute(update(o).where(still_sending).values(
-                        state="sent", provider_id=outcome.provider_id, sent_at=now, error=None))
-                    if changed.rowcount:
-                        await self._apply_early_reports(conn, outcome.message_id,
-                                                        outcome.provider_id)
-                elif isinstance(outcome, Retry):
-                    await conn.execute(update(o).where(still_sending).values(
-                        state="queued", error=outcome.error,
-                        not_before=to_text(outcome.not_before)))
-                else:
-                    state = "undeliverable" if outcome.undeliverable else "failed"
-                    changed = await conn.execute(update(o).where(still_sending).values(
-                        state=state, error=outcome.error))
-                    if changed.rowcount:
-                        await self._fall_back(conn, outcome.message_id)
+            still_sending = {id_ for (id_,) in await fetch_rows(conn, select(o.c.id).where(
+                o.c.id.in_(sorted({x.message_id for x in outcomes})), o.c.state == "sending"))}
+            current = [x for x in outcomes if x.message_id in still_sending]
+            sent = [x for x in current if isinstance(x, Sent)]
+            await update_many(conn, o, "id", ("state", "provider_id", "sent_at", "error"),
+                              [("sent", x.provider_id, now, None, x.message_id) for x in sent])
+            await update_many(conn, o, "id", ("state", "error", "not_before"),
+                              [("queued", x.error, to_text(x.not_before), x.message_id)
+                               for x in current if isinstance(x, Retry)])
+            for gave_up in (x for x in current if isinstance(x, GaveUp)):
+                await conn.execute(update(o).where(o.c.id == gave_up.message_id).values(
+                    state="undeliverable" if gave_up.undeliverable else "failed",
+                    error=gave_up.error))
+                await self._fall_back(conn, gave_up.message_id)
+            if sent:  # delivery reports that came before the send was recorded
+                by_provider_id = {x.provider_id: x.message_id for x in sent}
+                for provider_id, status, at in await fetch_rows(conn, select(
+                        r.c.provider_id, r.c.status, r.c.at).where(
+                        r.c.provider_id.in_(sorted(by_provider_id))).order_by(r.c.id)):
+                    await self._apply_report(conn, by_provider_id[provider_id], status, at)
 
     async def report(self, provider_id: str, status: str) -> bool:
         """A delivery report (`sent`, `delivered`, `failed`, `undeliverable`), in any order, any
@@ -239,13 +241,6 @@ class Outbox:
             if found:
                 await self._apply_report(conn, found[0], status, now)
             return found is not None
-
-    async def _apply_early_reports(self, conn: AsyncConnection, message_id: int,
-                                   provider_id: str) -> None:
-        r = schema.delivery_reports
-        for status, at in await fetch_rows(conn, select(r.c.status, r.c.at).where(
-                r.c.provider_id == provider_id).order_by(r.c.id)):
-            await self._apply_report(conn, message_id, status, at)
 
     async def _apply_report(self, conn: AsyncConnection, message_id: int, status: str,
                             at: str) -> None:

@@ -341,8 +341,18 @@ class Ledger:
 
     @classmethod
     async def open(cls, database_url: str, **options) -> "Ledger":
-        ledger = cls(create_engine(database_url), sqlite_file=sqlite_path(database_url), **options)
-        await ledger.upgrade()
+        path = sqlite_path(database_url)
+        if path is not None and not path.parent.is_dir():
+            # Said before connecting: a failed connect leaves aiosqlite a thread to clean up.
+            raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist")
+        ledger = cls(create_engine(database_url), sqlite_file=path, **options)
+        try:
+            await ledger.upgrade()
+        except BaseException:
+            # Closed here, not left to the garbage collector: aiosqlite's threads would then
+            # report to an event loop that may be gone.
+            await ledger.close()
+            raise
         return ledger
 
     async def close(self) -> None:

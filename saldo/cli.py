@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     balance.add_argument("ean")
     balance.add_argument("--json", action="store_true", help="one JSON object")
 
+    cpas = commands.add_parser(
+        "cpas-contact", help="where a CPAS is told of its residents' serious events")
+    cpas.add_argument("cpas", help="the CPAS code, as in the accounts file")
+    cpas.add_argument("--mobile", help="a mobile number for SMS")
+    cpas.add_argument("--email", help="an e-mail address")
+    cpas.add_argument("--language", choices=("fr", "nl", "de"), default="fr")
+
     call = commands.add_parser("call", help="call the balance line from the terminal, as Twilio would")
     call.add_argument("url", nargs="?", help="the server (default http://localhost:PORT)")
     call.add_argument("--speak", action="store_true", help="also speak with espeak-ng")
@@ -186,6 +193,17 @@ async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Cloc
             added = await ledger.add_payment_plan(args.ean, parse_cents(args.amount),
                                                   parse_cents(args.daily, "daily"), args.reference)
             print("payment plan added" if added else "payment plan already recorded")
+            return 0
+        if args.command == "cpas-contact":
+            contact = await ledger.outbox.register_cpas_contact(
+                args.cpas, mobile=args.mobile, email=args.email, language=args.language)
+            channels = [name for name, value in (("SMS", contact.mobile),
+                                                 ("e-mail", contact.email)) if value]
+            print(f"{contact.cpas}: serious events of its residents go by "
+                  f"{' and '.join(channels)}" if channels else
+                  f"{contact.cpas}: no longer told of its residents' events")
+            await ledger.audit(actor=f"cli:{_operator()}", action="cpas-contact", ean=None,
+                               outcome="registered", detail=contact.cpas)
             return 0
         if args.command == "balance":
             view = await ledger.balance_view(args.ean, actor=f"cli:{_operator()}")

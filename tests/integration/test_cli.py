@@ -257,7 +257,7 @@ def test_settings_and_database_problems_are_named(tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("NDP_HOLIDAYS", "none")
     monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/dir/x.db")
     code, _, err = run(capsys, "balance", make_ean(1))
-    assert code == 1 and "DATABASE_URL cannot be used" in err
+    assert code == 1 and "DATABASE_URL: the folder /nonexistent/dir does not exist" in err
 
 
 def test_debug_logs_carry_no_customer_data(tmp_path, capsys, monkeypatch, caplog):
@@ -269,3 +269,14 @@ def test_debug_logs_carry_no_customer_data(tmp_path, capsys, monkeypatch, caplog
     logged = caplog.text + capsys.readouterr().err
     for secret in ("Imaginaire", "+32470000101", "zoe@example.org", make_ean(1), make_ean(1)[-13:]):
         assert secret not in logged
+
+
+def test_a_cpas_registers_where_to_be_told_and_a_bad_number_is_refused(capsys):
+    code, out, _ = run(capsys, "cpas-contact", "CPAS-NAMUR", "--mobile", "0470 12 34 56",
+                       "--email", "social@cpas-namur.example.be")
+    assert code == 0
+    assert out.strip() == "CPAS-NAMUR: serious events of its residents go by SMS and e-mail"
+    code, _, err = run(capsys, "cpas-contact", "CPAS-NAMUR", "--mobile", "081 24 86 11")
+    assert code == 1 and "not a mobile number" in err
+    code, out, _ = run(capsys, "cpas-contact", "CPAS-NAMUR")
+    assert code == 0 and "no longer told" in out
