@@ -46,12 +46,14 @@ class LowCredit(Event):
 @dataclass(frozen=True, kw_only=True)
 class EmergencyCreditStarted(Event):
     emergency_credit_left_cents: int
+    power_limiter: bool = False  # when it runs out: limited to about 10 A, not cut off (older rows lack it)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DisconnectionPending(Event):
     disconnect_at: datetime
     minimum_topup_cents: int
+    power_limiter: bool = False  # limited to about 10 A at disconnect_at, not cut off (older rows lack it)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -138,7 +138,8 @@ def settle(meter: Meter, new_balance_cents: int, now: datetime,
         events.append(LowCredit(threshold_cents=meter.threshold_cents, **common))
     if before >= 0 > after:
         events.append(EmergencyCreditStarted(
-            emergency_credit_left_cents=emergency_credit_left_cents(after), **common))
+            emergency_credit_left_cents=emergency_credit_left_cents(after),
+            power_limiter=bool(meter.power_limiter), **common))
 
     if meter.supply is Supply.OFF:
         if after >= RECONNECTION_MINIMUM_CENTS:
@@ -152,7 +153,8 @@ def settle(meter: Meter, new_balance_cents: int, now: datetime,
             meter = replace(meter, supply=Supply.PENDING, pending_since=now)
             events.append(DisconnectionPending(
                 disconnect_at=ndp.end_after(now),
-                minimum_topup_cents=minimum_topup_cents(after), **common))
+                minimum_topup_cents=minimum_topup_cents(after),
+                power_limiter=bool(meter.power_limiter), **common))
         else:
             meter, event = _cut_off(meter, now)
             events.append(event)

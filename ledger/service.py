@@ -493,6 +493,8 @@ class Ledger:
             raise InvalidInput("energy", f"{row.energy!r} is not one of {', '.join(ENERGIES)}")
         if row.language not in LANGUAGES:
             raise InvalidInput("language", f"{row.language!r} is not one of {', '.join(LANGUAGES)}")
+        if row.power_limiter and row.energy == "gas":
+            raise InvalidInput("power_limiter", "only an electricity meter has a power limiter")
         notify = row.notify or ("sms+email" if row.mobile and row.email else
                                 "sms" if row.mobile else "email" if row.email else "none")
         if notify not in NOTIFY_CHOICES:

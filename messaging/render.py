@@ -11,6 +11,7 @@ parts. Two Jinja2 environments per language read the same files: one plain (SMS,
 and one that HTML-escapes every value (the html part).
 """
 
+import contextvars
 import functools
 import itertools
 import re
@@ -156,8 +157,32 @@ def _environment(sources: dict[str, str], language: str, *, html: bool) -> jinja
     env.filters["money"] = lambda cents: money(cents, language)
     env.filters["date_time"] = lambda moment: date_time(moment, language)
     env.filters["short_date_time"] = lambda moment: short_date_time(moment, language)
-    env.globals.update(TEMPLATE_GLOBALS)
+    env.globals.update(TEMPLATE_GLOBALS, this=_ThisMessage())
     return env
+
+
+_rendering: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("rendering")
+
+
+class _ThisMessage:
+    """`this` in the templates: the message being rendered. The shared phrases (_parts.j2) read
+    it instead of being imported `with context`, which Jinja re-runs at every render (more than
+    half of an SMS's rendering time); imported plainly, they are built once."""
+
+    def __getattr__(self, name: str) -> object:
+        try:
+            return _rendering.get()[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@contextmanager
+def _rendering_of(context: dict[str, object]) -> Iterator[dict[str, object]]:
+    token = _rendering.set(context)
+    try:
+        yield context
+    finally:
+        _rendering.reset(token)
 
 
 def _context(event: Event, audience: str) -> dict[str, object]:
@@ -214,18 +239,19 @@ class MessageTemplates:
         """One line of GSM-7 text; at most SMS_MAX_SEPTETS for templates that load() accepted."""
         language = _language(event, language)
         template = self._template(self._plain, language, event.name, "sms", audience)
-        return sms_text(template.render(_context(event, audience)))
+        with _rendering_of(_context(event, audience)) as context:
+            return sms_text(template.render(context))
 
     def email(self, event: Event, *, audience: str = "customer", language: str | None = None) -> Email:
         language = _language(event, language)
         plain = self._template(self._plain, language, event.name, "email", audience)
         html = self._template(self._html, language, event.name, "email", audience)
-        context = _context(event, audience)
-        return Email(
-            subject=_one_line(_render_block(plain, "subject", context)),
-            text=_tidy_text(_render_block(plain, "text", context)),
-            html=html.render(context).strip() + "\n",
-        )
+        with _rendering_of(_context(event, audience)) as context:
+            return Email(
+                subject=_one_line(_render_block(plain, "subject", context)),
+                text=_tidy_text(_render_block(plain, "text", context)),
+                html=html.render(context).strip() + "\n",
+            )
 
     def _template(self, envs: dict[str, jinja2.Environment], language: str, event_name: str,
                   channel: str, audience: str) -> jinja2.Template:
@@ -325,17 +351,20 @@ def _longest_moment(language: str) -> datetime:
 
 
 def _longest_events(cls: type[Event], language: str, *, every_combination: bool) -> Iterator[Event]:
-    """Negative, zero and largest amounts (all combinations, or each for all fields), both energies."""
+    """Negative, zero and largest amounts (all combinations, or each for all fields), both energies,
+    every yes/no field (such as power_limiter) both ways."""
     names = {f.name for f in fields(cls)}
     cents_fields = [f.name for f in fields(cls) if f.type in (int, "int")]
+    flag_fields = [f.name for f in fields(cls) if f.type in (bool, "bool")]
     if every_combination:
         combinations = list(itertools.product(LONGEST_CENTS, repeat=len(cents_fields)))
     else:
         combinations = [(cents,) * len(cents_fields) for cents in LONGEST_CENTS]
     moment = _longest_moment(language)
-    for energy in ENERGIES:
+    for energy, flags in itertools.product(ENERGIES, itertools.product((False, True), repeat=len(flag_fields))):
         for amounts in combinations:
             values: dict[str, object] = dict(zip(cents_fields, amounts, strict=True))
+            values.update(zip(flag_fields, flags, strict=True))
             values.update({f.name: moment for f in fields(cls) if f.type in (datetime, "datetime")})
             if "channel" in names:
                 values["channel"] = LONGEST_CHANNEL

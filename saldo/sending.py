@@ -44,7 +44,7 @@ async def open_dispatcher(settings: Settings, ledger: Ledger, clock: Clock, loca
             sms_rate=SendRate(settings.sms_per_second),
             mail_rate=SendRate(settings.mails_per_second),
             backoff=Backoff(max_attempts=settings.send_attempts), clock=clock,
-            rng=random.Random(), lease=timedelta(minutes=2))
+            rng=random.Random(), lease=timedelta(seconds=settings.send_lease_seconds))
     finally:
         if isinstance(sms, TwilioSms):
             await sms.close()

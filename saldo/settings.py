@@ -42,6 +42,7 @@ class Settings:
     sms_per_second: float = 10.0
     mails_per_second: float = 10.0
     send_attempts: int = 8
+    send_lease_seconds: int = 120
     voices: tuple[tuple[str, str, str], ...] = (
         ("fr", "Polly.Isabelle-Neural", "fr-BE"),
         ("nl", "Polly.Lisa-Neural", "nl-BE"),
@@ -77,6 +78,8 @@ class Settings:
             mails_per_second=float(_integer(env, "MAILS_PER_SECOND", int(cls.mails_per_second), 1,
                                             1000)),
             send_attempts=_integer(env, "SEND_ATTEMPTS", cls.send_attempts, 1, 50),
+            send_lease_seconds=_integer(env, "SEND_LEASE_SECONDS", cls.send_lease_seconds, 1,
+                                        3600),
             voices=tuple(
                 (language, env.get(f"VOICE_{language.upper()}") or name,
                  env.get(f"VOICE_{language.upper()}_LANGUAGE") or code)

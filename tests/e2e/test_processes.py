@@ -136,6 +136,40 @@ async def test_worker_once_sends_what_is_due_and_exits(env):
     assert "+32470000001" not in err.decode() and "klant@" not in err.decode()  # privacy
 
 
+async def test_a_worker_killed_mid_send_neither_loses_nor_repeats_the_sms(env):
+    ledger = await Ledger.open(env["DATABASE_URL"])
+    await ledger.import_accounts([AccountInput(make_ean(1), "gas", "fr", mobile="+32470000001",
+                                               notify="sms")])
+    await ledger.close()
+    async with TwilioApi() as twilio:
+        env.update(sending_settings(twilio.url), QUIET_HOURS="none", SEND_LEASE_SECONDS="1")
+        twilio.delay_next(60, method="POST")  # Twilio has the SMS; its answer is slow to come
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "saldo", "worker", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(300):
+            if twilio.posts:
+                break
+            await asyncio.sleep(0.1)
+        worker.kill()  # SIGKILL: between the send and its record
+        await worker.wait()
+        assert len(twilio.posts) == 1
+        ledger = await Ledger.open(env["DATABASE_URL"])
+        try:
+            assert await ledger.outbox.counts() == {"sending": 1}
+            await asyncio.sleep(1.2)  # the lease
+            again = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "saldo", "worker", "--once", env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            _, err = await asyncio.wait_for(again.communicate(), 60)
+            assert again.returncode == 0, err.decode()
+            assert await ledger.outbox.counts() == {"sent": 1}
+        finally:
+            await ledger.close()
+        assert len(twilio.posts) == 1  # found at Twilio, not sent again
+        assert len(twilio.messages) == 1
+
+
 def test_demo_creates_and_serves(env):
     demo = saldo("demo", env=env)
     try:

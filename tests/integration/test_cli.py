@@ -44,7 +44,7 @@ def test_import_accounts_then_again_changes_nothing(tmp_path, capsys):
     path = accounts_file(
         tmp_path,
         f"{make_ean(1)};electricity;fr;Camille Essai;0470 00 01 01;;;;;2026-11-01;non;CPAS-NAMUR",
-        f"{make_ean(2)};gas;nl;Jan Proef;;jan@example.org;email;7,50;12,00;2026-11-01;ja;",
+        f"{make_ean(2)};electricity;nl;Jan Proef;;jan@example.org;email;7,50;12,00;2026-11-01;ja;",
     )
     code, out, err = run(capsys, "import", "accounts", str(path))
     assert (code, err) == (0, "")

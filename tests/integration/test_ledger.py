@@ -293,3 +293,11 @@ async def test_two_eans_with_the_same_last_13_digits_cannot_both_be_found(ledger
     assert [(e.line, e.field) for e in report.errors] == [(3, "ean")]
     report = await ledger.import_accounts([AccountInput(other, "gas", "fr", line=2)])
     assert [(e.line, e.field) for e in report.errors] == [(2, "ean")]
+
+
+async def test_a_gas_meter_with_a_power_limiter_is_refused(ledger):
+    report = await ledger.import_accounts([AccountInput(
+        ean=EAN, energy="gas", language="fr", activated_at=ACTIVATED, power_limiter=True)])
+    assert [(e.field, e.message) for e in report.errors] == [
+        ("power_limiter", "only an electricity meter has a power limiter")]
+    assert report.posted == 0

@@ -450,8 +450,8 @@ async def test_two_asks_for_another_meter(line, language):
         prompt(language, "ask_ean")]
     balance = call.said_after(second)
     assert PROMPTS[language].say(
-        "balance_gas", amount=AMOUNTS[language][State.POWER_LIMITED][0]) == balance[0]
-    assert TIGHTNESS_TEST[language] in " ".join(balance)
+        "balance_electricity", amount=AMOUNTS[language][State.POWER_LIMITED][0]) == balance[0]
+    assert GREEN_BUTTON[language] in " ".join(balance)
     assert_in_language(call, language, start=WELCOME_SENTENCES)
 
 

@@ -90,11 +90,11 @@ def customer(number: int, language: str, energy: str = "electricity", **details)
 
 
 async def live_through_a_week(ledger, dispatcher, clock, language: str):
-    """Every event, as the worker would see them: meter 1 (electricity) runs low, into the
-    emergency credit, is cut off at the end of the non-disconnection period and topped up; meter
-    2 (gas, power limiter) goes straight to a limited supply."""
-    await ledger.import_accounts([customer(1, language), customer(2, language, "gas",
-                                                                  power_limiter=True)])
+    """Every event, as the worker would see them: meter 1 (gas) runs low, into the emergency
+    credit, is cut off at the end of the non-disconnection period and topped up; meter 2
+    (electricity, power limiter) goes straight to a limited supply."""
+    await ledger.import_accounts([customer(1, language, "gas"),
+                                  customer(2, language, power_limiter=True)])
     await dispatcher.run_once()
     clock.set(datetime(2026, 11, 17, 10, 0, tzinfo=BRUSSELS))  # Tuesday, outside the NDP
     await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 16), 1600),

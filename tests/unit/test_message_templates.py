@@ -76,18 +76,21 @@ def test_every_message_renders_without_the_full_ean(templates, language, name, a
 
 def longest_events(name: str, language: str, energy: str):
     """Every combination of −250 000,00 €, 0 and 250 000,00 €, on each weekday of a two-digit
-    day and month at 23:59 in Brussels."""
+    day and month at 23:59 in Brussels; with and without a power limiter where the event says."""
     cls = EVENT_TYPES[name]
     amounts = [f.name for f in fields(cls) if f.type is int]
-    for weekday in range(7):
+    names = {f.name for f in fields(cls)}
+    limiters = (False, True) if "power_limiter" in names else (None,)
+    for weekday, limiter in itertools.product(range(7), limiters):
         moment = datetime.combine(date(2026, 12, 14) + timedelta(days=weekday), time(23, 59), tzinfo=BRUSSELS)
         for combination in itertools.product((-LARGEST_CENTS, 0, LARGEST_CENTS), repeat=len(amounts)):
             values = dict(zip(amounts, combination, strict=True))
-            names = {f.name for f in fields(cls)}
             if "disconnect_at" in names:
                 values["disconnect_at"] = moment
             if "channel" in names:
                 values["channel"] = "transfer"
+            if limiter is not None:
+                values["power_limiter"] = limiter
             yield make(name, energy=energy, language=language, at=moment, ean="541449999999999999", **values)
 
 
@@ -165,6 +168,60 @@ def test_disconnection_pending_says_when_and_how_much(templates):
     email = templates.email(event)
     assert "mardi 13 octobre 2026 à 08:00" in email.subject
     assert "16,42\u00a0€" in email.text
+
+
+# What each language says of a meter that will be limited (about 10 A) or cut off; lower case.
+LIMITED_WORDS = {"fr": ("limité", "limitation"), "nl": ("beperkt", "beperking"), "de": ("begrenzt", "begrenzung")}
+CUT_OFF_WORDS = {"fr": ("coupé", "coupure"), "nl": ("afgesloten", "afsluiting"),
+                 "de": ("abgeschaltet", "abschaltung")}
+ANY_LIMIT = {"fr": "limit", "nl": "beperk", "de": "begrenz"}  # also limitée, vermogensbegrenzer…
+
+
+def warning_texts(templates, name: str, language: str, audience: str, **values) -> dict[str, str]:
+    event = make(name, language=language, **values)
+    email = templates.email(event, audience=audience)
+    return {"sms": templates.sms(event, audience=audience), "subject": email.subject,
+            "text": email.text, "html": email.html}
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+@pytest.mark.parametrize("name", ["EmergencyCreditStarted", "DisconnectionPending"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_meter_with_a_power_limiter_is_told_limited_and_one_without_cut_off(templates, language, name,
+                                                                               audience):
+    limited = warning_texts(templates, name, language, audience, power_limiter=True)
+    for part in ("sms", "text", "html"):
+        text = limited[part].lower()
+        assert any(word in text for word in LIMITED_WORDS[language]), f"{part}: {limited[part]}"
+        assert "10 a" in text, f"{part}: {limited[part]}"  # 10 A, 10 ampères, 10 ampère, 10 Ampere
+        assert not any(word in text for word in CUT_OFF_WORDS[language]), f"{part}: {limited[part]}"
+    assert not any(word in limited["subject"].lower() for word in CUT_OFF_WORDS[language])
+    if audience == "customer":  # the customer is told simply what still works
+        assert {"fr": "frigo", "nl": "koelkast", "de": "kühlschrank"}[language] in limited["text"].lower()
+
+    for values in ({"power_limiter": False}, {"power_limiter": True, "energy": "gas"}, {}):
+        cut = warning_texts(templates, name, language, audience, **values)
+        for part in ("sms", "subject", "text", "html"):
+            text = cut[part].lower()
+            if part != "subject":
+                assert any(word in text for word in CUT_OFF_WORDS[language]), f"{values} {part}: {cut[part]}"
+            assert ANY_LIMIT[language] not in text, f"{values} {part}: {cut[part]}"
+
+
+def test_the_exact_words_of_a_coming_limitation(templates):
+    pending = {"power_limiter": True, "disconnect_at": datetime(2026, 10, 13, 6, 0, tzinfo=UTC)}
+    assert "sera limité à 10 A le mardi 13/10 à 08:00" in templates.sms(make("DisconnectionPending", **pending))
+    assert "Votre compteur sera limité le mardi 13 octobre 2026 à 08:00" in templates.email(
+        make("DisconnectionPending", **pending)).text
+    assert "wordt beperkt tot 10 A op dinsdag 13/10 om 08:00" in templates.sms(
+        make("DisconnectionPending", language="nl", **pending))
+    assert "wird am Dienstag, 13.10. um 08:00 auf 10 A begrenzt" in templates.sms(
+        make("DisconnectionPending", language="de", **pending))
+    assert "puis courant limité à 10 A." in templates.sms(make("EmergencyCreditStarted", power_limiter=True))
+    assert "limitation à 10 A le mardi 13 octobre 2026 à 08:00" in templates.email(
+        make("DisconnectionPending", **pending), audience="cpas").subject
+    assert "coupure le mardi 13 octobre 2026 à 08:00" in templates.email(
+        make("DisconnectionPending", **{**pending, "power_limiter": False}), audience="cpas").subject
 
 
 def test_html_escapes_values_while_text_and_sms_do_not(templates):
@@ -314,6 +371,16 @@ def test_an_sms_longer_than_two_segments_is_refused(locales_copy):
     path = locales_copy / "de" / "messages" / "TopUpReceived.sms.j2"
     path.write_text(path.read_text(encoding="utf-8") + "Vielen Dank. " * 10, encoding="utf-8")
     with pytest.raises(TemplateProblem, match=r"TopUpReceived\.sms\.j2: \d+ GSM-7 characters"):
+        MessageTemplates.load(locales_copy)
+
+
+def test_the_rehearsal_at_load_tries_the_power_limiter_wording_too(locales_copy):
+    path = locales_copy / "fr" / "messages" / "DisconnectionPending.sms.j2"
+    source = path.read_text(encoding="utf-8")
+    assert "(assez pour lumière et frigo)" in source
+    path.write_text(source.replace("(assez pour lumière et frigo)", "(assez pour la lumière et le frigo)"),
+                    encoding="utf-8")  # only the limited wording grows, past two segments
+    with pytest.raises(TemplateProblem, match=r"DisconnectionPending\.sms\.j2: 3\d\d GSM-7 characters"):
         MessageTemplates.load(locales_copy)
 
 

@@ -1,5 +1,7 @@
 """The rules of seed 003, with its own figures, as pure functions."""
 
+import json
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -12,6 +14,7 @@ from ledger.events import (
     LowCredit,
     PowerLimited,
     ReconnectionAllowed,
+    event_from_row,
 )
 from ledger.rules import Meter, Supply, classify, end_pending, settle
 from ledger.view import build_view, estimated_days_left
@@ -91,6 +94,37 @@ def test_a_power_limiter_limits_instead_of_cutting():
     m, events = settle(meter(-1000, power_limiter=True), -1620, TUESDAY_10, NDP)
     assert classify(m, TUESDAY_10, NDP) is State.POWER_LIMITED
     assert [type(e) for e in events] == [PowerLimited]
+
+
+@pytest.mark.parametrize("limiter", [True, False])
+def test_the_warnings_say_whether_the_meter_has_a_power_limiter(limiter):
+    """So that the messages can say "will be limited" or "will be cut off", not both."""
+    m, events = settle(meter(100, power_limiter=limiter), -100, SATURDAY_12, NDP)
+    assert [type(e) for e in events] == [EmergencyCreditStarted]
+    assert events[0].power_limiter is limiter
+    m, events = settle(m, -1592, SATURDAY_12, NDP)
+    assert [type(e) for e in events] == [DisconnectionPending]
+    assert events[0].power_limiter is limiter
+    _, events = settle(meter(3000, power_limiter=limiter), -1592, SATURDAY_12, NDP)
+    assert [type(e) for e in events] == [LowCredit, EmergencyCreditStarted, DisconnectionPending]
+    assert [e.power_limiter for e in events[1:]] == [limiter, limiter]
+    for event in events[1:]:  # through the ledger's table and back, still a bool
+        again = event_from_row(event.name, event.payload())
+        assert again == event and again.power_limiter is limiter
+
+
+def test_a_warning_stored_before_power_limiter_existed_still_loads():
+    _, events = settle(meter(-1000, power_limiter=True), -1592, SATURDAY_12, NDP)
+    pending = events[0]
+    data = json.loads(pending.payload())
+    del data["power_limiter"]
+    old = event_from_row("DisconnectionPending", json.dumps(data))
+    assert old == replace(pending, power_limiter=False)
+    assert old.disconnect_at == MONDAY_8
+    started = event_from_row("EmergencyCreditStarted", json.dumps(
+        {"ean": "541440000000000019", "energy": "electricity", "language": "fr",
+         "at": "2026-11-24T09:00:00Z", "balance_cents": -100, "emergency_credit_left_cents": 1400}))
+    assert started.power_limiter is False and started.emergency_credit_left_cents == 1400
 
 
 def test_the_minimum_top_up_is_never_below_what_a_terminal_takes():
