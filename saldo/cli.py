@@ -112,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("aiosqlite", "sqlalchemy"):  # they log statements with customers' data
+    # They log statements, envelopes and request URLs with customers' data in them.
+    for chatty in ("aiosqlite", "sqlalchemy", "aiosmtplib", "twilio", "mail.log"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return _dispatch(args, settings)
