@@ -26,12 +26,10 @@ import asyncio
 import cProfile
 import dataclasses
 import hashlib
-import io
 import logging
 import multiprocessing as mp
 import os
 import platform
-import pstats
 import random
 import sqlite3
 import statistics
@@ -54,6 +52,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noqa: E402
 from made_up import (  # noqa: E402 - bench/ is the script's folder
     belgian_amount,
+    print_profile,
     make_ean,
     require,
     write_accounts_csv,
@@ -289,16 +288,6 @@ def print_machine() -> None:
           f"nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), {platform.machine()}")
 
 
-def print_profile(profile_file: str) -> None:
-    print("\nprofile of the real app's server process during the timed requests (event-loop "
-          "thread; SQLite runs in aiosqlite's thread and shows here as waiting)")
-    for order in ("tottime", "cumulative"):
-        out = io.StringIO()
-        pstats.Stats(profile_file, stream=out).sort_stats(order).print_stats(30)
-        print(f"\n---- top 30 by {order} ----")
-        print(out.getvalue().split("\n\n", 1)[-1].strip())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=200_000, help="accounts in the ledger")
@@ -344,7 +333,8 @@ def main() -> None:
         print(f"p99 target {TARGET_P99_MS:.0f} ms: {met(p99 < TARGET_P99_MS)}")
         if args.profile:
             print("(--profile: the balance line's figures above include the profiler's cost)")
-            print_profile(real.profile_file)
+            print_profile(real.profile_file, "profile of the real app's server process during the "
+                          "timed requests (event-loop thread)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import asyncio
 import cProfile
 import os
 import platform
-import pstats
 import random
 import sqlite3
 import sys
@@ -34,6 +33,7 @@ from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noq
 from made_up import (  # noqa: E402 - bench/ is the script's folder
     belgian_amount,
     make_ean,
+    print_profile,
     require,
     write_accounts_csv,
 )
@@ -271,14 +271,6 @@ def print_machine() -> None:
           f"SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
 
 
-def print_profile(profiler: cProfile.Profile) -> None:
-    print("\nprofile of the import path (event-loop thread only: SQLite runs in aiosqlite's "
-          "thread and shows here as the loop waiting)")
-    for order in ("cumulative", "tottime"):
-        print(f"\n---- top 25 by {order} ----")
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats(order).print_stats(25)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=200_000, help="meter-days to post")
@@ -290,7 +282,8 @@ def main() -> None:
     print_machine()
     report(run(args.accounts, profiler))
     if profiler:
-        print_profile(profiler)
+        print_profile(profiler, "profile of the import path (event-loop thread only: SQLite "
+                      "runs in aiosqlite's thread and shows here as the loop waiting)", top=25)
 
 
 if __name__ == "__main__":

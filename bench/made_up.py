@@ -1,5 +1,8 @@
-"""Made-up input shared by the benchmarks: access points, amounts, the accounts file."""
+"""What the benchmarks share: made-up input (access points, amounts, the accounts file), and
+how they print a profile."""
 
+import io
+import pstats
 from datetime import date
 from pathlib import Path
 
@@ -29,3 +32,13 @@ def write_accounts_csv(path: Path, eans: list[str], activated_on: date) -> None:
     lines += [f"{ean};{ENERGIES[i % len(ENERGIES)]};{LANGUAGES[i % len(LANGUAGES)]};"
               f"{activated_on.isoformat()}" for i, ean in enumerate(eans)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def print_profile(stats_source, heading: str, top: int = 30) -> None:
+    """`stats_source`: a cProfile.Profile or the file it was dumped to."""
+    print(f"\n{heading}")
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(stats_source, stream=out).sort_stats(order).print_stats(top)
+        print(f"\n---- top {top} by {order} ----")
+        print(out.getvalue().split("\n\n", 1)[-1].strip())

@@ -18,11 +18,9 @@ import argparse
 import asyncio
 import base64
 import cProfile
-import io
 import multiprocessing as mp
 import os
 import platform
-import pstats
 import random
 import sqlite3
 import sys
@@ -38,7 +36,7 @@ import aiohttp  # noqa: E402
 import twilio  # noqa: E402
 
 from ledger import AccountInput, Ledger, SettableClock  # noqa: E402
-from made_up import make_ean, require  # noqa: E402 - bench/ is the script's folder
+from made_up import make_ean, print_profile, require  # noqa: E402 - bench/ is the script's folder
 from messaging.dispatch import Dispatcher  # noqa: E402
 from messaging.mail import SmtpMail, SmtpServer  # noqa: E402
 from messaging.pacing import SendRate  # noqa: E402
@@ -156,14 +154,6 @@ async def bare_client(api_url: str, count: int) -> float:
         return time.perf_counter() - start
 
 
-def print_profile(profiler: cProfile.Profile) -> None:
-    for order in ("tottime", "cumulative"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(30)
-        print(f"\n---- top 30 by {order} ----")
-        print(out.getvalue().split("\n\n", 1)[-1].strip())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000, help="queued SMS to send")
@@ -199,7 +189,7 @@ def main() -> None:
           f"{'met' if ratio >= TARGET_RATIO else 'not met'}")
     if profiler:
         print("(--profile: the worker's figures above include the profiler's cost)")
-        print_profile(profiler)
+        print_profile(profiler, "profile of the sending step (the worker's event loop)")
 
 
 if __name__ == "__main__":

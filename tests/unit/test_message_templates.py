@@ -10,10 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger import BRUSSELS
-from ledger.events import (
-    EVENT_TYPES, Disconnected, DisconnectionPending, EmergencyCreditStarted, LowCredit,
-    PrepaymentActivated, ReconnectionAllowed, TopUpReceived,
-)
+from ledger.events import EVENT_TYPES
 from messaging.render import (
     AUDIENCES, SERIOUS_EVENTS, Email, MessageTemplates, TemplateProblem, money, sms_text,
 )
