@@ -26,6 +26,7 @@ from .db import create_engine, fetch_rows, insert_many, reading, sqlite_path, up
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
 from .errors import InvalidInput, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
+from .access import Access
 from .groupcommit import GroupCommit
 from .outbox import Outbox
 from .rawsqlite import InlineReader, ThreadWriter
@@ -314,6 +315,14 @@ def _consumption_reference(account_id: int, day: str, revision: int) -> str:
     return f"consumption:{account_id}:{day}:{revision}"
 
 
+@dataclass(frozen=True)
+class Resident:
+    """An account under a CPAS's mandate, as its staff see it."""
+
+    name: str | None
+    view: BalanceView
+
+
 class Ledger:
     """The prepayment ledger over one database."""
 
@@ -326,6 +335,7 @@ class Ledger:
         self._direct_writes = ThreadWriter(sqlite_file) if sqlite_file else None
         self._audit_records: GroupCommit[tuple] = GroupCommit(self._write_audit)
         self.outbox = Outbox(self)
+        self.access = Access(self)
         self.clock = clock or SystemClock()
         self.ndp = ndp or NonDisconnectionPeriod()
         self._ean_prefix = ean_prefix
@@ -801,6 +811,9 @@ class Ledger:
                          outcome="found" if account else "unknown", detail=detail)
         if account is None:
             raise UnknownAccount(ean_text)
+        return self._view_of(account, outflows)
+
+    def _view_of(self, account: _Account, outflows: list[int]) -> BalanceView:
         debts = [(debt.outstanding_cents, debt.daily_cents) for debt in account.debts]
         last = None
         if account.last_topup_at:
@@ -808,6 +821,27 @@ class Ledger:
                              account.last_topup_channel)
         return build_view(meter=account.meter, as_of=from_text(account.as_of), now=self.clock.now(),
                           ndp=self.ndp, debts=debts, last_topup=last, daily_outflows_cents=outflows)
+
+    async def residents(self, cpas: str, *, actor: str) -> list[Resident]:
+        """Every account a CPAS has under mandate, with its balance view; the look is audited."""
+        a, t = schema.accounts, schema.consumption_days
+        async with reading(self.engine) as conn:
+            names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.cpas == cpas)))
+            accounts = await self._load(conn, sorted(names))
+            newest_first = func.row_number().over(partition_by=t.c.account_id,
+                                                  order_by=t.c.day.desc()).label("n")
+            recent = (select(t.c.account_id, (t.c.amount_cents + t.c.repaid_cents).label("out"),
+                             newest_first).where(t.c.account_id.in_(sorted(names))).subquery())
+            outflows: dict[int, list[int]] = {id_: [] for id_ in names}
+            for account_id, out in await fetch_rows(conn, select(recent.c.account_id, recent.c.out)
+                                                    .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
+                                                    .order_by(recent.c.account_id, recent.c.n)):
+                outflows[account_id].append(out)
+        await self.audit(actor=actor, action="cpas-residents", ean=None,
+                         outcome=f"{len(names)} listed", detail=cpas)
+        # _load reads a dense range of ids whole: only this CPAS's accounts are kept.
+        return [Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
+                for id_ in sorted(names)]
 
     async def _account_and_outflows(self, ean: str) -> tuple[_Account | None, list[int]]:
         """One account with its open debts, and what left its balance on each of the last posted

@@ -1,0 +1,215 @@
+"""Who may look: CPAS staff (argon2 passwords, lockout, sessions) and the API's clients.
+
+Reached as `ledger.access`. Secrets are never stored: a session's or a client's token is kept as
+its SHA-256, a password as its argon2id hash. Hashing a password takes tens of milliseconds of
+CPU on purpose, so it runs in a thread, never on the event loop.
+"""
+
+import asyncio
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select, update
+
+from . import schema
+from .clock import from_text, to_text
+from .db import reading
+from .errors import InvalidInput, LedgerError
+
+LANGUAGES = ("fr", "nl", "de")
+MIN_PASSWORD_LENGTH = 12
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+CHANNELS = ("terminal", "online", "transfer")  # the payment channels an API client may be
+
+
+class LoginRefused(LedgerError):
+    """Wrong name or password, locked out, or disabled — the caller says only 'refused'."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why  # wrong | locked | disabled, for the audit trail
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    username: str
+    cpas: str
+    language: str
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    id: int
+    kind: str  # cpas | channel
+    cpas: str | None
+    channel: str | None
+    label: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Access:
+    def __init__(self, ledger, *, max_failures: int = 5, lockout: timedelta = timedelta(minutes=15),
+                 idle: timedelta = timedelta(minutes=30), longest: timedelta = timedelta(hours=10)):
+        self._ledger = ledger
+        self.max_failures = max_failures
+        self.lockout = lockout
+        self.idle = idle
+        self.longest = longest
+        self._hasher = PasswordHasher()
+        self._dummy_hash: str | None = None  # verified against for unknown names: same time
+
+    def _now(self) -> datetime:
+        return self._ledger.clock.now()
+
+    # ---- staff --------------------------------------------------------------------------------
+
+    async def add_staff(self, username: str, cpas: str, password: str, language: str = "fr"
+                        ) -> Staff:
+        username = username.strip().lower()
+        if not USERNAME.match(username):
+            raise InvalidInput("username", "2 to 64 lower-case letters, digits, '.', '_' or '-'")
+        if not cpas.strip():
+            raise InvalidInput("cpas", "a CPAS code is needed")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidInput("password", f"at least {MIN_PASSWORD_LENGTH} characters")
+        if language not in LANGUAGES:
+            raise InvalidInput("language", f"{language!r} is not fr, nl or de")
+        hashed = await asyncio.to_thread(self._hasher.hash, password)
+        s = schema.staff
+        async with self._ledger._writing() as conn:
+            if (await conn.execute(select(s.c.id).where(s.c.username == username))).first():
+                raise InvalidInput("username", f"{username!r} exists already")
+            result = await conn.execute(s.insert().values(
+                username=username, cpas=cpas.strip(), password_hash=hashed, language=language,
+                created_at=to_text(self._now()), failed_logins=0))
+            return Staff(result.inserted_primary_key[0], username, cpas.strip(), language)
+
+    async def disable_staff(self, username: str) -> None:
+        """Disabled at once: its sessions end too."""
+        s = schema.staff
+        async with self._ledger._writing() as conn:
+            row = (await conn.execute(select(s.c.id).where(
+                s.c.username == username.strip().lower()))).first()
+            if row is None:
+                raise InvalidInput("username", f"no staff member is called {username!r}")
+            await conn.execute(update(s).where(s.c.id == row[0]).values(
+                disabled_at=to_text(self._now())))
+            await conn.execute(delete(schema.staff_sessions).where(
+                schema.staff_sessions.c.staff_id == row[0]))
+
+    async def log_in(self, username: str, password: str) -> tuple[Staff, str]:
+        """A new session's token, or LoginRefused. After `max_failures` wrong passwords in a row
+        the account is locked for `lockout`, whatever the password."""
+        s = schema.staff
+        now = self._now()
+        async with self._ledger._writing() as conn:
+            row = (await conn.execute(select(
+                s.c.id, s.c.username, s.c.cpas, s.c.language, s.c.password_hash, s.c.disabled_at,
+                s.c.failed_logins, s.c.locked_until).where(
+                s.c.username == username.strip().lower()))).first()
+        if row is None:
+            await self._verify(await self._dummy(), password)
+            raise LoginRefused("wrong")
+        if row.disabled_at:
+            raise LoginRefused("disabled")
+        if row.locked_until and from_text(row.locked_until) > now:
+            raise LoginRefused("locked")
+        if not await self._verify(row.password_hash, password):
+            failures = row.failed_logins + 1
+            locked = failures >= self.max_failures
+            async with self._ledger._writing() as conn:
+                await conn.execute(update(s).where(s.c.id == row.id).values(
+                    failed_logins=0 if locked else failures,
+                    locked_until=to_text(now + self.lockout) if locked else row.locked_until))
+            raise LoginRefused("locked" if locked else "wrong")
+        token = secrets.token_urlsafe(32)
+        async with self._ledger._writing() as conn:
+            await conn.execute(update(s).where(s.c.id == row.id).values(
+                failed_logins=0, locked_until=None))
+            await conn.execute(schema.staff_sessions.insert().values(
+                token_hash=_digest(token), staff_id=row.id, created_at=to_text(now),
+                last_seen_at=to_text(now)))
+        return Staff(row.id, row.username, row.cpas, row.language), token
+
+    async def _verify(self, hashed: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self._hasher.verify, hashed, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(self._hasher.hash,
+                                                       secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+    async def session(self, token: str) -> Staff | None:
+        """The staff member of a live session (and it is kept alive), or None."""
+        t, s = schema.staff_sessions, schema.staff
+        now = self._now()
+        async with self._ledger._writing() as conn:
+            row = (await conn.execute(select(
+                t.c.id, t.c.created_at, t.c.last_seen_at, s.c.id.label("staff_id"), s.c.username,
+                s.c.cpas, s.c.language, s.c.disabled_at)
+                .select_from(t.join(s, s.c.id == t.c.staff_id))
+                .where(t.c.token_hash == _digest(token)))).first()
+            if row is None:
+                return None
+            expired = (now - from_text(row.last_seen_at) > self.idle
+                       or now - from_text(row.created_at) > self.longest)
+            if expired or row.disabled_at:
+                await conn.execute(delete(t).where(t.c.id == row.id))
+                return None
+            await conn.execute(update(t).where(t.c.id == row.id).values(last_seen_at=to_text(now)))
+            return Staff(row.staff_id, row.username, row.cpas, row.language)
+
+    async def log_out(self, token: str) -> None:
+        async with self._ledger._writing() as conn:
+            await conn.execute(delete(schema.staff_sessions).where(
+                schema.staff_sessions.c.token_hash == _digest(token)))
+
+    # ---- API clients --------------------------------------------------------------------------
+
+    async def add_client(self, label: str, *, cpas: str | None = None,
+                         channel: str | None = None) -> tuple[ApiClient, str]:
+        """A CPAS client (its residents' reads and office top-ups) or a payment channel (top-ups
+        only, on any EAN). Returns the bearer token: shown once, kept only as its hash."""
+        if (cpas is None) == (channel is None):
+            raise InvalidInput("client", "either a CPAS or a payment channel")
+        if channel is not None and channel not in CHANNELS:
+            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(CHANNELS)}")
+        if not label.strip():
+            raise InvalidInput("label", "say who the client is")
+        token = "saldo_" + secrets.token_urlsafe(32)
+        kind = "cpas" if cpas else "channel"
+        async with self._ledger._writing() as conn:
+            result = await conn.execute(schema.api_clients.insert().values(
+                token_hash=_digest(token), kind=kind, cpas=cpas, channel=channel,
+                label=label.strip(), created_at=to_text(self._now())))
+        return ApiClient(result.inserted_primary_key[0], kind, cpas, channel, label.strip()), token
+
+    async def client(self, token: str) -> ApiClient | None:
+        c = schema.api_clients
+        async with reading(self._ledger.engine) as conn:
+            row = (await conn.execute(select(c.c.id, c.c.kind, c.c.cpas, c.c.channel, c.c.label)
+                                      .where(c.c.token_hash == _digest(token),
+                                             c.c.revoked_at.is_(None)))).first()
+        return ApiClient(*row) if row else None
+
+    async def revoke_client(self, client_id: int) -> None:
+        c = schema.api_clients
+        async with self._ledger._writing() as conn:
+            changed = await conn.execute(
+                update(c).where(c.c.id == client_id, c.c.revoked_at.is_(None))
+                .values(revoked_at=to_text(self._now())))
+            if not changed.rowcount:
+                raise InvalidInput("client", f"no live API client has the number {client_id}")

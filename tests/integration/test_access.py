@@ -1,0 +1,112 @@
+"""CPAS staff and API clients: argon2 passwords, lockout, sessions that end, tokens kept hashed."""
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from ledger import InvalidInput
+from ledger.access import LoginRefused
+
+PASSWORD = "correct horse battery"
+
+
+async def test_a_staff_member_logs_in_and_out(ledger):
+    added = await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD, "fr")
+    staff, token = await ledger.access.log_in("A.Dupont", PASSWORD)
+    assert staff == added and staff.cpas == "CPAS-NAMUR"
+    assert await ledger.access.session(token) == staff
+    await ledger.access.log_out(token)
+    assert await ledger.access.session(token) is None
+
+
+async def test_secrets_are_stored_only_as_hashes(ledger, tmp_path):
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    _, session = await ledger.access.log_in("a.dupont", PASSWORD)
+    _, bearer = await ledger.access.add_client("caisse", cpas="CPAS-NAMUR")
+    dump = "\n".join(sqlite3.connect(tmp_path / "ledger.db").iterdump())
+    for secret in (PASSWORD, session, bearer):
+        assert secret not in dump
+    assert "$argon2id$" in dump
+
+
+@pytest.mark.parametrize("username, password, field", [
+    ("A", PASSWORD, "username"), ("a b", PASSWORD, "username"), ("a.dupont", "short", "password")])
+async def test_bad_staff_details_are_refused(ledger, username, password, field):
+    with pytest.raises(InvalidInput) as refused:
+        await ledger.access.add_staff(username, "CPAS-NAMUR", password)
+    assert refused.value.field == field
+
+
+async def test_five_wrong_passwords_lock_the_account_for_a_while(ledger, clock):
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    for _ in range(4):
+        with pytest.raises(LoginRefused, match="wrong"):
+            await ledger.access.log_in("a.dupont", "not the password")
+    with pytest.raises(LoginRefused, match="locked"):
+        await ledger.access.log_in("a.dupont", "not the password")
+    with pytest.raises(LoginRefused, match="locked"):
+        await ledger.access.log_in("a.dupont", PASSWORD)  # even the right one, for now
+    clock.advance(timedelta(minutes=15, seconds=1))
+    staff, _ = await ledger.access.log_in("a.dupont", PASSWORD)
+    assert staff.username == "a.dupont"
+
+
+async def test_an_unknown_name_is_refused_like_a_wrong_password(ledger):
+    with pytest.raises(LoginRefused, match="wrong"):
+        await ledger.access.log_in("nobody", PASSWORD)
+
+
+async def test_sessions_end_when_idle_or_too_old_or_when_disabled(ledger, clock):
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    _, token = await ledger.access.log_in("a.dupont", PASSWORD)
+    clock.advance(timedelta(minutes=29))
+    assert await ledger.access.session(token) is not None  # and kept alive
+    clock.advance(timedelta(minutes=31))
+    assert await ledger.access.session(token) is None
+    _, token = await ledger.access.log_in("a.dupont", PASSWORD)
+    for _ in range(21):  # busy all day, never idle
+        clock.advance(timedelta(minutes=29))
+        await ledger.access.session(token)
+    assert await ledger.access.session(token) is None  # ten hours at most
+    _, token = await ledger.access.log_in("a.dupont", PASSWORD)
+    await ledger.access.disable_staff("a.dupont")
+    assert await ledger.access.session(token) is None
+    with pytest.raises(LoginRefused, match="disabled"):
+        await ledger.access.log_in("a.dupont", PASSWORD)
+
+
+async def test_api_clients_are_a_cpas_or_a_payment_channel(ledger):
+    cpas, cpas_token = await ledger.access.add_client("logiciel social", cpas="CPAS-NAMUR")
+    channel, channel_token = await ledger.access.add_client("bornes", channel="terminal")
+    assert await ledger.access.client(cpas_token) == cpas
+    assert (await ledger.access.client(channel_token)).channel == "terminal"
+    await ledger.access.revoke_client(channel.id)
+    assert await ledger.access.client(channel_token) is None
+    assert await ledger.access.client("saldo_made_up") is None
+    with pytest.raises(InvalidInput):
+        await ledger.access.add_client("both", cpas="CPAS-NAMUR", channel="terminal")
+    with pytest.raises(InvalidInput):
+        await ledger.access.add_client("agent", channel="agent")
+
+
+async def test_a_cpas_lists_its_residents_only_and_the_look_is_audited(ledger):
+    from ledger import AccountInput
+    from tests.conftest import make_ean
+    from tests.integration.test_ledger import ACTIVATED, post_days
+    await ledger.import_accounts([
+        AccountInput(make_ean(1), "electricity", "fr", name="Résidente Fictive", cpas="CPAS-NAMUR",
+                     activated_at=ACTIVATED),
+        AccountInput(make_ean(2), "gas", "fr", cpas="CPAS-LIEGE", activated_at=ACTIVATED),
+        AccountInput(make_ean(3), "gas", "nl", name="Tweede Bewoner", cpas="CPAS-NAMUR",
+                     activated_at=ACTIVATED)])
+    await post_days(ledger, [300] * 9, make_ean(3))
+    residents = await ledger.residents("CPAS-NAMUR", actor="staff:a.dupont")
+    assert sorted((r.name, r.view.ean) for r in residents) == [
+        ("Résidente Fictive", make_ean(1)), ("Tweede Bewoner", make_ean(3))]
+    second = next(r.view for r in residents if r.view.ean == make_ean(3))
+    alone = await ledger.balance_view(make_ean(3), actor="test")
+    assert second == alone  # the same view, days left from the same last seven days
+    [record] = [r for r in await ledger.audit_trail() if r["action"] == "cpas-residents"]
+    assert (record["actor"], record["outcome"], record["detail"]) == (
+        "staff:a.dupont", "2 listed", "CPAS-NAMUR")
