@@ -81,6 +81,27 @@ def _parser() -> argparse.ArgumentParser:
     cpas.add_argument("--email", help="an e-mail address")
     cpas.add_argument("--language", choices=("fr", "nl", "de"), default="fr")
 
+    staff = commands.add_parser("staff", help="CPAS staff accounts for the web pages")
+    staff_actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
+    staff_add = staff_actions.add_parser(
+        "add", help="a new account; the password is read from the terminal (or standard input)")
+    staff_add.add_argument("username")
+    staff_add.add_argument("--cpas", required=True, help="the CPAS code, as in the accounts file")
+    staff_add.add_argument("--language", choices=("fr", "nl", "de"), default="fr")
+    staff_disable = staff_actions.add_parser("disable", help="no more log-ins; sessions end")
+    staff_disable.add_argument("username")
+
+    client = commands.add_parser("api-client", help="bearer tokens for /api/v1")
+    client_actions = client.add_subparsers(dest="action", required=True, metavar="ACTION")
+    client_add = client_actions.add_parser("add", help="prints the token, once")
+    client_add.add_argument("label", help="who the client is")
+    whose = client_add.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--cpas", help="a CPAS's software: its residents, office top-ups")
+    whose.add_argument("--channel", choices=("terminal", "online", "transfer"),
+                       help="a payment channel: top-ups only, on any EAN")
+    client_revoke = client_actions.add_parser("revoke")
+    client_revoke.add_argument("number", type=int, help="as `add` printed it")
+
     call = commands.add_parser("call", help="call the balance line from the terminal, as Twilio would")
     call.add_argument("url", nargs="?", help="the server (default http://localhost:PORT)")
     call.add_argument("--speak", action="store_true", help="also speak with espeak-ng")
@@ -195,6 +216,10 @@ async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Cloc
                                                   parse_cents(args.daily, "daily"), args.reference)
             print("payment plan added" if added else "payment plan already recorded")
             return 0
+        if args.command == "staff":
+            return await _staff(ledger, args)
+        if args.command == "api-client":
+            return await _api_client(ledger, args)
         if args.command == "cpas-contact":
             contact = await ledger.outbox.register_cpas_contact(
                 args.cpas, mobile=args.mobile, email=args.email, language=args.language)
@@ -216,6 +241,47 @@ async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Cloc
     finally:
         await ledger.close()
     raise UsageError(f"unknown command {args.command}")
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():  # scripts: the first line of standard input
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the two passwords differ")
+    return first
+
+
+async def _staff(ledger: Ledger, args: argparse.Namespace) -> int:
+    who = f"cli:{_operator()}"
+    if args.action == "add":
+        added = await ledger.access.add_staff(args.username, args.cpas, _read_password(),
+                                              args.language)
+        await ledger.audit(actor=who, action="staff-add", ean=None, outcome=added.username,
+                           detail=added.cpas)
+        print(f"{added.username} may now log in for {added.cpas}")
+    else:
+        await ledger.access.disable_staff(args.username)
+        await ledger.audit(actor=who, action="staff-disable", ean=None, outcome=args.username)
+        print(f"{args.username} is disabled; its sessions have ended")
+    return 0
+
+
+async def _api_client(ledger: Ledger, args: argparse.Namespace) -> int:
+    who = f"cli:{_operator()}"
+    if args.action == "add":
+        client, token = await ledger.access.add_client(args.label, cpas=args.cpas,
+                                                       channel=args.channel)
+        await ledger.audit(actor=who, action="api-client-add", ean=None,
+                           outcome=f"client {client.id}", detail=client.cpas or client.channel)
+        print(f"API client {client.id} ({client.kind} {client.cpas or client.channel}); its "
+              f"token, shown only now:\n{token}")
+    else:
+        await ledger.access.revoke_client(args.number)
+        await ledger.audit(actor=who, action="api-client-revoke", ean=None,
+                           outcome=f"client {args.number}")
+        print(f"API client {args.number} is revoked")
+    return 0
 
 
 async def _call(args: argparse.Namespace, settings: Settings) -> int:

@@ -280,3 +280,21 @@ def test_a_cpas_registers_where_to_be_told_and_a_bad_number_is_refused(capsys):
     assert code == 1 and "not a mobile number" in err
     code, out, _ = run(capsys, "cpas-contact", "CPAS-NAMUR")
     assert code == 0 and "no longer told" in out
+
+
+def test_staff_and_api_clients_from_the_command_line(capsys, monkeypatch):
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    code, out, _ = run(capsys, "staff", "add", "a.dupont", "--cpas", "CPAS-NAMUR")
+    assert (code, out.strip()) == (0, "a.dupont may now log in for CPAS-NAMUR")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run(capsys, "staff", "add", "b.martin", "--cpas", "CPAS-NAMUR")
+    assert code == 1 and "password: at least 12 characters" in err
+    code, out, _ = run(capsys, "staff", "disable", "a.dupont")
+    assert code == 0 and "disabled" in out
+    code, out, _ = run(capsys, "api-client", "add", "bornes", "--channel", "terminal")
+    assert code == 0 and out.splitlines()[-1].startswith("saldo_")
+    code, out, _ = run(capsys, "api-client", "revoke", "1")
+    assert code == 0 and "revoked" in out
+    code, _, err = run(capsys, "api-client", "revoke", "1")
+    assert code == 1 and "no live API client" in err
