@@ -22,7 +22,7 @@ fi
 fail() {
     echo ".ci/browser.sh: $*" >&2
     echo ".ci/browser.sh: the browser tests need Debian's chromium at /usr/bin/chromium:" \
-         "apt-get install chromium fonts-liberation" >&2
+         "apt-get install ${packages[*]}" >&2
     exit 1
 }
 

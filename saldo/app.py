@@ -3,6 +3,7 @@
 import asyncio
 import hmac
 import logging
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -14,6 +15,8 @@ from ivr.app import create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
 from messaging.status import create_status_app
+from portal.app import create_portal_app
+from portal.state import PortalConfig
 from ledger import Clock, Ledger, SystemClock
 
 from . import keys, worker
@@ -21,6 +24,7 @@ from .sending import STATUS_MOUNT, open_dispatcher
 from .settings import Settings
 
 log = logging.getLogger("saldo")
+PORTAL_MOUNT = "/cpas"
 
 
 def locales_dir(settings: Settings) -> Path:
@@ -78,6 +82,18 @@ def _balance_line(settings: Settings, clock: Clock) -> web.Application | None:
     return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], clock)
 
 
+def _portal(settings: Settings) -> web.Application:
+    secret = settings.portal_secret
+    if not secret:
+        log.warning("PORTAL_SECRET is not set: CPAS staff sessions end when this process stops, "
+                    "and several instances cannot share them")
+        secret = secrets.token_hex(32)
+    config = PortalConfig(secret=secret.encode(), locales=locales_dir(settings),
+                          base_path=PORTAL_MOUNT,
+                          secure_cookies=(settings.public_base_url or "").startswith("https://"))
+    return create_portal_app(config, lambda request: request.config_dict[keys.LEDGER])
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None,
                with_demo_worker: bool = False) -> web.Application:
     app = web.Application()
@@ -89,6 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         app.add_subapp(STATUS_MOUNT, create_status_app(
             settings.twilio_auth_token, settings.public_base_url,
             lambda request: request.config_dict[keys.LEDGER]))
+    app.add_subapp(PORTAL_MOUNT, _portal(settings))
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
     app.cleanup_ctx.append(_ledger_ctx)

@@ -1,9 +1,11 @@
-"""Every aiohttp AppKey of the project, in one place."""
+"""Every aiohttp AppKey and RequestKey of the project, in one place."""
 
 from aiohttp import web
 
 from ivr.line import Line
+from portal.state import Portal
 from ledger import Clock, Ledger
+from ledger.access import Staff
 
 from .settings import Settings
 
@@ -11,3 +13,9 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 LEDGER = web.AppKey("ledger", Ledger)
 LINE = web.AppKey("line", Line)  # on the balance line's sub-app
+PORTAL = web.AppKey("portal", Portal)  # on the CPAS pages' sub-app
+
+# Set on a request by the CPAS pages' middleware.
+STAFF = web.RequestKey("staff", Staff)
+SESSION_TOKEN = web.RequestKey("session_token", str)
+NEW_CSRF_SECRET = web.RequestKey("new_csrf_secret", str)  # a first visit: its cookie to set

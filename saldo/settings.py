@@ -43,6 +43,7 @@ class Settings:
     mails_per_second: float = 10.0
     send_attempts: int = 8
     send_lease_seconds: int = 120
+    portal_secret: str | None = None
     voices: tuple[tuple[str, str, str], ...] = (
         ("fr", "Polly.Isabelle-Neural", "fr-BE"),
         ("nl", "Polly.Lisa-Neural", "nl-BE"),
@@ -78,6 +79,7 @@ class Settings:
             mails_per_second=float(_integer(env, "MAILS_PER_SECOND", int(cls.mails_per_second), 1,
                                             1000)),
             send_attempts=_integer(env, "SEND_ATTEMPTS", cls.send_attempts, 1, 50),
+            portal_secret=_secret(env.get("PORTAL_SECRET")),
             send_lease_seconds=_integer(env, "SEND_LEASE_SECONDS", cls.send_lease_seconds, 1,
                                         3600),
             voices=tuple(
@@ -94,6 +96,14 @@ class Settings:
                   "PUBLIC_BASE_URL": self.public_base_url,  # where delivery reports come back
                   "SMTP_URL": self.smtp_url, "MAIL_FROM": self.mail_from}
         return [name for name, value in needed.items() if not value]
+
+
+def _secret(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) < 32:
+        raise SettingsError("PORTAL_SECRET: at least 32 characters (e.g. `openssl rand -hex 32`)")
+    return value
 
 
 def _account_sid(value: str | None) -> str | None:

@@ -1,0 +1,220 @@
+"""Pages for CPAS staff: a sub-app with its own middleware (security headers, CSRF, sessions).
+
+Works without JavaScript: plain links and forms. Every word is in locales/{fr,nl,de}/portal.json.
+Cookies: the session (its token, signed; HTTP-only; SameSite=Lax), the CSRF secret (signed
+double submit: each form carries an HMAC of it), and the chosen language.
+"""
+
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from ledger import Ledger
+from ledger.access import LoginRefused, Staff
+from messaging.render import date_time, money
+
+from saldo.keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
+
+from .residents import SORTS, arrange, needs_attention
+from .state import Portal, PortalConfig
+
+log = logging.getLogger("saldo.portal")
+
+LANGUAGES = ("fr", "nl", "de")
+SESSION_COOKIE, CSRF_COOKIE, LANGUAGE_COOKIE = "saldo_session", "saldo_csrf", "saldo_lang"
+PUBLIC_PATHS = ("/login", "/language", "/static/")
+TEXTS_FILE = "portal.json"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",  # residents' data stays off shared disks and back buttons
+}
+
+
+def load_texts(locales: Path) -> dict[str, dict[str, str]]:
+    """Every language has every key: a missing one stops the start, naming file and key."""
+    texts = {language: json.loads((locales / language / TEXTS_FILE).read_text(encoding="utf-8"))
+             for language in LANGUAGES}
+    for language in LANGUAGES:
+        missing = set(texts["fr"]) ^ set(texts[language])
+        if missing:
+            raise ValueError(f"{locales / language / TEXTS_FILE}: keys differ from French: "
+                             f"{', '.join(sorted(missing))}")
+    return texts
+
+
+def _language(request: web.Request) -> str:
+    language = request.cookies.get(LANGUAGE_COOKIE, "")
+    if language in LANGUAGES:
+        return language
+    accepted = request.headers.get("Accept-Language", "")[:2].lower()
+    return accepted if accepted in LANGUAGES else "fr"
+
+
+def _csrf_secret(request: web.Request) -> str:
+    return request.get(NEW_CSRF_SECRET) or request.cookies.get(CSRF_COOKIE, "")
+
+
+def render(request: web.Request, template: str, status: int = 200, **values) -> web.Response:
+    portal = request.app[PORTAL]
+    language = _language(request)
+    texts = portal.texts[language]
+    page = portal.pages.get_template(template).render(
+        t=texts, lang=language, languages=LANGUAGES, base=portal.config.base_path,
+        staff=request.get(STAFF), csrf=portal.sign(_csrf_secret(request), "csrf"),
+        money=lambda cents: money(cents, language),
+        when=lambda moment: date_time(moment, language), **values)
+    return web.Response(text=page, content_type="text/html", status=status)
+
+
+@web.middleware
+async def security(request: web.Request, handler):
+    """Headers on every answer; a CSRF secret for every visitor; POSTs must carry its HMAC."""
+    portal = request.app[PORTAL]
+    if not request.cookies.get(CSRF_COOKIE):
+        request[NEW_CSRF_SECRET] = secrets.token_urlsafe(24)
+    if request.method == "POST":
+        form = await request.post()
+        secret = request.cookies.get(CSRF_COOKIE, "")
+        if not secret or not hmac.compare_digest(str(form.get("csrf", "")),
+                                                 portal.sign(secret, "csrf")):
+            log.warning("portal: a form without a valid CSRF token was refused")
+            response = render(request, "expired.html", status=403)
+            return _finish(request, response)
+    try:
+        response = await handler(request)
+    except web.HTTPException as redirect_or_error:  # aiohttp's are responses too
+        _finish(request, redirect_or_error)
+        raise
+    return _finish(request, response)
+
+
+def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    portal = request.app[PORTAL]
+    response.headers.update(SECURITY_HEADERS)
+    if NEW_CSRF_SECRET in request:
+        response.set_cookie(CSRF_COOKIE, request[NEW_CSRF_SECRET], httponly=True,
+                            samesite="Strict", secure=portal.config.secure_cookies,
+                            path=portal.config.base_path)
+    return response
+
+
+@web.middleware
+async def session(request: web.Request, handler):
+    """Pages other than the log-in need a live session; without one, to the log-in page."""
+    portal = request.app[PORTAL]
+    signed = request.cookies.get(SESSION_COOKIE, "")
+    token = portal.unsigned(signed, "session") if signed else None
+    staff = await portal.ledger(request).access.session(token) if token else None
+    if staff is not None:
+        request[STAFF], request[SESSION_TOKEN] = staff, token
+    elif not _is_public(request.path, portal.config.base_path):
+        raise web.HTTPSeeOther(f"{portal.config.base_path}/login")
+    return await handler(request)
+
+
+def _is_public(path: str, base_path: str) -> bool:
+    return any(path.startswith(base_path + public) for public in PUBLIC_PATHS)
+
+
+def staff_of(request: web.Request) -> Staff:
+    return request[STAFF]
+
+
+async def login_page(request: web.Request) -> web.Response:
+    if STAFF in request:
+        raise web.HTTPSeeOther(f"{request.app[PORTAL].config.base_path}/")
+    return render(request, "login.html")
+
+
+async def log_in(request: web.Request) -> web.Response:
+    portal = request.app[PORTAL]
+    ledger = portal.ledger(request)
+    form = await request.post()
+    username = str(form.get("username", "")).strip().lower()[:64]
+    try:
+        staff, token = await ledger.access.log_in(username, str(form.get("password", "")))
+    except LoginRefused as refused:
+        await ledger.audit(actor=f"web:{username or '?'}", action="log-in", ean=None,
+                           outcome=refused.why)
+        message = "login_locked" if refused.why == "locked" else "login_refused"
+        return render(request, "login.html", status=401, error=message, username=username)
+    await ledger.audit(actor=f"staff:{staff.username}", action="log-in", ean=None,
+                       outcome="ok", detail=staff.cpas)
+    response = web.HTTPSeeOther(f"{portal.config.base_path}/")
+    response.set_cookie(SESSION_COOKIE, f"{token}.{portal.sign(token, 'session')}",
+                        httponly=True, samesite="Lax", secure=portal.config.secure_cookies,
+                        path=portal.config.base_path)
+    if LANGUAGE_COOKIE not in request.cookies:
+        _remember_language(response, portal, staff.language)
+    raise response
+
+
+async def log_out(request: web.Request) -> web.Response:
+    portal = request.app[PORTAL]
+    await portal.ledger(request).access.log_out(request[SESSION_TOKEN])
+    response = web.HTTPSeeOther(f"{portal.config.base_path}/login")
+    response.del_cookie(SESSION_COOKIE, path=portal.config.base_path)
+    raise response
+
+
+def _remember_language(response: web.StreamResponse, portal: Portal, language: str) -> None:
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax",
+                        secure=portal.config.secure_cookies, path=portal.config.base_path)
+
+
+async def choose_language(request: web.Request) -> web.Response:
+    portal = request.app[PORTAL]
+    form = await request.post()
+    language = str(form.get("language", ""))
+    back = str(form.get("back", ""))
+    if not back.startswith(portal.config.base_path + "/") or "//" in back:
+        back = f"{portal.config.base_path}/"  # never a redirect elsewhere
+    response = web.HTTPSeeOther(back)
+    if language in LANGUAGES:
+        _remember_language(response, portal, language)
+    raise response
+
+
+async def residents_page(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    ledger = request.app[PORTAL].ledger(request)
+    sort = request.query.get("sort", "attention")
+    sort = sort if sort in SORTS else "attention"
+    query = request.query.get("q", "")[:40]
+    everyone = await ledger.residents(staff.cpas, actor=f"staff:{staff.username}")
+    shown = arrange(everyone, sort=sort, query=query)
+    return render(request, "residents.html", sort=sort, sorts=SORTS, query=query,
+                  attention=[r for r in shown if needs_attention(r)] if sort == "attention"
+                  else [], others=[r for r in shown if not needs_attention(r)]
+                  if sort == "attention" else shown, total=len(everyone))
+
+
+def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger]
+                      ) -> web.Application:
+    app = web.Application(middlewares=[security, session])
+
+    async def load(app: web.Application):
+        pages = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+            autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+            lstrip_blocks=True)
+        app[PORTAL] = Portal(config, load_texts(config.locales), pages, ledger)
+        yield
+
+    app.cleanup_ctx.append(load)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", log_in)
+    app.router.add_post("/logout", log_out)
+    app.router.add_post("/language", choose_language)
+    app.router.add_get("/", residents_page)
+    app.router.add_static("/static", Path(__file__).parent / "static")
+    return app

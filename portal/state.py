@@ -1,0 +1,39 @@
+"""What the CPAS pages' handlers share, built once at start."""
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from ledger import Ledger
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    secret: bytes  # signs the cookies; the same on every instance
+    locales: Path
+    base_path: str = "/cpas"
+    secure_cookies: bool = True  # HTTPS only (off for http://localhost)
+
+
+@dataclass
+class Portal:
+    config: PortalConfig
+    texts: Mapping[str, Mapping[str, str]]
+    pages: jinja2.Environment
+    ledger: Callable[[web.Request], Ledger]
+
+    def sign(self, value: str, purpose: str) -> str:
+        mac = hmac.new(self.config.secret, f"{purpose}:{value}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+    def unsigned(self, signed: str, purpose: str) -> str | None:
+        value, _, signature = signed.rpartition(".")
+        if value and hmac.compare_digest(self.sign(value, purpose), signature):
+            return value
+        return None

@@ -1,0 +1,123 @@
+"""The CPAS pages over HTTP: log-in, CSRF, the residents in the right order, one CPAS's only."""
+
+import dataclasses
+import re
+from datetime import date
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ledger import AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod
+from saldo.app import create_app
+from saldo.settings import Settings
+from tests.conftest import make_ean
+from tests.integration.test_ledger import ACTIVATED
+
+PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def populate(database_url: str, clock) -> None:
+    """A CPAS with three residents (cut off, low, normal), and another CPAS's resident."""
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD, "fr")
+    await ledger.import_accounts([
+        AccountInput(make_ean(1), "electricity", "fr", name="Zoé Normale", cpas="CPAS-NAMUR",
+                     activated_at=ACTIVATED),
+        AccountInput(make_ean(2), "gas", "fr", name="Marc Coupé", cpas="CPAS-NAMUR",
+                     activated_at=ACTIVATED),
+        AccountInput(make_ean(3), "electricity", "nl", name="Anna Laag", cpas="CPAS-NAMUR",
+                     activated_at=ACTIVATED),
+        AccountInput(make_ean(4), "gas", "de", name="Andere Gemeinde", cpas="ÖSHZ-EUPEN",
+                     activated_at=ACTIVATED)])
+    await ledger.post_consumption([ConsumptionInput(make_ean(2), date(2026, 10, 1), 3700),
+                                   ConsumptionInput(make_ean(3), date(2026, 10, 1), 1600)])
+    await ledger.close()
+
+
+def portal_settings(database_url: str) -> Settings:
+    return dataclasses.replace(Settings(), database_url=database_url, portal_secret="s" * 32)
+
+
+@pytest.fixture
+async def client(database_url, clock):
+    await populate(database_url, clock)
+    app = create_app(portal_settings(database_url), clock=clock)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def form_token(client, path: str) -> str:
+    answer = await client.get(path)
+    return CSRF.search(await answer.text()).group(1)
+
+
+async def log_in(client, password: str = PASSWORD):
+    token = await form_token(client, "/cpas/login")
+    return await client.post("/cpas/login", data={"csrf": token, "username": "a.dupont",
+                                                   "password": password}, allow_redirects=False)
+
+
+async def test_pages_need_a_session(client):
+    answer = await client.get("/cpas/", allow_redirects=False)
+    assert (answer.status, answer.headers["Location"]) == (303, "/cpas/login")
+
+
+async def test_log_in_see_the_residents_who_need_help_first_then_log_out(client):
+    answer = await log_in(client)
+    assert answer.status == 303
+    cookie = answer.cookies["saldo_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    page = await (await client.get("/cpas/")).text()
+    names = re.findall(r'<th scope="row">([^<]+)</th>', page)
+    assert names == ["Marc Coupé", "Anna Laag", "Zoé Normale"]  # disconnected, low, normal
+    assert "Andere Gemeinde" not in page and make_ean(4)[5:] not in page
+    assert "Coupé</span>" in page and "Solde bas" in page
+    token = CSRF.search(page).group(1)
+    await client.post("/cpas/logout", data={"csrf": token})
+    answer = await client.get("/cpas/", allow_redirects=False)
+    assert answer.status == 303
+
+
+async def test_search_by_name_or_digits_and_sort(client):
+    await log_in(client)
+    page = await (await client.get("/cpas/", params={"q": "zoe"})).text()
+    assert re.findall(r'<th scope="row">([^<]+)</th>', page) == ["Zoé Normale"]
+    page = await (await client.get("/cpas/", params={"q": make_ean(3)[-6:]})).text()
+    assert re.findall(r'<th scope="row">([^<]+)</th>', page) == ["Anna Laag"]
+    page = await (await client.get("/cpas/", params={"sort": "name"})).text()
+    assert re.findall(r'<th scope="row">([^<]+)</th>', page) == [
+        "Anna Laag", "Marc Coupé", "Zoé Normale"]
+
+
+async def test_a_form_without_its_csrf_token_is_refused(client):
+    answer = await client.post("/cpas/login", data={"username": "a.dupont",
+                                                     "password": PASSWORD})
+    assert answer.status == 403
+    assert "saldo_session" not in answer.cookies
+
+
+async def test_wrong_passwords_then_the_lockout_is_said(client):
+    for _ in range(4):
+        answer = await log_in(client, "wrong password!")
+        assert answer.status == 401 and "incorrect" in await answer.text()
+    answer = await log_in(client, "wrong password!")
+    assert "bloqué" in await answer.text()
+    assert (await log_in(client)).status == 401  # locked, even with the right password
+
+
+async def test_the_language_is_chosen_and_remembered(client):
+    await log_in(client)
+    token = await form_token(client, "/cpas/")
+    await client.post("/cpas/language", data={"csrf": token, "language": "nl", "back": "/cpas/"})
+    page = await (await client.get("/cpas/")).text()
+    assert '<html lang="nl">' in page and "Inwoners onder mandaat" in page
+    answer = await client.post("/cpas/language", allow_redirects=False, data={
+        "csrf": token, "language": "de", "back": "https://elsewhere.example/"})
+    assert answer.headers["Location"] == "/cpas/"  # never sent elsewhere
+
+
+async def test_pages_carry_security_headers(client):
+    answer = await client.get("/cpas/login")
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Cache-Control"] == "no-store"
