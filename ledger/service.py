@@ -27,6 +27,7 @@ from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_p
 from .errors import InvalidInput, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
 from .access import Access
+from .cpas import CpasDesk
 from .groupcommit import GroupCommit
 from .outbox import Outbox
 from .rawsqlite import InlineReader, ThreadWriter
@@ -336,6 +337,7 @@ class Ledger:
         self._audit_records: GroupCommit[tuple] = GroupCommit(self._write_audit)
         self.outbox = Outbox(self)
         self.access = Access(self)
+        self.cpas = CpasDesk(self)
         self.clock = clock or SystemClock()
         self.ndp = ndp or NonDisconnectionPeriod()
         self._ean_prefix = ean_prefix
