@@ -44,7 +44,12 @@ class PostingLine:
     kind: str
     amount_cents: int  # + into the balance, − out of it
     day: date | None
-    reference: str
+    reference: str  # the ledger's idempotency key
+
+    @property
+    def receipt(self) -> str | None:
+        """A top-up's own reference (receipt, transaction), as the payer gave it."""
+        return self.reference.split(":", 2)[2] if self.kind == "topup" else None
 
 
 @dataclass(frozen=True)

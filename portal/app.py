@@ -9,15 +9,19 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from babel.dates import format_date
+from markupsafe import Markup
 
-from ledger import Ledger
+from ivr.script import balance_script, load_prompts
+from ivr.spoken import load_vocabularies
+from ledger import InvalidInput, Ledger, ReferenceConflict, UnknownAccount, parse_cents
 from ledger.access import LoginRefused, Staff
-from messaging.render import date_time, money
+from messaging.render import BABEL_LOCALES, date_time, money
 
 from saldo.keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
 
@@ -71,7 +75,8 @@ def render(request: web.Request, template: str, status: int = 200, **values) -> 
         t=texts, lang=language, languages=LANGUAGES, base=portal.config.base_path,
         staff=request.get(STAFF), csrf=portal.sign(_csrf_secret(request), "csrf"),
         money=lambda cents: money(cents, language),
-        when=lambda moment: date_time(moment, language), **values)
+        when=lambda moment: date_time(moment, language),
+        day=lambda day: format_date(day, format="full", locale=BABEL_LOCALES[language]), **values)
     return web.Response(text=page, content_type="text/html", status=status)
 
 
@@ -198,6 +203,67 @@ async def residents_page(request: web.Request) -> web.Response:
                   if sort == "attention" else shown, total=len(everyone))
 
 
+async def resident_page(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    portal = request.app[PORTAL]
+    language = _language(request)
+    try:
+        file = await portal.ledger(request).cpas.resident(
+            staff.cpas, request.match_info["ean"], actor=f"staff:{staff.username}")
+    except UnknownAccount:
+        return render(request, "not_found.html", status=404)
+    texts = portal.texts[language]
+    done = request.query.get("done", "")
+    notice = None
+    if done in ("topup", "replayed"):
+        key = "topup_done" if done == "topup" else "topup_replayed"
+        notice = texts[key].format(balance=money(file.view.balance_cents, language))
+    return render(request, "resident.html", file=file, notice=notice,
+                  back=request.path,
+                  meaning=balance_script(file.view, portal.words, portal.prompts,
+                                         language=language),
+                  chart=Markup(_chart(file, texts, language)), **_top_up_form(request))
+
+
+def _top_up_form(request: web.Request, **values) -> dict:
+    return {"amount": values.get("amount", ""), "reference": values.get("reference", ""),
+            "error": values.get("error")}
+
+
+async def office_top_up(request: web.Request) -> web.Response:
+    """Post/redirect/get: a reload never records the top-up twice (the receipt reference is
+    its idempotency key anyway)."""
+    staff = staff_of(request)
+    portal = request.app[PORTAL]
+    language = _language(request)
+    texts = portal.texts[language]
+    form = await request.post()
+    ean = request.match_info["ean"]
+    amount, reference = str(form.get("amount", ""))[:20], str(form.get("reference", ""))[:60]
+    ledger = portal.ledger(request)
+    try:
+        result = await ledger.cpas.top_up(staff.cpas, ean, parse_cents(amount), reference,
+                                          actor=f"staff:{staff.username}")
+    except UnknownAccount:
+        return render(request, "not_found.html", status=404)
+    except (InvalidInput, ReferenceConflict) as refused:
+        error = (texts["topup_conflict"] if isinstance(refused, ReferenceConflict)
+                 else texts["topup_invalid"].format(why=refused.message))
+        file = await ledger.cpas.resident(staff.cpas, ean, actor=f"staff:{staff.username}")
+        return render(request, "resident.html", status=422, file=file, notice=None,
+                      back=f"{portal.config.base_path}/residents/{ean}",
+                      meaning=balance_script(file.view, portal.words, portal.prompts,
+                                             language=language),
+                      chart=Markup(_chart(file, texts, language)),
+                      **_top_up_form(request, amount=amount, reference=reference, error=error))
+    done = "replayed" if result.replayed else "topup"
+    raise web.HTTPSeeOther(f"{portal.config.base_path}/residents/{ean}?done={done}")
+
+
+def _chart(file, texts: Mapping[str, str], language: str) -> str:
+    return ""  # the SVG chart arrives with portal/chart.py
+
+
 def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger]
                       ) -> web.Application:
     app = web.Application(middlewares=[security, session])
@@ -207,7 +273,8 @@ def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledg
             loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
             lstrip_blocks=True)
-        app[PORTAL] = Portal(config, load_texts(config.locales), pages, ledger)
+        app[PORTAL] = Portal(config, load_texts(config.locales), pages, ledger,
+                             load_prompts(config.locales), load_vocabularies(config.locales))
         yield
 
     app.cleanup_ctx.append(load)
@@ -216,5 +283,7 @@ def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledg
     app.router.add_post("/logout", log_out)
     app.router.add_post("/language", choose_language)
     app.router.add_get("/", residents_page)
+    app.router.add_get("/residents/{ean:[0-9]{13}}", resident_page)
+    app.router.add_post("/residents/{ean:[0-9]{13}}/topup", office_top_up)
     app.router.add_static("/static", Path(__file__).parent / "static")
     return app

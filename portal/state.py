@@ -10,6 +10,8 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from ivr.script import Prompts
+from ivr.spoken import Vocabulary
 from ledger import Ledger
 
 
@@ -27,6 +29,8 @@ class Portal:
     texts: Mapping[str, Mapping[str, str]]
     pages: jinja2.Environment
     ledger: Callable[[web.Request], Ledger]
+    prompts: Mapping[str, Prompts]  # the phone line's sentences, said the same way here
+    words: Mapping[str, Vocabulary]
 
     def sign(self, value: str, purpose: str) -> str:
         mac = hmac.new(self.config.secret, f"{purpose}:{value}".encode(), hashlib.sha256)

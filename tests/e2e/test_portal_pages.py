@@ -61,3 +61,23 @@ async def test_a_form_posted_from_elsewhere_is_refused(page, database_url, clock
         assert answer.status == 403
         await page.goto(url + "/cpas/")
         assert await page.get_by_role("heading", level=1).inner_text() == "Résidents sous mandat"
+
+
+async def test_open_a_resident_record_a_top_up_and_see_it(page, database_url, clock):
+    await populate(database_url, clock)
+    async with serving(create_app(portal_settings(database_url), clock=clock)) as url:
+        await log_in(page, url)
+        async with page.expect_navigation():
+            await page.get_by_role("link", name="Marc Coupé").click()
+        assert await page.get_by_role("heading", level=1).inner_text() == "Marc Coupé"
+        assert "-18,00" in await page.locator("dd.balance").inner_text()
+        await screenshot(page, "resident")
+        await page.get_by_label("Montant en euros (de 5,00 à 250,00)").fill("25,00")
+        await page.get_by_label("Référence du reçu").fill("RECU-0042")
+        async with page.expect_navigation():
+            await page.keyboard.press("Enter")
+        assert "Nouveau solde" in await page.get_by_role("status").inner_text()
+        assert "7,00" in await page.locator("dd.balance").inner_text()
+        # Another CPAS's resident, by URL: as if it did not exist.
+        answer = await page.goto(url + "/cpas/residents/" + "0000000000040")
+        assert answer.status == 404

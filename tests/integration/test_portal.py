@@ -15,6 +15,7 @@ from tests.integration.test_ledger import ACTIVATED
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+NAMES = re.compile(r'<th scope="row"><a href="[^"]+">([^<]+)</a></th>')
 
 
 async def populate(database_url: str, clock) -> None:
@@ -69,7 +70,7 @@ async def test_log_in_see_the_residents_who_need_help_first_then_log_out(client)
     cookie = answer.cookies["saldo_session"]
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     page = await (await client.get("/cpas/")).text()
-    names = re.findall(r'<th scope="row">([^<]+)</th>', page)
+    names = NAMES.findall(page)
     assert names == ["Marc Coupé", "Anna Laag", "Zoé Normale"]  # disconnected, low, normal
     assert "Andere Gemeinde" not in page and make_ean(4)[5:] not in page
     assert "Coupé</span>" in page and "Solde bas" in page
@@ -82,11 +83,11 @@ async def test_log_in_see_the_residents_who_need_help_first_then_log_out(client)
 async def test_search_by_name_or_digits_and_sort(client):
     await log_in(client)
     page = await (await client.get("/cpas/", params={"q": "zoe"})).text()
-    assert re.findall(r'<th scope="row">([^<]+)</th>', page) == ["Zoé Normale"]
+    assert NAMES.findall(page) == ["Zoé Normale"]
     page = await (await client.get("/cpas/", params={"q": make_ean(3)[-6:]})).text()
-    assert re.findall(r'<th scope="row">([^<]+)</th>', page) == ["Anna Laag"]
+    assert NAMES.findall(page) == ["Anna Laag"]
     page = await (await client.get("/cpas/", params={"sort": "name"})).text()
-    assert re.findall(r'<th scope="row">([^<]+)</th>', page) == [
+    assert NAMES.findall(page) == [
         "Anna Laag", "Marc Coupé", "Zoé Normale"]
 
 
@@ -121,3 +122,39 @@ async def test_pages_carry_security_headers(client):
     answer = await client.get("/cpas/login")
     assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
     assert answer.headers["Cache-Control"] == "no-store"
+
+
+async def test_a_resident_page_and_an_office_top_up(client):
+    await log_in(client)
+    page = await (await client.get(f"/cpas/residents/{make_ean(2)[5:]}")).text()
+    assert "Marc Coupé" in page and "-18,00" in page
+    assert "coup" in page.lower()  # the phone line's sentence: the meter is cut off
+    token = CSRF.search(page).group(1)
+    answer = await client.post(f"/cpas/residents/{make_ean(2)[5:]}/topup", allow_redirects=False,
+                               data={"csrf": token, "amount": "25,00", "reference": "RECU-7"})
+    assert answer.status == 303
+    page = await (await client.get(answer.headers["Location"])).text()
+    assert "Rechargement enregistré. Nouveau solde : 7,00" in page
+    again = await client.post(f"/cpas/residents/{make_ean(2)[5:]}/topup",
+                              data={"csrf": token, "amount": "25,00", "reference": "RECU-7"})
+    assert "déjà enregistré" in await again.text()
+
+
+async def test_a_bad_amount_is_explained_and_nothing_changes(client):
+    await log_in(client)
+    page = await (await client.get(f"/cpas/residents/{make_ean(3)[5:]}")).text()
+    token = CSRF.search(page).group(1)
+    answer = await client.post(f"/cpas/residents/{make_ean(3)[5:]}/topup",
+                               data={"csrf": token, "amount": "4,99", "reference": "RECU-8"})
+    assert answer.status == 422
+    text = await answer.text()
+    assert 'role="alert"' in text and 'value="4,99"' in text
+    assert "3,00" in text  # the balance as it was
+
+
+async def test_another_cpass_resident_is_not_found_by_url(client):
+    await log_in(client)
+    answer = await client.get(f"/cpas/residents/{make_ean(4)[5:]}")
+    unknown = await client.get("/cpas/residents/0000000009999")
+    assert answer.status == unknown.status == 404
+    assert "Andere Gemeinde" not in await answer.text()
