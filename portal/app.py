@@ -21,10 +21,12 @@ from ivr.script import balance_script, load_prompts
 from ivr.spoken import load_vocabularies
 from ledger import InvalidInput, Ledger, ReferenceConflict, UnknownAccount, parse_cents
 from ledger.access import LoginRefused, Staff
+from ledger.cpas import ResidentFile
 from messaging.render import BABEL_LOCALES, date_time, money
 
 from saldo.keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
 
+from .chart import ChartLabels, balance_chart
 from .residents import SORTS, arrange, needs_attention
 from .state import Portal, PortalConfig
 
@@ -260,8 +262,13 @@ async def office_top_up(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{portal.config.base_path}/residents/{ean}?done={done}")
 
 
-def _chart(file, texts: Mapping[str, str], language: str) -> str:
-    return ""  # the SVG chart arrives with portal/chart.py
+def _chart(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
+    labels = ChartLabels(title=texts["history"], description=texts["history_description"],
+                         consumption=texts["legend_consumption"], balance=texts["legend_balance"],
+                         no_data=texts["no_history"], disconnection=texts["legend_disconnection"])
+    return balance_chart(file.history, labels=labels, money=lambda cents: money(cents, language),
+                         short_date=lambda day: format_date(day, format="d/M",
+                                                            locale=BABEL_LOCALES[language]))
 
 
 def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger]

@@ -58,13 +58,13 @@ CUSTOMERS = (
     DemoCustomer(1, "Camille Lambert", "fr", "electricity", State.NORMAL, 3880, 420,
                  cpas="CPAS-NAMUR", mobile="+32470000101"),
     DemoCustomer(2, "Sofie Janssens", "nl", "gas", State.LOW, 446, 510, mobile="+32470000102",
-                 email="sofie.janssens@example.org"),
+                 email="sofie.janssens@example.org", cpas="CPAS-NAMUR"),
     DemoCustomer(3, "Lukas Schmitz", "de", "electricity", State.EMERGENCY, -120, 380,
                  cpas="ÖSHZ-EUPEN", mobile="+32470000103"),
     DemoCustomer(4, "Nadia Fontaine", "fr", "electricity", State.DISCONNECTION_PENDING, -1592, 450,
                  cpas="CPAS-NAMUR", mobile="+32470000104"),
     DemoCustomer(5, "Pieter De Smet", "nl", "gas", State.DISCONNECTED, -1620, 430,
-                 email="pieter.desmet@example.org"),
+                 email="pieter.desmet@example.org", cpas="CPAS-NAMUR"),
     DemoCustomer(6, "Marie Kessler", "de", "electricity", State.POWER_LIMITED, -1610, 400,
                  power_limiter=True, mobile="+32470000106"),
     DemoCustomer(7, "Julien Renard", "fr", "gas", State.EMERGENCY, -870, 560, cpas="CPAS-NAMUR",
@@ -124,6 +124,8 @@ async def build_demo(ledger: Ledger, clock: SettableClock, now: datetime) -> boo
     clock.current = now
     # Seed 003's example: earlier debts of 15,00 € on a payment plan of 5,00 € a day.
     await ledger.add_payment_plan(CUSTOMERS[7].ean, 15_00, 5_00, "demo-prior-debt")
+    for username, cpas, language in DEMO_STAFF:
+        await ledger.access.add_staff(username, cpas, DEMO_STAFF_PASSWORD, language)
     await ledger.set_meta("demo", "yes")
     return True
 
@@ -164,6 +166,9 @@ async def _land_on_target(ledger: Ledger, customer: DemoCustomer, last_day) -> N
 
 
 DEMO_AUTH_TOKEN = "saldo-demo-token"  # made up: the demo's line answers `saldo call` only
+# Made-up staff of two CPAS, with a made-up password the demo prints: demo data only.
+DEMO_STAFF = (("demo.namur", "CPAS-NAMUR", "fr"), ("demo.eupen", "ÖSHZ-EUPEN", "de"))
+DEMO_STAFF_PASSWORD = "demo-password-not-secret"
 
 
 def run_demo(settings: Settings, *, serve: bool) -> int:
@@ -186,7 +191,9 @@ Try it:
   saldo topup {CUSTOMERS[4].ean[-13:]} 20 --channel cpas --reference DEMO-1
   curl {base}/healthz
   TWILIO_AUTH_TOKEN={settings.twilio_auth_token} PUBLIC_BASE_URL={settings.public_base_url} saldo call
-                                         the balance line, from this terminal (2 = français)""")
+                                         the balance line, from this terminal (2 = français)
+  {base}/cpas/    the CPAS pages: log in as {DEMO_STAFF[0][0]} (or {DEMO_STAFF[1][0]}),
+                                         password {DEMO_STAFF_PASSWORD}""")
     if not serve:
         return 0
     print(f"\nServing on {base} with the worker inside; Ctrl+C stops.")

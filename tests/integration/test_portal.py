@@ -158,3 +158,13 @@ async def test_another_cpass_resident_is_not_found_by_url(client):
     unknown = await client.get("/cpas/residents/0000000009999")
     assert answer.status == unknown.status == 404
     assert "Andere Gemeinde" not in await answer.text()
+
+
+async def test_the_resident_page_draws_its_60_days_on_the_server(client):
+    await log_in(client)
+    answer = await client.get(f"/cpas/residents/{make_ean(3)[5:]}")
+    page = await answer.text()
+    svg = page[page.index("<svg"):page.index("</svg>") + 6]
+    assert 'role="img"' in svg and "Les 60 derniers jours" in svg
+    assert svg.count('class="consumption"') == 1  # one posted day
+    assert "<script" not in page and "style=" not in page  # the CSP allows neither
