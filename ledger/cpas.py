@@ -49,7 +49,10 @@ class PostingLine:
     @property
     def receipt(self) -> str | None:
         """A top-up's own reference (receipt, transaction), as the payer gave it."""
-        return self.reference.split(":", 2)[2] if self.kind == "topup" else None
+        if self.kind != "topup":
+            return None
+        _, channel, rest = self.reference.split(":", 2)  # topup:CHANNEL[:ISSUER]:REFERENCE
+        return rest.split(":", 1)[-1] if channel == "cpas" else rest
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ class CpasDesk:
                      actor: str):
         """A top-up paid at the CPAS office, for a resident under its mandate."""
         _, ean, _ = await self._mandated_account(cpas, ean_text, actor, "cpas-topup")
-        return await self._ledger.top_up(ean, amount_cents, "cpas", reference, actor=actor)
+        # Receipt numbers are the office's own: two CPAS may both have a receipt 0001.
+        return await self._ledger.top_up(ean, amount_cents, "cpas", reference, actor=actor,
+                                         issuer=cpas)
 
 
 def _history(postings: list[PostingLine], consumed: dict[date, int], now: datetime

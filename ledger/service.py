@@ -696,8 +696,11 @@ class Ledger:
     # ---- top-ups and payment plans ----------------------------------------------------------
 
     async def top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
-                     reason: str | None = None, *, actor: str = "system") -> TopUpResult:
-        """Record a payment; `actor` (who recorded it) goes to the audit trail with it."""
+                     reason: str | None = None, *, actor: str = "system",
+                     issuer: str | None = None) -> TopUpResult:
+        """Record a payment; `actor` (who recorded it) goes to the audit trail with it.
+        `issuer`: whose numbering the reference follows, when several share a channel (each
+        CPAS office numbers its own receipts)."""
         if channel not in TOPUP_CHANNELS:
             raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(TOPUP_CHANNELS)}")
         reference = (reference or "").strip()
@@ -710,7 +713,7 @@ class Ledger:
                 raise InvalidInput("reason", "an agent's adjustment needs a reason")
         elif not TOPUP_MIN_CENTS <= amount_cents <= TOPUP_MAX_CENTS:
             raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €")
-        key = f"topup:{channel}:{reference}"
+        key = f"topup:{channel}:{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             if reference in (account.ean, account.ean[-SHORT_LENGTH:]):

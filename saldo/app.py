@@ -15,6 +15,7 @@ from ivr.app import create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
 from messaging.status import create_status_app
+from portal.api import create_api_app
 from portal.app import create_portal_app
 from portal.state import PortalConfig
 from ledger import Clock, Ledger, SystemClock
@@ -25,6 +26,7 @@ from .settings import Settings
 
 log = logging.getLogger("saldo")
 PORTAL_MOUNT = "/cpas"
+API_MOUNT = "/api/v1"
 
 
 def locales_dir(settings: Settings) -> Path:
@@ -106,6 +108,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
             settings.twilio_auth_token, settings.public_base_url,
             lambda request: request.config_dict[keys.LEDGER]))
     app.add_subapp(PORTAL_MOUNT, _portal(settings))
+    app.add_subapp(API_MOUNT, create_api_app(lambda request: request.config_dict[keys.LEDGER]))
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
     app.cleanup_ctx.append(_ledger_ctx)

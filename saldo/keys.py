@@ -5,7 +5,7 @@ from aiohttp import web
 from ivr.line import Line
 from portal.state import Portal
 from ledger import Clock, Ledger
-from ledger.access import Staff
+from ledger.access import ApiClient, Staff
 
 from .settings import Settings
 
@@ -19,3 +19,6 @@ PORTAL = web.AppKey("portal", Portal)  # on the CPAS pages' sub-app
 STAFF = web.RequestKey("staff", Staff)
 SESSION_TOKEN = web.RequestKey("session_token", str)
 NEW_CSRF_SECRET = web.RequestKey("new_csrf_secret", str)  # a first visit: its cookie to set
+
+# Set on a request by the JSON API's middleware: the client its bearer token names.
+API_CLIENT = web.RequestKey("api_client", ApiClient)

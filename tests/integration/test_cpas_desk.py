@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ledger import AccountInput, ConsumptionInput, UnknownAccount
+from ledger import AccountInput, ConsumptionInput, InvalidInput, UnknownAccount
 from tests.conftest import make_ean
 from tests.integration.test_ledger import ACTIVATED
 
@@ -63,3 +63,15 @@ async def test_an_office_top_up_shows_at_once_and_its_events_follow(desk, ledger
     assert file.view.last_topup.channel == "cpas"
     assert file.postings[0].amount_cents == 2500 and file.postings[0].reference.endswith("RECU-0042")
     assert "TopUpReceived" in [e.name for _, e in await ledger.events_after(0)]
+
+
+async def test_two_offices_may_both_have_a_receipt_0001(desk, ledger):
+    await ledger.import_accounts([AccountInput(make_ean(3), "gas", "fr", cpas="CPAS-LIEGE",
+                                               activated_at=ACTIVATED)])
+    first = await desk.top_up("CPAS-NAMUR", OURS, 1000, "0001", actor="staff:a")
+    second = await desk.top_up("CPAS-LIEGE", make_ean(3), 1000, "0001", actor="staff:b")
+    assert not first.replayed and not second.replayed
+    file = await desk.resident("CPAS-NAMUR", OURS, actor="staff:a")
+    assert file.postings[0].receipt == "0001"
+    with pytest.raises(InvalidInput, match="not the meter"):
+        await desk.top_up("CPAS-NAMUR", OURS, 1000, OURS[5:], actor="staff:a")

@@ -1,0 +1,298 @@
+"""The JSON API, `/api/v1`: a sub-app with its own middleware (bearer tokens, JSON errors).
+
+Two kinds of client, each with a bearer token made by `saldo api-client add`:
+- a CPAS reads its own residents and records the top-ups paid at its office;
+- a payment channel (terminal, online, transfer) records top-ups on any EAN, and reads nothing.
+
+Money is in integer cents, moments are ISO 8601 with their Europe/Brussels offset. Every error
+is `{"error": {"code", "message", "field"?}}`; an unknown EAN and another CPAS's EAN get the
+same 404. The contract is `openapi.json` beside this file, served at `/api/v1/openapi.json`.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ledger import (
+    BRUSSELS,
+    InvalidInput,
+    Ledger,
+    MessageRecord,
+    ReferenceConflict,
+    TopUpResult,
+    UnknownAccount,
+)
+from ledger.access import ApiClient
+from ledger.cpas import DebtLine, Day, PostingLine, ResidentFile
+
+from saldo.keys import API_CLIENT
+
+log = logging.getLogger("saldo.api")
+
+OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
+REFERENCE_MAX_LENGTH = 100
+TOPUP_FIELDS = ("ean", "amount_cents", "reference")
+# The ledger's names for the fields it refuses, as the API's clients know them.
+LEDGER_FIELDS = {"amount": "amount_cents"}
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+UNKNOWN_EAN = {
+    "cpas": "No resident under your mandate has this EAN.",
+    "channel": "No prepayment account has this EAN.",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """An answer other than success: its status, code, message and perhaps the field at fault."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    error: dict[str, str] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return web.json_response({"error": error}, status=status,
+                             headers={**HEADERS, **(headers or {})})
+
+
+# ---- serializers ----------------------------------------------------------------------------
+
+def moment(value: datetime | None) -> str | None:
+    return value.astimezone(BRUSSELS).isoformat() if value else None
+
+
+def day_text(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def debt_json(debt: DebtLine) -> dict[str, Any]:
+    return {"kind": debt.kind, "principal_cents": debt.principal_cents,
+            "outstanding_cents": debt.outstanding_cents, "daily_cents": debt.daily_cents}
+
+
+def history_json(day: Day) -> dict[str, Any]:
+    return {"day": day_text(day.day), "consumption_cents": day.consumption_cents,
+            "balance_cents": day.balance_cents}
+
+
+def posting_json(posting: PostingLine) -> dict[str, Any]:
+    return {"at": moment(posting.at), "kind": posting.kind, "amount_cents": posting.amount_cents,
+            "day": day_text(posting.day), "reference": posting.reference}
+
+
+def message_json(message: MessageRecord) -> dict[str, Any]:
+    return {"id": message.id, "event": message.event_name, "event_at": moment(message.event_at),
+            "audience": message.audience, "channel": message.channel, "state": message.state,
+            "attempts": message.attempts, "created_at": moment(message.created_at),
+            "sent_at": moment(message.sent_at), "reported_at": moment(message.reported_at),
+            "error": message.error}
+
+
+def resident_file_json(file: ResidentFile) -> dict[str, Any]:
+    return {"name": file.name, "balance": file.view.to_json(),
+            "debts": [debt_json(d) for d in file.debts],
+            "history": [history_json(d) for d in file.history],
+            "postings": [posting_json(p) for p in file.postings],
+            "messages": [message_json(m) for m in file.messages]}
+
+
+def topup_json(ean: str, amount_cents: int, reference: str, channel: str,
+               result: TopUpResult) -> dict[str, Any]:
+    return {"ean": ean, "amount_cents": amount_cents, "reference": reference, "channel": channel,
+            "balance_cents": result.balance_cents, "replayed": result.replayed}
+
+
+# ---- input ----------------------------------------------------------------------------------
+
+async def topup_body(request: web.Request) -> tuple[str, int, str]:
+    """The EAN, the amount and the reference of a top-up, or ApiError 422 naming the field."""
+    try:
+        body = json.loads(await request.text())
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "invalid_json", "The body must be a JSON object: "
+                       '{"ean": "...", "amount_cents": 2000, "reference": "..."}.') from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_json", "The body must be a JSON object, not "
+                       f"{type(body).__name__ if body is not None else 'null'}.")
+    if "channel" in body:
+        raise ApiError(422, "invalid_input", "The payment channel is set by your token; "
+                       "leave it out of the body.", "channel")
+    unknown = sorted(set(body) - set(TOPUP_FIELDS))
+    if unknown:
+        raise ApiError(422, "invalid_input", f"Unknown field {unknown[0]!r}: a top-up has "
+                       f"{', '.join(TOPUP_FIELDS)}.", unknown[0])
+    for name in TOPUP_FIELDS:
+        if body.get(name) is None:
+            raise ApiError(422, "invalid_input", f"The field {name!r} is required.", name)
+    ean, amount, reference = body["ean"], body["amount_cents"], body["reference"]
+    if not (isinstance(ean, str) and ean.isascii() and ean.isdigit() and len(ean) in (13, 18)):
+        raise ApiError(422, "invalid_input", "The EAN is a string of 18 digits, or its last 13.",
+                       "ean")
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ApiError(422, "invalid_input", "The amount is a whole number of cents "
+                       "(2000 for 20,00 €).", "amount_cents")
+    if not isinstance(reference, str) or not reference.strip():
+        raise ApiError(422, "invalid_input", "The reference is a non-empty string identifying "
+                       "this payment (a receipt or transaction number).", "reference")
+    if len(reference) > REFERENCE_MAX_LENGTH:
+        raise ApiError(422, "invalid_input",
+                       f"The reference has at most {REFERENCE_MAX_LENGTH} characters.", "reference")
+    return ean, amount, reference.strip()
+
+
+def bearer_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def client_of(request: web.Request, *kinds: str) -> ApiClient:
+    client = request[API_CLIENT]
+    if client.kind not in kinds:
+        raise ApiError(403, "forbidden", "A payment channel's token may only record top-ups "
+                       "(POST /api/v1/topups)." if client.kind == "channel"
+                       else "This token may not do this.")
+    return client
+
+
+def actor(client: ApiClient) -> str:
+    return f"api:{client.id}"
+
+
+# ---- the app --------------------------------------------------------------------------------
+
+class _Api:
+    def __init__(self, ledger_getter: Callable[[web.Request], Ledger], document: bytes):
+        self._ledger = ledger_getter
+        self._document = document
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Unknown paths and methods first (the routes are public), then the bearer token; every
+        error becomes JSON, and nothing unexpected shows its traceback."""
+        try:
+            exception = request.match_info.http_exception
+            if exception is not None:
+                raise exception
+            if request.match_info.handler != self.openapi:
+                await self._authenticate(request)
+            response = await handler(request)
+        except ApiError as error:
+            return error_response(error.status, error.code, error.message, error.field,
+                                  error.headers)
+        except UnknownAccount:
+            kind = request[API_CLIENT].kind if API_CLIENT in request else "channel"
+            return error_response(404, "unknown_ean", UNKNOWN_EAN[kind], "ean")
+        except ReferenceConflict:
+            return error_response(409, "reference_conflict", "This reference was already used "
+                                  "for another top-up (another amount or EAN).", "reference")
+        except InvalidInput as error:
+            field = LEDGER_FIELDS.get(error.field, error.field)
+            return error_response(422, "invalid_input", _sentence(error.message), field)
+        except web.HTTPException as error:
+            return _http_error(request, error)
+        except Exception:
+            route = request.match_info.route.resource
+            # The route, not the path: logs never show a whole EAN.
+            log.exception("API %s %s failed", request.method,
+                          route.canonical if route else "?")
+            return error_response(500, "internal_error", "Something went wrong on our side; "
+                                  "it is logged. Try again later, or tell the platform's operator.")
+        response.headers.update(HEADERS)
+        return response
+
+    async def _authenticate(self, request: web.Request) -> None:
+        token = bearer_token(request)
+        if token is None:
+            raise ApiError(401, "unauthorized", "This API needs a bearer token: "
+                           "'Authorization: Bearer <token>'.",
+                           headers={"WWW-Authenticate": 'Bearer realm="saldo"'})
+        client = await self._ledger(request).access.client(token)
+        if client is None:
+            log.warning("API: refused an unknown or revoked token from %s", request.remote)
+            raise ApiError(401, "unauthorized", "The bearer token is unknown or revoked.",
+                           headers={"WWW-Authenticate":
+                                    'Bearer realm="saldo", error="invalid_token"'})
+        request[API_CLIENT] = client
+
+    async def openapi(self, _request: web.Request) -> web.Response:
+        return web.Response(body=self._document, content_type="application/json")
+
+    async def residents(self, request: web.Request) -> web.Response:
+        client = client_of(request, "cpas")
+        assert client.cpas is not None
+        residents = await self._ledger(request).residents(client.cpas, actor=actor(client))
+        return web.json_response({"residents": [
+            {"name": r.name, "balance": r.view.to_json()} for r in residents]})
+
+    async def resident(self, request: web.Request) -> web.Response:
+        client = client_of(request, "cpas")
+        assert client.cpas is not None
+        file = await self._ledger(request).cpas.resident(
+            client.cpas, request.match_info["ean"], actor=actor(client))
+        return web.json_response(resident_file_json(file))
+
+    async def top_up(self, request: web.Request) -> web.Response:
+        client = client_of(request, "cpas", "channel")
+        ean, amount, reference = await topup_body(request)
+        ledger = self._ledger(request)
+        if client.kind == "cpas":
+            assert client.cpas is not None
+            result = await ledger.cpas.top_up(client.cpas, ean, amount, reference,
+                                              actor=actor(client))
+            channel = "cpas"
+        else:
+            assert client.channel is not None
+            channel = client.channel
+            result = await ledger.top_up(ean, amount, channel, reference, actor=actor(client))
+        return web.json_response(topup_json(ean, amount, reference, channel, result),
+                                 status=200 if result.replayed else 201)
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def _http_error(request: web.Request, error: web.HTTPException) -> web.Response:
+    headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+    if error.status == 404:
+        return error_response(404, "not_found", f"No such path: {request.rel_url.path}. "
+                              "The paths are in /api/v1/openapi.json.", headers=headers)
+    if error.status == 405:
+        return error_response(405, "method_not_allowed", f"{request.method} is not allowed here"
+                              f" (allowed: {error.headers.get('Allow', 'none')}).",
+                              headers=headers)
+    if error.status == 413:
+        return error_response(413, "too_large", "The body is too large.")
+    return error_response(error.status, "http_error", error.reason or "Refused.", headers=headers)
+
+
+def load_document(path: Path = OPENAPI_FILE) -> bytes:
+    """The OpenAPI document, checked to be JSON when the app is built, not when it is asked for."""
+    document = path.read_bytes()
+    json.loads(document)
+    return document
+
+
+def create_api_app(ledger_getter: Callable[[web.Request], Ledger]) -> web.Application:
+    """To mount at /api/v1. `ledger_getter` finds the open ledger from a request."""
+    api = _Api(ledger_getter, load_document())
+    app = web.Application(middlewares=[api.middleware])
+    app.router.add_get("/openapi.json", api.openapi, allow_head=False)
+    app.router.add_get("/residents", api.residents, allow_head=False)
+    app.router.add_get("/residents/{ean}", api.resident, allow_head=False)
+    app.router.add_post("/topups", api.top_up)
+    return app
