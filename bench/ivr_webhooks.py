@@ -50,6 +50,7 @@ from aiohttp import web  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noqa: E402
+from saldo.access_log import RouteAccessLogger  # noqa: E402
 from made_up import (  # noqa: E402 - bench/ is the script's folder
     belgian_amount,
     print_profile,
@@ -181,7 +182,7 @@ def serve(kind: str, arg: str, log_file: str, profile_file: str | None,
 
     async def main() -> None:
         app = real_app(Path(arg)) if kind == "real" else bare_app(arg)
-        runner = web.AppRunner(app)  # access log on, as web.run_app has it
+        runner = web.AppRunner(app, access_log_class=RouteAccessLogger)  # as `saldo serve`
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

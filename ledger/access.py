@@ -28,11 +28,11 @@ CHANNELS = ("terminal", "online", "transfer")  # the payment channels an API cli
 
 
 class LoginRefused(LedgerError):
-    """Wrong name or password, locked out, or disabled — the caller says only 'refused'."""
+    """Refused; `why` is for the audit trail only — a caller tells the person one thing."""
 
     def __init__(self, why: str):
         super().__init__(why)
-        self.why = why  # wrong | locked | disabled, for the audit trail
+        self.why = why  # unknown | wrong | locked | disabled
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ class Access:
         self.idle = idle
         self.longest = longest
         self._hasher = PasswordHasher()
+        # argon2 takes ~64 MiB and tens of ms a check: a flood of log-ins waits here, in turn,
+        # instead of filling every thread (and the memory) of the process.
+        self._hashing = asyncio.Semaphore(2)
         self._dummy_hash: str | None = None  # verified against for unknown names: same time
 
     def _now(self) -> datetime:
@@ -83,7 +86,8 @@ class Access:
             raise InvalidInput("password", f"at least {MIN_PASSWORD_LENGTH} characters")
         if language not in LANGUAGES:
             raise InvalidInput("language", f"{language!r} is not fr, nl or de")
-        hashed = await asyncio.to_thread(self._hasher.hash, password)
+        async with self._hashing:
+            hashed = await asyncio.to_thread(self._hasher.hash, password)
         s = schema.staff
         async with self._ledger._writing() as conn:
             if (await conn.execute(select(s.c.id).where(s.c.username == username))).first():
@@ -106,50 +110,70 @@ class Access:
             await conn.execute(delete(schema.staff_sessions).where(
                 schema.staff_sessions.c.staff_id == row[0]))
 
-    async def log_in(self, username: str, password: str) -> tuple[Staff, str]:
-        """A new session's token, or LoginRefused. After `max_failures` wrong passwords in a row
-        the account is locked for `lockout`, whatever the password."""
+    async def log_in(self, username: str, password: str, *, replacing: str | None = None
+                     ) -> tuple[Staff, str]:
+        """A new session's token (ending the session `replacing`, if any), or LoginRefused.
+
+        Each attempt is counted before its password is checked, in the transaction that reads
+        the count, so attempts sent all at once get `max_failures` checks at most: the ones
+        beyond lock the account. `max_failures` wrong passwords in a row lock it for `lockout`.
+        Every refusal costs the same argon2 check, so the time taken does not tell an unknown
+        name, a disabled account or a locked one from a wrong password.
+        """
         s = schema.staff
         now = self._now()
+        locked_from_now = {"failed_logins": 0, "locked_until": to_text(now + self.lockout)}
         async with self._ledger._writing() as conn:
             row = (await conn.execute(select(
                 s.c.id, s.c.username, s.c.cpas, s.c.language, s.c.password_hash, s.c.disabled_at,
                 s.c.failed_logins, s.c.locked_until).where(
                 s.c.username == username.strip().lower()))).first()
-        if row is None:
-            await self._verify(await self._dummy(), password)
-            raise LoginRefused("wrong")
-        if row.disabled_at:
-            raise LoginRefused("disabled")
-        if row.locked_until and from_text(row.locked_until) > now:
-            raise LoginRefused("locked")
-        if not await self._verify(row.password_hash, password):
-            failures = row.failed_logins + 1
-            locked = failures >= self.max_failures
-            async with self._ledger._writing() as conn:
+            refusal = None
+            if row is None:
+                refusal = "unknown"
+            elif row.disabled_at:
+                refusal = "disabled"
+            elif row.locked_until and from_text(row.locked_until) > now:
+                refusal = "locked"
+            elif row.failed_logins >= self.max_failures:  # more attempts than checks allowed
+                await conn.execute(update(s).where(s.c.id == row.id).values(**locked_from_now))
+                refusal = "locked"
+            else:
                 await conn.execute(update(s).where(s.c.id == row.id).values(
-                    failed_logins=0 if locked else failures,
-                    locked_until=to_text(now + self.lockout) if locked else row.locked_until))
-            raise LoginRefused("locked" if locked else "wrong")
+                    failed_logins=row.failed_logins + 1))
+        if refusal:
+            await self._verify(await self._dummy(), password)
+            raise LoginRefused(refusal)
+        if not await self._verify(row.password_hash, password):
+            if row.failed_logins + 1 < self.max_failures:
+                raise LoginRefused("wrong")
+            async with self._ledger._writing() as conn:
+                await conn.execute(update(s).where(s.c.id == row.id).values(**locked_from_now))
+            raise LoginRefused("locked")
         token = secrets.token_urlsafe(32)
+        t = schema.staff_sessions
         async with self._ledger._writing() as conn:
             await conn.execute(update(s).where(s.c.id == row.id).values(
                 failed_logins=0, locked_until=None))
-            await conn.execute(schema.staff_sessions.insert().values(
+            if replacing:  # no session outlives a new log-in on the same browser
+                await conn.execute(delete(t).where(t.c.token_hash == _digest(replacing)))
+            await conn.execute(t.insert().values(
                 token_hash=_digest(token), staff_id=row.id, created_at=to_text(now),
                 last_seen_at=to_text(now)))
         return Staff(row.id, row.username, row.cpas, row.language), token
 
     async def _verify(self, hashed: str, password: str) -> bool:
         try:
-            return await asyncio.to_thread(self._hasher.verify, hashed, password)
+            async with self._hashing:
+                return await asyncio.to_thread(self._hasher.verify, hashed, password)
         except (VerificationError, InvalidHashError):
             return False
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
-            self._dummy_hash = await asyncio.to_thread(self._hasher.hash,
-                                                       secrets.token_urlsafe(16))
+            async with self._hashing:
+                self._dummy_hash = await asyncio.to_thread(self._hasher.hash,
+                                                           secrets.token_urlsafe(16))
         return self._dummy_hash
 
     async def session(self, token: str) -> Staff | None:
@@ -183,8 +207,9 @@ class Access:
                          channel: str | None = None) -> tuple[ApiClient, str]:
         """A CPAS client (its residents' reads and office top-ups) or a payment channel (top-ups
         only, on any EAN). Returns the bearer token: shown once, kept only as its hash."""
-        if (cpas is None) == (channel is None):
-            raise InvalidInput("client", "either a CPAS or a payment channel")
+        cpas = cpas.strip() if cpas is not None else None
+        if (cpas is None) == (channel is None) or cpas == "":
+            raise InvalidInput("client", "either a CPAS (its code) or a payment channel")
         if channel is not None and channel not in CHANNELS:
             raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(CHANNELS)}")
         if not label.strip():

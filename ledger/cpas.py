@@ -51,8 +51,7 @@ class PostingLine:
         """A top-up's own reference (receipt, transaction), as the payer gave it."""
         if self.kind != "topup":
             return None
-        _, channel, rest = self.reference.split(":", 2)  # topup:CHANNEL[:ISSUER]:REFERENCE
-        return rest.split(":", 1)[-1] if channel == "cpas" else rest
+        return self.reference.split(":", 2)[2]  # topup:CHANNEL[@ISSUER]:REFERENCE
 
 
 @dataclass(frozen=True)

@@ -713,7 +713,7 @@ class Ledger:
                 raise InvalidInput("reason", "an agent's adjustment needs a reason")
         elif not TOPUP_MIN_CENTS <= amount_cents <= TOPUP_MAX_CENTS:
             raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €")
-        key = f"topup:{channel}:{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
+        key = f"topup:{channel}@{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             if reference in (account.ean, account.ean[-SHORT_LENGTH:]):
@@ -842,8 +842,11 @@ class Ledger:
                                                     .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
                                                     .order_by(recent.c.account_id, recent.c.n)):
                 outflows[account_id].append(out)
-        await self.audit(actor=actor, action="cpas-residents", ean=None,
-                         outcome=f"{len(names)} listed", detail=cpas)
+        # Each resident shown is a view of that resident's data: one record each (grouped
+        # into one write by the audit's group commit).
+        await asyncio.gather(*(
+            self.audit(actor=actor, action="cpas-residents", ean=accounts[id_].ean,
+                       outcome="listed", detail=cpas) for id_ in names))
         # _load reads a dense range of ids whole: only this CPAS's accounts are kept.
         return [Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
                 for id_ in sorted(names)]

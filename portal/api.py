@@ -89,7 +89,7 @@ def history_json(day: Day) -> dict[str, Any]:
 
 def posting_json(posting: PostingLine) -> dict[str, Any]:
     return {"at": moment(posting.at), "kind": posting.kind, "amount_cents": posting.amount_cents,
-            "day": day_text(posting.day), "reference": posting.reference}
+            "day": day_text(posting.day), "reference": posting.receipt}
 
 
 def message_json(message: MessageRecord) -> dict[str, Any]:
@@ -109,9 +109,10 @@ def resident_file_json(file: ResidentFile) -> dict[str, Any]:
 
 
 def topup_json(ean: str, amount_cents: int, reference: str, channel: str,
-               result: TopUpResult) -> dict[str, Any]:
+               result: TopUpResult, *, balance_shown: bool) -> dict[str, Any]:
     return {"ean": ean, "amount_cents": amount_cents, "reference": reference, "channel": channel,
-            "balance_cents": result.balance_cents, "replayed": result.replayed}
+            "balance_cents": result.balance_cents if balance_shown else None,
+            "replayed": result.replayed}
 
 
 # ---- input ----------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ async def topup_body(request: web.Request) -> tuple[str, int, str]:
     """The EAN, the amount and the reference of a top-up, or ApiError 422 naming the field."""
     try:
         body = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(422, "invalid_json", "The body must be a JSON object: "
                        '{"ean": "...", "amount_cents": 2000, "reference": "..."}.') from None
     if not isinstance(body, dict):
@@ -256,8 +257,13 @@ class _Api:
         else:
             assert client.channel is not None
             channel = client.channel
-            result = await ledger.top_up(ean, amount, channel, reference, actor=actor(client))
-        return web.json_response(topup_json(ean, amount, reference, channel, result),
+            # Each client numbers its own payments: another client's reference is not a replay.
+            result = await ledger.top_up(ean, amount, channel, reference, actor=actor(client),
+                                         issuer=f"client-{client.id}")
+        # A channel reads no balances: a replay (of any reference it knows) must not become one.
+        shown = client.kind == "cpas" or not result.replayed
+        return web.json_response(topup_json(ean, amount, reference, channel, result,
+                                            balance_shown=shown),
                                  status=200 if result.replayed else 201)
 
 

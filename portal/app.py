@@ -101,12 +101,18 @@ async def security(request: web.Request, handler):
     except web.HTTPException as redirect_or_error:  # aiohttp's are responses too
         _finish(request, redirect_or_error)
         raise
+    except Exception:
+        route = request.match_info.route.resource
+        log.exception("portal: internal error on %s", route.canonical if route else "?")
+        response = render(request, "error.html", status=500)
     return _finish(request, response)
 
 
 def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     portal = request.app[PORTAL]
     response.headers.update(SECURITY_HEADERS)
+    if portal.config.secure_cookies:  # served over HTTPS: browsers keep to it
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if NEW_CSRF_SECRET in request:
         response.set_cookie(CSRF_COOKIE, request[NEW_CSRF_SECRET], httponly=True,
                             samesite="Strict", secure=portal.config.secure_cookies,
@@ -147,19 +153,25 @@ async def log_in(request: web.Request) -> web.Response:
     ledger = portal.ledger(request)
     form = await request.post()
     username = str(form.get("username", "")).strip().lower()[:64]
+    signed = request.cookies.get(SESSION_COOKIE, "")
     try:
-        staff, token = await ledger.access.log_in(username, str(form.get("password", "")))
+        staff, token = await ledger.access.log_in(
+            username, str(form.get("password", ""))[:1024],
+            replacing=portal.unsigned(signed, "session") if signed else None)
     except LoginRefused as refused:
-        await ledger.audit(actor=f"web:{username or '?'}", action="log-in", ean=None,
-                           outcome=refused.why)
-        message = "login_locked" if refused.why == "locked" else "login_refused"
-        return render(request, "login.html", status=401, error=message, username=username)
+        # What was typed as a name is kept only if it is one: it may be a password.
+        await ledger.audit(actor=f"web:{username}" if refused.why != "unknown" else "web:?",
+                           action="log-in", ean=None, outcome=refused.why)
+        # One answer for every refusal: the page must not tell which names exist.
+        return render(request, "login.html", status=401, error="login_refused",
+                      username=username)
     await ledger.audit(actor=f"staff:{staff.username}", action="log-in", ean=None,
                        outcome="ok", detail=staff.cpas)
     response = web.HTTPSeeOther(f"{portal.config.base_path}/")
     response.set_cookie(SESSION_COOKIE, f"{token}.{portal.sign(token, 'session')}",
                         httponly=True, samesite="Lax", secure=portal.config.secure_cookies,
                         path=portal.config.base_path)
+    request[NEW_CSRF_SECRET] = secrets.token_urlsafe(24)  # a new one with each session
     if LANGUAGE_COOKIE not in request.cookies:
         _remember_language(response, portal, staff.language)
     raise response
@@ -167,7 +179,11 @@ async def log_in(request: web.Request) -> web.Response:
 
 async def log_out(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
-    await portal.ledger(request).access.log_out(request[SESSION_TOKEN])
+    staff = staff_of(request)
+    ledger = portal.ledger(request)
+    await ledger.access.log_out(request[SESSION_TOKEN])
+    await ledger.audit(actor=f"staff:{staff.username}", action="log-out", ean=None, outcome="ok")
+    request[NEW_CSRF_SECRET] = secrets.token_urlsafe(24)
     response = web.HTTPSeeOther(f"{portal.config.base_path}/login")
     response.del_cookie(SESSION_COOKIE, path=portal.config.base_path)
     raise response
@@ -251,7 +267,10 @@ async def office_top_up(request: web.Request) -> web.Response:
     except (InvalidInput, ReferenceConflict) as refused:
         error = (texts["topup_conflict"] if isinstance(refused, ReferenceConflict)
                  else texts["topup_invalid"].format(why=refused.message))
-        file = await ledger.cpas.resident(staff.cpas, ean, actor=f"staff:{staff.username}")
+        try:
+            file = await ledger.cpas.resident(staff.cpas, ean, actor=f"staff:{staff.username}")
+        except UnknownAccount:  # a bad amount for a meter not under mandate: still not found
+            return render(request, "not_found.html", status=404)
         return render(request, "resident.html", status=422, file=file, notice=None,
                       back=f"{portal.config.base_path}/residents/{ean}",
                       meaning=balance_script(file.view, portal.words, portal.prompts,
@@ -273,7 +292,8 @@ def _chart(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
 
 def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger]
                       ) -> web.Application:
-    app = web.Application(middlewares=[security, session])
+    # Forms here are a few fields: nothing bigger is read.
+    app = web.Application(middlewares=[security, session], client_max_size=16 * 1024)
 
     async def load(app: web.Application):
         pages = jinja2.Environment(

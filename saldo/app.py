@@ -92,7 +92,7 @@ def _portal(settings: Settings) -> web.Application:
         secret = secrets.token_hex(32)
     config = PortalConfig(secret=secret.encode(), locales=locales_dir(settings),
                           base_path=PORTAL_MOUNT,
-                          secure_cookies=(settings.public_base_url or "").startswith("https://"))
+                          secure_cookies=settings.portal_secure_cookies)
     return create_portal_app(config, lambda request: request.config_dict[keys.LEDGER])
 
 

@@ -36,6 +36,7 @@ from ledger import (
 )
 
 from . import worker
+from .access_log import RouteAccessLogger
 from .app import create_app, locales_dir, open_ledger
 from .sending import open_dispatcher
 from .settings import Settings, SettingsError
@@ -163,6 +164,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     clock: Clock = SystemClock()
     if args.command == "serve":
         web.run_app(create_app(settings, clock=clock), host=settings.host, port=settings.port,
+                    access_log_class=RouteAccessLogger,
                     print=lambda text: log.info("%s", text.strip()))
         return 0
     if args.command == "worker":

@@ -24,6 +24,7 @@ from ledger import (
 )
 from ledger.ean import with_check_digit
 
+from .access_log import RouteAccessLogger
 from .app import create_app, open_ledger
 from .settings import Settings
 
@@ -175,7 +176,8 @@ def run_demo(settings: Settings, *, serve: bool) -> int:
     settings = replace(
         settings,
         twilio_auth_token=settings.twilio_auth_token or DEMO_AUTH_TOKEN,
-        public_base_url=settings.public_base_url or f"http://localhost:{settings.port}")
+        public_base_url=settings.public_base_url or f"http://localhost:{settings.port}",
+        portal_secure_cookies=False)  # the demo is served over plain http on this machine
     created = asyncio.run(_create(settings))
     print("saldo demo: " + ("created a demo ledger of made-up customers" if created
                             else "the demo ledger is already there") + f" ({settings.database_url})")
@@ -198,7 +200,7 @@ Try it:
         return 0
     print(f"\nServing on {base} with the worker inside; Ctrl+C stops.")
     web.run_app(create_app(settings, with_demo_worker=True), host=settings.host, port=settings.port,
-                print=None)
+                access_log_class=RouteAccessLogger, print=None)
     return 0
 
 

@@ -27,8 +27,8 @@ class Settings:
     log_level: str = "INFO"
     ndp: NonDisconnectionPeriod = field(default_factory=NonDisconnectionPeriod)
     public_base_url: str | None = None
-    twilio_auth_token: str | None = None
-    caller_hash_key: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    caller_hash_key: str | None = field(default=None, repr=False)
     locales_dir: str | None = None
     lookups_per_hour: int = 20
     unknown_before_lockout: int = 5
@@ -43,7 +43,8 @@ class Settings:
     mails_per_second: float = 10.0
     send_attempts: int = 8
     send_lease_seconds: int = 120
-    portal_secret: str | None = None
+    portal_secret: str | None = field(default=None, repr=False)
+    portal_secure_cookies: bool = True
     voices: tuple[tuple[str, str, str], ...] = (
         ("fr", "Polly.Isabelle-Neural", "fr-BE"),
         ("nl", "Polly.Lisa-Neural", "nl-BE"),
@@ -80,6 +81,7 @@ class Settings:
                                             1000)),
             send_attempts=_integer(env, "SEND_ATTEMPTS", cls.send_attempts, 1, 50),
             portal_secret=_secret(env.get("PORTAL_SECRET")),
+            portal_secure_cookies=_yes_no(env, "PORTAL_SECURE_COOKIES", True),
             send_lease_seconds=_integer(env, "SEND_LEASE_SECONDS", cls.send_lease_seconds, 1,
                                         3600),
             voices=tuple(
@@ -96,6 +98,13 @@ class Settings:
                   "PUBLIC_BASE_URL": self.public_base_url,  # where delivery reports come back
                   "SMTP_URL": self.smtp_url, "MAIL_FROM": self.mail_from}
         return [name for name, value in needed.items() if not value]
+
+
+def _yes_no(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or ("yes" if default else "no")).strip().lower()
+    if value not in ("yes", "no"):
+        raise SettingsError(f"{name}: {value!r} is not yes or no")
+    return value == "yes"
 
 
 def _secret(value: str | None) -> str | None:

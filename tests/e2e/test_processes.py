@@ -79,6 +79,25 @@ def sending_settings(twilio_api_url: str = "http://127.0.0.1:9", smtp_port: int 
                 SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", MAIL_FROM="saldo@ores.example")
 
 
+def test_the_access_log_names_routes_never_what_was_typed(env):
+    server = saldo("serve", env=env)
+    port = int(env["PORT"])
+    try:
+        wait_for_health(port, server)
+        for path in ("/cpas/?q=Zo%C3%A9+Imaginaire", f"/api/v1/residents/{make_ean(7)}",
+                     f"/cpas/residents/{make_ean(7)[5:]}"):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).close()
+            except OSError:
+                pass  # 401, 303 to the log-in page…: the log line is what matters
+    finally:
+        code, _, err = stop(server)
+    assert code == 0, err
+    assert "/api/v1/residents/{ean}" in err and "/cpas/residents/{ean}" in err
+    for typed in ("Imaginaire", "Zo%C3%A9", make_ean(7), make_ean(7)[5:]):
+        assert typed not in err
+
+
 def test_the_worker_will_not_start_without_where_to_send(env):
     done = subprocess.run([sys.executable, "-m", "saldo", "worker"], env=env,
                           capture_output=True, text=True, timeout=60)

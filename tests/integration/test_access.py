@@ -1,5 +1,6 @@
 """CPAS staff and API clients: argon2 passwords, lockout, sessions that end, tokens kept hashed."""
 
+import asyncio
 import sqlite3
 from datetime import timedelta
 
@@ -52,9 +53,37 @@ async def test_five_wrong_passwords_lock_the_account_for_a_while(ledger, clock):
     assert staff.username == "a.dupont"
 
 
-async def test_an_unknown_name_is_refused_like_a_wrong_password(ledger):
-    with pytest.raises(LoginRefused, match="wrong"):
+async def test_an_unknown_name_is_refused_and_said_so_only_to_the_audit(ledger):
+    with pytest.raises(LoginRefused) as refused:
         await ledger.access.log_in("nobody", PASSWORD)
+    assert refused.value.why == "unknown"
+
+
+async def test_wrong_passwords_sent_all_at_once_still_lock_the_account(ledger):
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    attempts = await asyncio.gather(*(ledger.access.log_in("a.dupont", f"guess {i:03d} xxxx")
+                                      for i in range(40)), return_exceptions=True)
+    assert all(isinstance(a, LoginRefused) for a in attempts)
+    assert sum(a.why == "wrong" for a in attempts) <= 4  # the fifth check locks
+    with pytest.raises(LoginRefused, match="locked"):
+        await ledger.access.log_in("a.dupont", PASSWORD)
+
+
+async def test_the_right_password_after_four_wrong_ones_logs_in(ledger):
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    for _ in range(4):
+        with pytest.raises(LoginRefused, match="wrong"):
+            await ledger.access.log_in("a.dupont", "not the password")
+    staff, _ = await ledger.access.log_in("a.dupont", PASSWORD)
+    assert staff.username == "a.dupont"
+
+
+async def test_a_new_log_in_ends_the_session_it_replaces(ledger):
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    _, first = await ledger.access.log_in("a.dupont", PASSWORD)
+    _, second = await ledger.access.log_in("a.dupont", PASSWORD, replacing=first)
+    assert await ledger.access.session(first) is None
+    assert await ledger.access.session(second) is not None
 
 
 async def test_sessions_end_when_idle_or_too_old_or_when_disabled(ledger, clock):
@@ -88,6 +117,8 @@ async def test_api_clients_are_a_cpas_or_a_payment_channel(ledger):
         await ledger.access.add_client("both", cpas="CPAS-NAMUR", channel="terminal")
     with pytest.raises(InvalidInput):
         await ledger.access.add_client("agent", channel="agent")
+    with pytest.raises(InvalidInput):
+        await ledger.access.add_client("no code", cpas="  ")
 
 
 async def test_a_cpas_lists_its_residents_only_and_the_look_is_audited(ledger):
@@ -107,6 +138,7 @@ async def test_a_cpas_lists_its_residents_only_and_the_look_is_audited(ledger):
     second = next(r.view for r in residents if r.view.ean == make_ean(3))
     alone = await ledger.balance_view(make_ean(3), actor="test")
     assert second == alone  # the same view, days left from the same last seven days
-    [record] = [r for r in await ledger.audit_trail() if r["action"] == "cpas-residents"]
-    assert (record["actor"], record["outcome"], record["detail"]) == (
-        "staff:a.dupont", "2 listed", "CPAS-NAMUR")
+    listed = [r for r in await ledger.audit_trail() if r["action"] == "cpas-residents"]
+    assert sorted((r["actor"], r["ean"], r["outcome"], r["detail"]) for r in listed) == [
+        ("staff:a.dupont", make_ean(1), "listed", "CPAS-NAMUR"),
+        ("staff:a.dupont", make_ean(3), "listed", "CPAS-NAMUR")]

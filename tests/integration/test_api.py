@@ -172,7 +172,9 @@ async def test_a_channel_tops_up_any_ean_idempotently(api):
     created = await answer.json()
     assert created == {**body, "channel": "terminal", "balance_cents": 3000, "replayed": False}
     again = await api.http.post(f"{MOUNT}/topups", json=body, headers=api.terminal)
-    assert (again.status, await again.json()) == (200, {**created, "replayed": True})
+    # A replay tells a channel nothing it did not know: no balance (channels read none).
+    assert (again.status, await again.json()) == (
+        200, {**created, "balance_cents": None, "replayed": True})
     other_amount = await api.http.post(f"{MOUNT}/topups", json={**body, "amount_cents": 1500},
                                        headers=api.terminal)
     other_ean = await api.http.post(f"{MOUNT}/topups", json={**body, "ean": ZOE},
@@ -183,6 +185,16 @@ async def test_a_channel_tops_up_any_ean_idempotently(api):
     assert (await api.ledger.balance_view(OTHER, actor="test")).balance_cents == 3000
     trail = await api.ledger.audit_trail()
     assert [r["outcome"] for r in trail if r["action"] == "topup"][:2] == ["replayed", "recorded"]
+
+
+async def test_another_clients_reference_is_not_a_replay(api, database_url):
+    _, second_terminal = await api.ledger.access.add_client("other kiosks", channel="terminal")
+    body = {"ean": OTHER, "amount_cents": 1000, "reference": "0001"}
+    first = await api.http.post(f"{MOUNT}/topups", json=body, headers=api.terminal)
+    second = await api.http.post(f"{MOUNT}/topups", json=body,
+                                 headers={"Authorization": f"Bearer {second_terminal}"})
+    assert (first.status, second.status) == (201, 201)  # two payments, both credited
+    assert (await api.ledger.balance_view(OTHER, actor="test")).balance_cents == 4000
 
 
 async def test_a_channel_may_not_choose_its_channel_nor_read(api):

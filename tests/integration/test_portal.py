@@ -37,7 +37,8 @@ async def populate(database_url: str, clock) -> None:
 
 
 def portal_settings(database_url: str) -> Settings:
-    return dataclasses.replace(Settings(), database_url=database_url, portal_secret="s" * 32)
+    return dataclasses.replace(Settings(), database_url=database_url, portal_secret="s" * 32,
+                               portal_secure_cookies=False)  # the tests speak plain http
 
 
 @pytest.fixture
@@ -98,13 +99,34 @@ async def test_a_form_without_its_csrf_token_is_refused(client):
     assert "saldo_session" not in answer.cookies
 
 
-async def test_wrong_passwords_then_the_lockout_is_said(client):
-    for _ in range(4):
-        answer = await log_in(client, "wrong password!")
-        assert answer.status == 401 and "incorrect" in await answer.text()
-    answer = await log_in(client, "wrong password!")
-    assert "bloqué" in await answer.text()
+async def test_wrong_passwords_then_the_lockout_and_one_answer_for_all(client):
+    answers = [await log_in(client, "wrong password!") for _ in range(5)]
+    texts = {await answer.text() for answer in answers}
+    assert {a.status for a in answers} == {401} and len(texts) == 1  # wrong or locked: alike
+    assert "bloqué pendant quinze minutes" in texts.pop()  # the rule is said, not the state
     assert (await log_in(client)).status == 401  # locked, even with the right password
+    token = await form_token(client, "/cpas/login")
+    unknown = await client.post("/cpas/login", data={"csrf": token, "username": "nobody.here",
+                                                      "password": PASSWORD})
+    assert unknown.status == 401
+
+
+async def test_a_new_log_in_in_the_same_browser_ends_the_old_session(client):
+    old = (await log_in(client)).cookies["saldo_session"].value
+    await log_in(client)
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({"saldo_session": old})
+    answer = await client.get("/cpas/", allow_redirects=False)
+    assert answer.status == 303  # the old session is gone
+
+
+async def test_a_bad_amount_for_a_meter_not_under_mandate_is_not_found(client):
+    await log_in(client)
+    token = await form_token(client, "/cpas/")
+    for ean in (make_ean(4)[5:], "0000000009999"):
+        answer = await client.post(f"/cpas/residents/{ean}/topup",
+                                   data={"csrf": token, "amount": "abc", "reference": "R-9"})
+        assert answer.status == 404
 
 
 async def test_the_language_is_chosen_and_remembered(client):
