@@ -922,6 +922,17 @@ class Ledger:
                            for r in await conn.execute(select(d.c.book, d.c.outstanding_cents))})
         return cached
 
+    async def ready(self) -> tuple[bool, str]:
+        """Whether the database answers and its schema is this code's: (ready, why not)."""
+        try:
+            async with reading(self.engine) as conn:
+                version = await conn.run_sync(schema.current_version)
+        except Exception as error:  # any driver's failure means the same: not ready
+            return False, f"database unreachable ({type(error).__name__})"
+        if version != schema.SCHEMA_VERSION:
+            return False, f"schema {version}, this code needs {schema.SCHEMA_VERSION}"
+        return True, "ok"
+
     async def count_accounts(self) -> int:
         async with reading(self.engine) as conn:
             return (await conn.execute(select(func.count()).select_from(schema.accounts))).scalar_one()

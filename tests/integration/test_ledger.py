@@ -301,3 +301,14 @@ async def test_a_gas_meter_with_a_power_limiter_is_refused(ledger):
     assert [(e.field, e.message) for e in report.errors] == [
         ("power_limiter", "only an electricity meter has a power limiter")]
     assert report.posted == 0
+
+
+async def test_ready_when_the_database_answers_with_this_codes_schema(ledger, tmp_path):
+    assert await ledger.ready() == (True, "ok")
+    import sqlite3
+    conn = sqlite3.connect(tmp_path / "ledger.db")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    ready, why = await ledger.ready()
+    assert not ready and "schema 1" in why
