@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ledger import Clock, InvalidInput, Ledger, SystemClock, UnknownAccount
 from ledger.ean import SHORT_LENGTH, is_digits, is_valid_full
-from saldo.keys import LINE
+from saldo.keys import LINE, METRICS
 
 from . import flow
 from .limits import CallerLimits
@@ -42,6 +42,20 @@ def _count(request: web.Request, name: str) -> int:
     return int(value) if is_digits(value) and len(value) < 3 else 0
 
 
+# The look-up outcomes counted, by the problem's prompt key.
+_OUTCOMES = {"code_unknown": "unknown", "code_mistyped": "mistyped",
+             "nothing_heard": "nothing_heard"}
+
+
+def _counted(request: web.Request, outcome: str, response: web.Response) -> web.Response:
+    """Counts a look-up's outcome once its answer is ready (when the app has metrics: the line
+    alone, in tests, has none)."""
+    metrics = request.config_dict.get(METRICS)
+    if metrics is not None:
+        metrics.looked_up(outcome)
+    return response
+
+
 @web.middleware
 async def apologise_on_error(request: web.Request, handler):
     """A database or internal error speaks an apology and the customer-service number."""
@@ -53,12 +67,16 @@ async def apologise_on_error(request: web.Request, handler):
         log.exception("balance line: internal error")  # no caller data in the message
         line = request.app[LINE]
         language = _language(request)
-        return _twiml(flow.technical_problem(line.prompts[language], line.config.voices[language]))
+        return _counted(request, "error", _twiml(
+            flow.technical_problem(line.prompts[language], line.config.voices[language])))
 
 
 async def answer(request: web.Request) -> web.Response:
     line = request.app[LINE]
-    return _twiml(flow.welcome(line.prompts, line.config.voices, max(1, _count(request, "tries"))))
+    tries = max(1, _count(request, "tries"))
+    if tries == 1 and (metrics := request.config_dict.get(METRICS)) is not None:
+        metrics.call_answered()  # not the greeting's repeat after silence
+    return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
 
 
 async def choose_language(request: web.Request) -> web.Response:
@@ -91,7 +109,8 @@ async def enter_ean(request: web.Request) -> web.Response:
     if not line.limits.allows(caller):
         await ledger.audit(actor=caller, action="ivr-balance", ean=None, outcome="locked_out",
                            detail=call)
-        return _twiml(flow.goodbye(prompts, voice, locked_out_script(prompts)))
+        return _counted(request, "locked_out",
+                        _twiml(flow.goodbye(prompts, voice, locked_out_script(prompts))))
     problem = await _problem_with(ledger, digits)
     view = None
     if problem is None:
@@ -106,10 +125,12 @@ async def enter_ean(request: web.Request) -> web.Response:
     if digits:
         line.limits.looked_up(caller, unknown=problem == "code_unknown")
     if problem or view is None:
-        return _twiml(flow.ean_problem(prompts, voice, failures + 1, problem or "code_unknown"))
+        problem = problem or "code_unknown"
+        return _counted(request, _OUTCOMES[problem],
+                        _twiml(flow.ean_problem(prompts, voice, failures + 1, problem)))
     line.remember(form.get("CallSid", ""), digits)
-    return _twiml(flow.balance(prompts, voice,
-                               balance_script(view, line.words, line.prompts, language=language)))
+    return _counted(request, "found", _twiml(flow.balance(
+        prompts, voice, balance_script(view, line.words, line.prompts, language=language))))
 
 
 async def _problem_with(ledger: Ledger, digits: str) -> str | None:

@@ -11,12 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 _WRITE = "saldo_write"
 
 
-def async_url(database_url: str) -> str:
-    """'sqlite:///saldo.db' → the async driver's URL. PostgreSQL arrives with its own issue."""
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+
+
+def async_url(database_url: str):
+    """'sqlite:///saldo.db' or 'postgresql://…' (also the 'postgres://' hosting platforms give)
+    → the URL of the async driver: aiosqlite or asyncpg."""
     url = make_url(database_url)
     if url.drivername in ("sqlite", "sqlite+aiosqlite"):
-        return str(url.set(drivername="sqlite+aiosqlite"))
-    raise ValueError(f"DATABASE_URL: unsupported database {url.drivername!r} (use sqlite:///FILE)")
+        return url.set(drivername="sqlite+aiosqlite")
+    if url.drivername in POSTGRES_SCHEMES:
+        return url.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"DATABASE_URL: unsupported database {url.drivername!r} "
+                     "(use sqlite:///FILE or postgresql://…)")
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -29,7 +36,24 @@ def create_engine(database_url: str) -> AsyncEngine:
     engine = create_async_engine(async_url(database_url), hide_parameters=True)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
+    else:
+        _serialise_postgres_writers(engine)
     return engine
+
+
+# Any constant will do: the one lock every ledger write transaction takes on PostgreSQL.
+_WRITERS_LOCK = 0x5A1D0
+
+
+def _serialise_postgres_writers(engine: AsyncEngine) -> None:
+    """The ledger reads balances and debts, then writes them: two writers at once, in two
+    processes, would lose an update. SQLite lets one writer in at a time (BEGIN IMMEDIATE);
+    on PostgreSQL every write transaction takes one advisory lock, held until it ends."""
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get(_WRITE, False):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITERS_LOCK})")
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

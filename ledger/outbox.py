@@ -284,6 +284,14 @@ class Outbox:
             return {state: count for state, count in await fetch_rows(
                 conn, select(o.c.state, func.count()).group_by(o.c.state))}
 
+    async def counts_by_channel(self) -> dict[tuple[str, str], int]:
+        """How many messages are in each state, by channel: {(state, channel): n}."""
+        o = schema.outbox
+        async with reading(self._ledger.engine) as conn:
+            return {(state, channel): count for state, channel, count in await fetch_rows(
+                conn, select(o.c.state, o.c.channel, func.count())
+                .group_by(o.c.state, o.c.channel))}
+
     async def messages_for(self, ean_text: str, limit: int = 50) -> list[MessageRecord]:
         """The messages about one account, newest first (for the CPAS pages)."""
         o, e, a = schema.outbox, schema.events, schema.accounts

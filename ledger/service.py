@@ -937,6 +937,12 @@ class Ledger:
         async with reading(self.engine) as conn:
             return (await conn.execute(select(func.count()).select_from(schema.accounts))).scalar_one()
 
+    async def count_consumption_days(self) -> int:
+        """Posted consumption days, every account's (a day corrected is still one day)."""
+        async with reading(self.engine) as conn:
+            return (await conn.execute(
+                select(func.count()).select_from(schema.consumption_days))).scalar_one()
+
     async def get_meta(self, key: str) -> str | None:
         m = schema.meta
         async with reading(self.engine) as conn:

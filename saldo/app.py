@@ -20,7 +20,7 @@ from portal.app import create_portal_app
 from portal.state import PortalConfig
 from ledger import Clock, Ledger, SystemClock
 
-from . import keys, worker
+from . import keys, observability, worker
 from .sending import STATUS_MOUNT, open_dispatcher
 from .settings import Settings
 
@@ -63,10 +63,6 @@ async def _demo_worker_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def _balance_line(settings: Settings, clock: Clock) -> web.Application | None:
     """The Twilio webhooks, when the line is configured; off (and said so) otherwise."""
     if not (settings.public_base_url and settings.twilio_auth_token):
@@ -98,7 +94,10 @@ def _portal(settings: Settings) -> web.Application:
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
                with_demo_worker: bool = False) -> web.Application:
-    app = web.Application()
+    metrics = observability.Metrics.create()  # a registry of this app's own
+    app = web.Application(middlewares=[
+        observability.webhook_timer(metrics, mounts=("/voice", STATUS_MOUNT))])
+    app[keys.METRICS] = metrics
     clock = clock or SystemClock()
     line = _balance_line(settings, clock)
     if line is not None:
@@ -114,5 +113,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_ledger_ctx)
     if with_demo_worker:
         app.cleanup_ctx.append(_demo_worker_ctx)
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", observability.healthz)
+    app.router.add_get("/readyz", observability.readiness(
+        lambda request: request.config_dict[keys.LEDGER]))
+    app.router.add_get("/metrics", observability.metrics_page(
+        metrics, lambda request: request.config_dict[keys.LEDGER]))
     return app

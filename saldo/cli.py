@@ -38,6 +38,7 @@ from ledger import (
 from . import worker
 from .access_log import RouteAccessLogger
 from .app import create_app, locales_dir, open_ledger
+from .logs import configure_logging
 from .sending import open_dispatcher
 from .settings import Settings, SettingsError
 
@@ -132,11 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"saldo: setting refused: {error}", file=sys.stderr)
         return 1
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # They log statements, envelopes and request URLs with customers' data in them.
-    for chatty in ("aiosqlite", "sqlalchemy", "aiosmtplib", "twilio", "mail.log"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings.log_level, json_lines=settings.log_format == "json")
     try:
         return _dispatch(args, settings)
     except (LedgerError, UsageError) as error:

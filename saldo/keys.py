@@ -7,11 +7,13 @@ from portal.state import Portal
 from ledger import Clock, Ledger
 from ledger.access import ApiClient, Staff
 
+from .observability import Metrics
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 LEDGER = web.AppKey("ledger", Ledger)
+METRICS = web.AppKey("metrics", Metrics)  # on the root app; sub-apps reach it by config_dict
 LINE = web.AppKey("line", Line)  # on the balance line's sub-app
 PORTAL = web.AppKey("portal", Portal)  # on the CPAS pages' sub-app
 

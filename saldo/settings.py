@@ -25,6 +25,7 @@ class Settings:
     ean_prefix: str | None = None
     tick_seconds: float = 60.0
     log_level: str = "INFO"
+    log_format: str = "json"
     ndp: NonDisconnectionPeriod = field(default_factory=NonDisconnectionPeriod)
     public_base_url: str | None = None
     twilio_auth_token: str | None = field(default=None, repr=False)
@@ -61,6 +62,7 @@ class Settings:
             ean_prefix=_ean_prefix(env.get("EAN_PREFIX")),
             tick_seconds=float(_integer(env, "TICK_SECONDS", int(cls.tick_seconds), 1, 3600)),
             log_level=_choice(env, "LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=_log_format(env.get("LOG_FORMAT")),
             ndp=_ndp(env),
             public_base_url=_public_base_url(env.get("PUBLIC_BASE_URL")),
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
@@ -191,9 +193,9 @@ def _public_base_url(value: str | None) -> str | None:
 
 
 def _database_url(value: str) -> str:
-    if not value.startswith("sqlite:///"):
+    if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise SettingsError(f"DATABASE_URL: {value.split(':', 1)[0]!r} is not supported; "
-                            "use sqlite:///FILE")
+                            "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DATABASE")
     return value
 
 
@@ -215,6 +217,13 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     if value not in choices:
         raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
     return value
+
+
+def _log_format(value: str | None) -> str:
+    chosen = (value or Settings.log_format).strip().lower()
+    if chosen not in ("json", "text"):
+        raise SettingsError(f"LOG_FORMAT: {value!r} is not json (one JSON object a line) or text")
+    return chosen
 
 
 def _ean_prefix(value: str | None) -> str | None:

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
+
+from saldo.access_log import RouteAccessLogger
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "screenshots"  # git-ignored; the README names it
@@ -74,10 +77,23 @@ async def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+class _LoggedTestServer(TestServer):
+    async def start_server(self, loop=None, **kwargs: Any) -> None:
+        kwargs.setdefault("access_log_class", RouteAccessLogger)
+        await super().start_server(loop=loop, **kwargs)
+
+
+def logged_server(app: web.Application) -> TestServer:
+    """aiohttp's TestServer, logging as `saldo serve` does (the whole-run log check reads it)."""
+    return _LoggedTestServer(app)
+
+
 @asynccontextmanager
 async def serving(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
     """Serves app in this process on 127.0.0.1, on a port the system picks; yields its base URL
     ("http://127.0.0.1:PORT", no trailing slash). Stops it, and runs its cleanup, on leaving."""
+    # As `saldo serve` logs: routes, never the paths typed (they hold EANs and names).
+    runner_options.setdefault("access_log_class", RouteAccessLogger)
     runner = web.AppRunner(app, **runner_options)
     await runner.setup()
     try:

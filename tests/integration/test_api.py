@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from ledger import AccountInput, ConsumptionInput, Ledger, MessageRecord
 from portal.api import create_api_app, message_json
 from saldo.keys import LEDGER
+from tests.browser import logged_server
 from tests.conftest import make_ean
 from tests.integration.test_ledger import ACTIVATED
 
@@ -59,7 +60,7 @@ async def api(ledger):
     _, namur = await ledger.access.add_client("namur office", cpas="CPAS-NAMUR")
     _, eupen = await ledger.access.add_client("eupen office", cpas="ÖSHZ-EUPEN")
     _, terminal = await ledger.access.add_client("kiosk network", channel="terminal")
-    async with TestClient(TestServer(build_app(ledger))) as http:
+    async with TestClient(logged_server(build_app(ledger))) as http:
         yield Api(http, ledger, bearer(namur), bearer(eupen), bearer(terminal))
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
 from ivr.app import create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
 from ledger import BRUSSELS, AccountInput, ConsumptionInput
+from tests.browser import logged_server
 from tests.conftest import make_ean
 
 TOKEN = "made-up-auth-token"
@@ -32,7 +33,7 @@ async def line(ledger):
     root = web.Application()
     config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
     root.add_subapp("/voice", create_line_app(config, lambda request: ledger))
-    async with TestClient(TestServer(root)) as client:
+    async with TestClient(logged_server(root)) as client:
         yield client
 
 

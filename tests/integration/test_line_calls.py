@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from ivr.app import create_line_app
 from ivr.line import LineConfig
@@ -32,6 +31,8 @@ from ivr.script import load_prompts
 from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock, State
 from ledger.ean import with_check_digit
 from saldo.demo import CUSTOMERS, DEMO_PREFIX, build_demo
+
+from tests.browser import logged_server
 
 TOKEN = "made-up-auth-token"
 PUBLIC = "https://saldo.example.be"
@@ -252,7 +253,7 @@ def mount(ledger: Ledger, answers: list[tuple[int, str]]) -> web.Application:
 @pytest.fixture
 async def line(demo_ledger):
     answers = []
-    async with TestServer(mount(demo_ledger, answers)) as server:
+    async with logged_server(mount(demo_ledger, answers)) as server:
         yield Switchboard(str(server.make_url("")), demo_ledger, answers)
 
 
@@ -524,7 +525,7 @@ async def test_a_line_pointed_at_a_deleted_database_apologises(tmp_path):
     path.mkdir()  # where the file was, now nothing SQLite can open
     answers = []
     try:
-        async with TestServer(mount(ledger, answers)) as server:
+        async with logged_server(mount(ledger, answers)) as server:
             call = await Switchboard(str(server.make_url("")), ledger, answers).call(
                 "1", CODE[State.NORMAL] + "#")
     finally:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod
 from ledger import SettableClock
@@ -21,6 +20,7 @@ from messaging.routing import QuietHours, Router
 from messaging.sms import TwilioSms
 from saldo.app import create_app
 from saldo.settings import Settings
+from tests.browser import logged_server
 from tests.conftest import make_ean
 from tests.mailbox import Mailbox
 from tests.twilio_api import PrismProxy, TwilioApi, free_port
@@ -254,7 +254,7 @@ async def server(database_url, clock, twilio):
     settings = dataclasses.replace(Settings(), database_url=database_url,
                                    public_base_url="https://saldo.example.be",
                                    twilio_auth_token=twilio.auth_token)
-    async with TestServer(create_app(settings, clock=clock)) as test_server:
+    async with logged_server(create_app(settings, clock=clock)) as test_server:
         twilio.callback_base_url = str(test_server.make_url("/"))
         yield test_server
 

@@ -4,10 +4,11 @@ import re
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from ivr.phone import Phone, PhoneError, keys
 from saldo.signature import signature_middleware
+
+from tests.browser import logged_server
 
 TOKEN = "made-up-auth-token-for-tests"
 PUBLIC = "https://saldo.example.be"  # what the server is configured with; it listens elsewhere
@@ -72,7 +73,7 @@ async def server():
     app.router.add_post("/voice/ean", ean)
     app.router.add_post("/voice/bye", bye)
     app.router.add_post("/voice/loop", loop)
-    async with TestServer(app) as test_server:
+    async with logged_server(app) as test_server:
         yield test_server
 
 

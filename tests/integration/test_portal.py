@@ -5,11 +5,12 @@ import re
 from datetime import date
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from ledger import AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod
 from saldo.app import create_app
 from saldo.settings import Settings
+from tests.browser import logged_server
 from tests.conftest import make_ean
 from tests.integration.test_ledger import ACTIVATED
 
@@ -45,7 +46,7 @@ def portal_settings(database_url: str) -> Settings:
 async def client(database_url, clock):
     await populate(database_url, clock)
     app = create_app(portal_settings(database_url), clock=clock)
-    async with TestClient(TestServer(app)) as test_client:
+    async with TestClient(logged_server(app)) as test_client:
         yield test_client
 
 

@@ -2,10 +2,12 @@
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
 from saldo.signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, signature_middleware
+
+from tests.browser import logged_server
 
 TOKEN = "made-up-auth-token-for-tests"
 PUBLIC = "https://saldo.example.be"  # what Twilio calls; the proxy forwards to 127.0.0.1
@@ -22,7 +24,7 @@ async def client():
     voice.router.add_post("/ean", secret)
     root = web.Application()
     root.add_subapp("/voice", voice)
-    async with TestClient(TestServer(root)) as test_client:
+    async with TestClient(logged_server(root)) as test_client:
         yield test_client
 
 

@@ -1,0 +1,127 @@
+"""Logging for a service: JSON lines on standard error, with a safety net against personal data.
+
+The code does not log names, phone numbers, e-mail addresses or EANs. In case it slips, the
+one handler's `RedactPersonalData` filter masks, in the final message and exception text,
+whatever is shaped like them (it cannot recognise a name). A masked value shows the net caught
+something the code should not have logged; the audit trail, not the log, says which meter.
+"""
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TextIO
+
+# They log statements, envelopes and request URLs with customers' data in them.
+CHATTY_LOGGERS = ("aiosqlite", "sqlalchemy", "aiosmtplib", "twilio", "mail.log")
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_SEPARATOR = r"[ ./-]?"
+
+
+def _last_four(kind: str):
+    # What logs may show of an EAN (ledger.ean.masked): its last 4 digits, never the whole code.
+    return lambda match: f"[{kind} …{match.group()[-4:]}]"
+
+
+# (kind, shape, mask), applied in this order: an e-mail address may hold digits, and an EAN's
+# last 13 digits must not be taken for a code of their own.
+SHAPES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    ("e-mail", re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+"), lambda _: "[e-mail]"),
+    ("EAN", re.compile(r"(?<!\d)54\d{16}(?!\d)"), _last_four("EAN")),
+    ("13 digits", re.compile(r"(?<!\d)\d{13}(?!\d)"), _last_four("13 digits")),
+    # +32 470 12 34 56, 0032…, and any other number in international form.
+    ("phone", re.compile(rf"(?:\+|(?<!\d)00)[1-9](?:{_SEPARATOR}\d){{7,14}}(?!\d)"),
+     lambda _: "[phone]"),
+    # A Belgian mobile written nationally: 0470 12 34 56, 0470/12.34.56, 0470123456.
+    ("phone", re.compile(rf"(?<!\d)04\d\d{_SEPARATOR}\d\d{_SEPARATOR}\d\d{_SEPARATOR}\d\d(?!\d)"),
+     lambda _: "[phone]"),
+)
+
+
+def redact(text: str) -> str:
+    """The text with everything shaped like personal data masked."""
+    for _, shape, mask in SHAPES:
+        text = shape.sub(mask, text)
+    return text
+
+
+def personal_data_in(text: str) -> list[str]:
+    """The kinds of personal data the text seems to hold (e-mail, EAN, 13 digits, phone)."""
+    found = []
+    for kind, shape, mask in SHAPES:
+        text, count = shape.subn(mask, text)
+        if count and kind not in found:
+            found.append(kind)
+    return found
+
+
+class RedactPersonalData(logging.Filter):
+    """On a handler: masks personal data in the record's final message, exception and stack.
+
+    The record is changed in place (Python 3.11 has no filter returning a copy): its message
+    becomes the redacted final text, without arguments. Handlers after this one see it so.
+    """
+
+    _exceptions = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: keep both, masked
+            message = f"{record.msg} % {record.args!r}"
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._exceptions.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, and exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str, *, json_lines: bool = True,
+                      stream: TextIO | None = None) -> None:
+    """The process's logging: one handler on the root logger, at `level`, writing `stream`
+    (standard error by default) as JSON lines, or as text for a person at a terminal; the
+    redacting filter on it; the chatty libraries quieted to warnings.
+
+    Like `logging.basicConfig`, it leaves alone a root logger that already has handlers (the
+    test runner's, an embedding program's); the libraries are quieted all the same.
+    """
+    for chatty in CHATTY_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    if json_lines:
+        handler.setFormatter(JsonLinesFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RedactPersonalData())
+    root.addHandler(handler)
+    root.setLevel(level)
