@@ -27,8 +27,21 @@ def clock() -> SettableClock:
 
 
 @pytest.fixture
-def database_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
+async def database_url(tmp_path):
+    """A SQLite file of the test's own; a new PostgreSQL database with SALDO_TEST_POSTGRES."""
+    from tests.databases import fresh_database  # here: test_logs.py reuses this file elsewhere
+    async with fresh_database(tmp_path) as url:
+        yield url
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that open the SQLite file itself run in the SQLite run only."""
+    if not os.environ.get("SALDO_TEST_POSTGRES"):  # tests/databases.py's switch
+        return
+    skip = pytest.mark.skip(reason="opens the SQLite file itself; run without SALDO_TEST_POSTGRES")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ async def test_a_staff_member_logs_in_and_out(ledger):
     assert await ledger.access.session(token) is None
 
 
+@pytest.mark.sqlite_only
 async def test_secrets_are_stored_only_as_hashes(ledger, tmp_path):
     await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
     _, session = await ledger.access.log_in("a.dupont", PASSWORD)

@@ -303,6 +303,7 @@ async def test_a_gas_meter_with_a_power_limiter_is_refused(ledger):
     assert report.posted == 0
 
 
+@pytest.mark.sqlite_only
 async def test_ready_when_the_database_answers_with_this_codes_schema(ledger, tmp_path):
     assert await ledger.ready() == (True, "ok")
     import sqlite3

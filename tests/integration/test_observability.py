@@ -74,6 +74,7 @@ async def test_healthz_answers(client):
     assert (answer.status, await answer.json()) == (200, {"status": "ok"})
 
 
+@pytest.mark.sqlite_only
 async def test_ready_until_the_schema_is_not_this_codes(client, tmp_path):
     answer = await client.get("/readyz")
     assert (answer.status, await answer.json()) == (200, {"status": "ready"})

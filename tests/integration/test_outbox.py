@@ -4,6 +4,8 @@ outcome is recorded, delivery reports move a message forward only, in any order.
 import sqlite3
 from datetime import timedelta
 
+import pytest
+
 from ledger import GaveUp, Ledger, NewMessage, NonDisconnectionPeriod, Retry, Sent
 from tests.conftest import make_ean
 from tests.integration.test_ledger import EAN, activate
@@ -142,6 +144,7 @@ async def test_a_cpas_registers_where_its_residents_serious_events_go(ledger):
     assert seen == [contact]
 
 
+@pytest.mark.sqlite_only
 async def test_events_from_before_the_outbox_are_history(database_url, clock, tmp_path):
     ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
     await activate(ledger, mobile=MOBILE)
