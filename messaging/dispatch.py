@@ -73,18 +73,21 @@ class Dispatcher:
             if not events:
                 return total
 
-    async def send_due(self) -> Pass:
+    async def send_due(self, stop: asyncio.Event | None = None) -> Pass:
+        """Claims and sends batches until none is due — or, once `stop` is set (SIGTERM), after
+        the batch in hand: what was claimed is finished and recorded, nothing more is claimed."""
         sent = retried = gave_up = 0
-        while batch := await self.ledger.outbox.claim_due(self.batch, self.lease):
+        while not (stop and stop.is_set()) and (
+                batch := await self.ledger.outbox.claim_due(self.batch, self.lease)):
             for outcome in await asyncio.gather(*(self._deliver(m) for m in batch)):
                 sent += isinstance(outcome, Sent)
                 retried += isinstance(outcome, Retry)
                 gave_up += isinstance(outcome, GaveUp)
         return Pass(sent=sent, retried=retried, gave_up=gave_up)
 
-    async def run_once(self) -> Pass:
+    async def run_once(self, stop: asyncio.Event | None = None) -> Pass:
         queued = await self.queue_events()
-        done = await self.send_due()
+        done = await self.send_due(stop)
         return Pass(queued, done.sent, done.retried, done.gave_up)
 
     async def _deliver(self, message: OutboxMessage) -> Sent | Retry | GaveUp:

@@ -20,8 +20,8 @@ async def tick(ledger: Ledger) -> int:
     return cut_off
 
 
-async def send(dispatcher: Dispatcher) -> Pass:
-    done = await dispatcher.run_once()
+async def send(dispatcher: Dispatcher, stop: asyncio.Event | None = None) -> Pass:
+    done = await dispatcher.run_once(stop)
     if done != Pass():
         log.info("messages: %d queued, %d sent, %d to retry, %d given up", done.queued, done.sent,
                  done.retried, done.gave_up)
@@ -49,7 +49,7 @@ async def run_forever(ledger: Ledger, dispatcher: Dispatcher | None, tick_second
                 log.exception("tick failed; trying again in %.0f s", tick_seconds)
         if dispatcher:
             try:
-                await send(dispatcher)
+                await send(dispatcher, stop)
             except Exception:
                 log.exception("sending failed; trying again in %.0f s", SEND_EVERY_SECONDS)
         wait = SEND_EVERY_SECONDS if dispatcher else max(0.0, next_tick - loop.time())

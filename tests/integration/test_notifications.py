@@ -2,6 +2,7 @@
 API spoken by a local server, reached through the twilio library itself and Prism, which refuses
 (422) any request that breaks Twilio's OpenAPI description."""
 
+import asyncio
 import dataclasses
 import random
 from datetime import date, datetime, timedelta
@@ -287,3 +288,20 @@ async def test_a_forged_delivery_report_changes_nothing(ledger, dispatcher, twil
         assert forged.status == 403
     [record] = await ledger.outbox.messages_for(make_ean(1))
     assert record.state == "sent"
+
+
+async def test_on_sigterm_the_worker_finishes_its_batch_and_claims_no_more(
+        ledger, dispatcher, twilio):
+    await ledger.import_accounts([customer(n, "fr", notify="sms", email=None)
+                                  for n in range(1, 7)])
+    await dispatcher.queue_events()
+    dispatcher.batch = 2
+    stop = asyncio.Event()
+    twilio.delay_next(0.3, method="POST", times=2)  # the first batch is in flight…
+    sending = asyncio.create_task(dispatcher.send_due(stop))
+    while len(twilio.posts) < 2:
+        await asyncio.sleep(0.01)
+    stop.set()  # …when SIGTERM comes
+    done = await sending
+    assert done.sent == 2  # finished and recorded
+    assert await ledger.outbox.counts() == {"sent": 2, "queued": 4}  # the rest left for later
