@@ -11,7 +11,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
 data=$(mktemp -d /tmp/saldo-ci-pg.XXXXXX)
-port=${SALDO_CI_PG_PORT:-55433}
+# A port nobody uses (a cluster left over from an earlier run may hold another).
+port=${SALDO_CI_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 run_as=()
 if [ "$(id -u)" -eq 0 ]; then  # PostgreSQL refuses to run as root
     chown postgres "$data"
