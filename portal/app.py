@@ -236,16 +236,21 @@ async def resident_page(request: web.Request) -> web.Response:
     if done in ("topup", "replayed"):
         key = "topup_done" if done == "topup" else "topup_replayed"
         notice = texts[key].format(balance=money(file.view.balance_cents, language))
-    return render(request, "resident.html", file=file, notice=notice,
-                  back=request.path,
+    return _resident_response(request, file, notice=notice)
+
+
+def _resident_response(request: web.Request, file: ResidentFile, *, status: int = 200,
+                       notice: str | None = None, amount: str = "", reference: str = "",
+                       error: str | None = None) -> web.Response:
+    """A resident's page: after a look, or with the top-up form as it was sent back."""
+    portal = request.app[PORTAL]
+    language = _language(request)
+    return render(request, "resident.html", status=status, file=file, notice=notice,
+                  back=f"{portal.config.base_path}/residents/{file.view.ean[5:]}",
                   meaning=balance_script(file.view, portal.words, portal.prompts,
                                          language=language),
-                  chart=Markup(_chart(file, texts, language)), **_top_up_form(request))
-
-
-def _top_up_form(request: web.Request, **values) -> dict:
-    return {"amount": values.get("amount", ""), "reference": values.get("reference", ""),
-            "error": values.get("error")}
+                  chart=Markup(_chart(file, portal.texts[language], language)),
+                  amount=amount, reference=reference, error=error)
 
 
 async def office_top_up(request: web.Request) -> web.Response:
@@ -271,12 +276,8 @@ async def office_top_up(request: web.Request) -> web.Response:
             file = await ledger.cpas.resident(staff.cpas, ean, actor=f"staff:{staff.username}")
         except UnknownAccount:  # a bad amount for a meter not under mandate: still not found
             return render(request, "not_found.html", status=404)
-        return render(request, "resident.html", status=422, file=file, notice=None,
-                      back=f"{portal.config.base_path}/residents/{ean}",
-                      meaning=balance_script(file.view, portal.words, portal.prompts,
-                                             language=language),
-                      chart=Markup(_chart(file, texts, language)),
-                      **_top_up_form(request, amount=amount, reference=reference, error=error))
+        return _resident_response(request, file, status=422, amount=amount,
+                                  reference=reference, error=error)
     done = "replayed" if result.replayed else "topup"
     raise web.HTTPSeeOther(f"{portal.config.base_path}/residents/{ean}?done={done}")
 
