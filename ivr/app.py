@@ -3,6 +3,7 @@ reads the form, asks the ledger's balance view, and returns what ivr/flow.py bui
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -11,7 +12,7 @@ from ledger.ean import SHORT_LENGTH, is_digits, is_valid_full
 from saldo.keys import LINE, METRICS
 
 from . import flow
-from .limits import CallerLimits
+from .limits import LookupRules, may_look_up
 from .line import Line, LineConfig
 from .script import (
     MENU_ANOTHER_METER,
@@ -26,6 +27,11 @@ from saldo.signature import signature_middleware
 from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")
+
+# The audit trail's actions: a code typed and looked up, and a balance heard again (menu 1,
+# which is not another look-up: it counts toward no limit).
+LOOKUP, REPEAT = "ivr-balance", "ivr-repeat"
+LONGEST_CALL = timedelta(hours=4)  # Twilio ends a call after four hours
 
 
 def _twiml(document: str) -> web.Response:
@@ -106,8 +112,10 @@ async def enter_ean(request: web.Request) -> web.Response:
     digits = form.get("Digits", "")
     caller, call = line.caller(form), f"call:{form.get('CallSid', '')}"
     ledger = line.ledger(request)
-    if not line.limits.allows(caller):
-        await ledger.audit(actor=caller, action="ivr-balance", ean=None, outcome="locked_out",
+    now = line.clock.now()
+    history = await ledger.lookups_by(caller, LOOKUP, since=now - line.rules.memory)
+    if not may_look_up(history, now, line.rules):
+        await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="locked_out",
                            detail=call)
         return _counted(request, "locked_out",
                         _twiml(flow.goodbye(prompts, voice, locked_out_script(prompts))))
@@ -115,20 +123,15 @@ async def enter_ean(request: web.Request) -> web.Response:
     view = None
     if problem is None:
         try:
-            view = await ledger.balance_view(digits, actor=caller, purpose="ivr-balance",
-                                             detail=call)
+            view = await ledger.balance_view(digits, actor=caller, purpose=LOOKUP, detail=call)
         except (UnknownAccount, InvalidInput):
             problem = "code_unknown"
     else:
-        await ledger.audit(actor=caller, action="ivr-balance", ean=None, outcome=problem,
-                           detail=call)
-    if digits:
-        line.limits.looked_up(caller, unknown=problem == "code_unknown")
+        await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome=problem, detail=call)
     if problem or view is None:
         problem = problem or "code_unknown"
         return _counted(request, _OUTCOMES[problem],
                         _twiml(flow.ean_problem(prompts, voice, failures + 1, problem)))
-    line.remember(form.get("CallSid", ""), digits)
     return _counted(request, "found", _twiml(flow.balance(
         prompts, voice, balance_script(view, line.words, line.prompts, language=language))))
 
@@ -151,12 +154,9 @@ async def menu(request: web.Request) -> web.Response:
     prompts, voice = line.prompts[language], line.config.voices[language]
     form = await request.post()
     choice = form.get("Digits", "")
-    call = form.get("CallSid", "")
-    if choice == MENU_REPEAT and call in line.remembered:
-        view = await line.ledger(request).balance_view(line.remembered[call],
-                                                       actor=line.caller(form),
-                                                       purpose="ivr-balance",
-                                                       detail=f"call:{call}")
+    if choice == MENU_REPEAT and (ean := await _found_in_this_call(request, line, form)):
+        view = await line.ledger(request).balance_view(
+            ean, actor=line.caller(form), purpose=REPEAT, detail=f"call:{form.get('CallSid', '')}")
         return _twiml(flow.balance(prompts, voice,
                                    balance_script(view, line.words, line.prompts,
                                                   language=language)))
@@ -165,9 +165,18 @@ async def menu(request: web.Request) -> web.Response:
     if choice == MENU_HOW_TO_TOP_UP:
         return _twiml(flow.balance(prompts, voice, [prompts.say("how_to_top_up")]))
     if choice == MENU_END or not choice:
-        line.remembered.pop(call, None)
         return _twiml(flow.goodbye(prompts, voice))
     return _twiml(flow.balance(prompts, voice, [prompts.say("menu_invalid")]))
+
+
+async def _found_in_this_call(request: web.Request, line: Line, form) -> str | None:
+    """The meter this call last heard of, from the audit trail: any server of the line may
+    answer the next step of a call."""
+    call = f"call:{form.get('CallSid', '')}"
+    since = line.clock.now() - LONGEST_CALL
+    found = [lookup.ean for lookup in await line.ledger(request).lookups_by(
+        line.caller(form), LOOKUP, since=since) if lookup.detail == call and lookup.outcome == "found"]
+    return found[-1] if found else None
 
 
 def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
@@ -176,10 +185,10 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
         signature_middleware(config.auth_token, config.public_base_url), apologise_on_error])
 
     async def load(app: web.Application):
-        limits = CallerLimits(clock or SystemClock(), config.lookups_per_hour,
-                              config.unknown_before_lockout, config.lockout)
+        rules = LookupRules(config.lookups_per_hour, config.unknown_before_lockout,
+                            config.lockout)
         app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
-                         ledger, limits)
+                         ledger, clock or SystemClock(), rules)
         yield
 
     app.cleanup_ctx.append(load)

@@ -1,47 +1,60 @@
 """How often one caller may look up balances: a guard against guessing other people's codes.
 
-Pure bookkeeping over an injected clock; the state lives in memory for one server process.
+Pure: the caller's recent look-ups come from the audit trail (every server of the line writes it
+before answering, so every server sees the same history), the moment from an injected clock.
 """
 
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from ledger import Clock
+from typing import Protocol
 
 WINDOW = timedelta(hours=1)
+# The audit outcomes of a code that was typed and checked (silence is not a look-up).
+LOOKED_UP = frozenset({"found", "unknown", "invalid", "code_mistyped"})
+UNKNOWN = "unknown"
 
 
-@dataclass
-class CallerLimits:
-    clock: Clock
+class Lookup(Protocol):
+    at: datetime
+    outcome: str
+
+
+@dataclass(frozen=True)
+class LookupRules:
     lookups_per_hour: int = 20
     unknown_before_lockout: int = 5
     lockout: timedelta = timedelta(hours=1)
-    _lookups: dict[str, deque[datetime]] = field(default_factory=lambda: defaultdict(deque))
-    _unknown: dict[str, deque[datetime]] = field(default_factory=lambda: defaultdict(deque))
-    _locked_until: dict[str, datetime] = field(default_factory=dict)
 
-    def _recent(self, times: deque[datetime]) -> deque[datetime]:
-        since = self.clock.now() - WINDOW
-        while times and times[0] <= since:
-            times.popleft()
-        return times
+    @property
+    def memory(self) -> timedelta:
+        """How far back a caller's look-ups still matter: a lockout's misses, then the lockout."""
+        return WINDOW + self.lockout
 
-    def allows(self, caller: str) -> bool:
-        """May this caller look up a code now?"""
-        until = self._locked_until.get(caller)
-        if until and until > self.clock.now():
-            return False
-        self._locked_until.pop(caller, None)
-        return len(self._recent(self._lookups[caller])) < self.lookups_per_hour
 
-    def looked_up(self, caller: str, *, unknown: bool) -> None:
-        now = self.clock.now()
-        self._lookups[caller].append(now)
-        if unknown:
-            misses = self._recent(self._unknown[caller])
-            misses.append(now)
-            if len(misses) >= self.unknown_before_lockout:
-                self._locked_until[caller] = now + self.lockout
-                misses.clear()
+def locked_until(history: Sequence[Lookup], rules: LookupRules) -> datetime | None:
+    """When the last lockout of this history ends: `unknown_before_lockout` unknown codes within
+    an hour lock the caller out; the misses that did so count no more."""
+    misses: deque[datetime] = deque()
+    until = None
+    for lookup in history:
+        if lookup.outcome != UNKNOWN or (until and lookup.at < until):
+            continue
+        while misses and misses[0] <= lookup.at - WINDOW:
+            misses.popleft()
+        misses.append(lookup.at)
+        if len(misses) >= rules.unknown_before_lockout:
+            until = lookup.at + rules.lockout
+            misses.clear()
+    return until
+
+
+def may_look_up(history: Sequence[Lookup], now: datetime, rules: LookupRules) -> bool:
+    """May this caller, whose look-ups since `now - rules.memory` are `history` (oldest first),
+    look up a code now?"""
+    lookups = [lookup for lookup in history if lookup.outcome in LOOKED_UP]
+    until = locked_until(lookups, rules)
+    if until and until > now:
+        return False
+    return sum(lookup.at > now - WINDOW for lookup in lookups) < rules.lookups_per_hour

@@ -3,20 +3,18 @@
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
-from ledger import Ledger
+from ledger import Clock, Ledger
 
 from .flow import Voice
-from .limits import CallerLimits
+from .limits import LookupRules
 from .script import Prompts
 from .spoken import Vocabulary
-
-REMEMBERED_CALLS = 10_000
 
 
 @dataclass(frozen=True)
@@ -39,14 +37,8 @@ class Line:
     prompts: Mapping[str, Prompts]
     words: Mapping[str, Vocabulary]
     ledger: Callable[[web.Request], Ledger]
-    limits: CallerLimits
-    remembered: dict[str, str] = field(default_factory=dict)  # CallSid → digits, for "repeat"
-
-    def remember(self, call: str, digits: str) -> None:
-        self.remembered.pop(call, None)
-        self.remembered[call] = digits
-        while len(self.remembered) > REMEMBERED_CALLS:  # calls that hung up without "0"
-            self.remembered.pop(next(iter(self.remembered)))
+    clock: Clock
+    rules: LookupRules
 
     def caller(self, form: Mapping[str, str]) -> str:
         """Caller numbers are kept only as a keyed hash."""

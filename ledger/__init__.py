@@ -28,6 +28,7 @@ from .service import (
     ConsumptionInput,
     ImportReport,
     Ledger,
+    Lookup,
     Resident,
     RowError,
     TopUpResult,
@@ -37,7 +38,7 @@ from .view import BalanceView, LastTopUp
 __all__ = [
     "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "BalanceView", "Clock",
     "ConsumptionInput", "Contacts", "CpasContact", "DemoRefused", "Event", "FileRefused", "GaveUp",
-    "ImportReport", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "MessageRecord",
+    "ImportReport", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "Lookup", "MessageRecord",
     "NewMessage", "NonDisconnectionPeriod", "OutboxMessage", "ReferenceConflict", "Resident", "Retry",
     "RowError", "Sent", "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount",
     "format_cents", "masked", "parse_cents", "read_accounts", "read_consumption",

@@ -254,6 +254,7 @@ class _PointReads:
     open_debts: _Statement
     recent_outflows: _Statement
     insert_audit: str  # positional: rows are tuples of _AUDIT_COLUMNS
+    lookups_by: _Statement
 
     def read(self, conn, ean: str) -> tuple[_Account | None, list[int]]:
         by = self.account_by_ean13 if len(ean) == SHORT_LENGTH else self.account_by_ean
@@ -285,7 +286,16 @@ def _point_read_statements() -> _PointReads:
                                               bindparam("id"))),
         insert_audit=str(insert(schema.audit).values({c: bindparam(c) for c in _AUDIT_COLUMNS})
                          .compile(dialect=sqlite_dialect())),
+        lookups_by=compiled(_lookups_by(bindparam("actor"), bindparam("action"),
+                                        bindparam("since"))),
     )
+
+
+def _lookups_by(actor, action, since):
+    u = schema.audit
+    return (select(u.c.at, u.c.ean, u.c.outcome, u.c.detail)
+            .where(u.c.actor == actor, u.c.action == action, u.c.at > since)
+            .order_by(u.c.at, u.c.id))
 
 
 def _consumption_error(row: ConsumptionInput, ids: dict[str, int], today: date
@@ -314,6 +324,15 @@ def _account_from_row(row) -> _Account:
 
 def _consumption_reference(account_id: int, day: str, revision: int) -> str:
     return f"consumption:{account_id}:{day}:{revision}"
+
+
+class Lookup(NamedTuple):
+    """One look-up of the audit trail."""
+
+    at: datetime
+    ean: str | None
+    outcome: str
+    detail: str | None
 
 
 @dataclass(frozen=True)
@@ -885,6 +904,19 @@ class Ledger:
         """In the caller's own write transaction."""
         await insert_many(conn, schema.audit, _AUDIT_COLUMNS,
                           [(to_text(self.clock.now()), actor, action, ean, outcome, detail)])
+
+    async def lookups_by(self, actor: str, action: str, since: datetime) -> list[Lookup]:
+        """What one actor looked up since a moment, oldest first, as the audit trail has it. The
+        balance line's limits and its "repeat" read this: every server of the line writes the
+        trail before it answers, so every server sees the same calls."""
+        if self._inline_reads:
+            statement = _point_read_statements().lookups_by
+            rows = await self._inline_reads.run(lambda conn: statement.run(
+                conn, actor=actor, action=action, since=to_text(since)).fetchall())
+        else:
+            async with reading(self.engine) as conn:
+                rows = await fetch_rows(conn, _lookups_by(actor, action, to_text(since)))
+        return [Lookup(from_text(at), ean, outcome, detail) for at, ean, outcome, detail in rows]
 
     async def audit_trail(self, limit: int = 100) -> list[dict]:
         a = schema.audit

@@ -2,7 +2,7 @@
 complete transcripts per state and language come with the rest of the issue)."""
 
 import xml.etree.ElementTree as ET
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from ivr.app import create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
-from ledger import BRUSSELS, AccountInput, ConsumptionInput
+from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger
 from tests.browser import logged_server
 from tests.conftest import make_ean
 
@@ -98,3 +98,58 @@ async def test_a_caller_guessing_codes_is_locked_out_and_every_lookup_is_audited
     for record in trail[:6]:
         assert record["detail"] == f"call:{CALL['CallSid']}"
         assert record["actor"].startswith("ivr:") and "+3247" not in record["actor"]
+
+
+@pytest.fixture
+async def two_servers(ledger, database_url, clock):
+    """Two servers of the line, each with its own ledger connection to one database, as behind a
+    load balancer: a call's steps may reach either."""
+    await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "fr",
+                                               activated_at=datetime(2026, 11, 1, tzinfo=BRUSSELS))])
+    other = await Ledger.open(database_url, clock=clock)
+    config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
+    clients = []
+    for each in (ledger, other):
+        root = web.Application()
+        root.add_subapp("/voice", create_line_app(config, lambda request, each=each: each, clock))
+        clients.append(TestClient(logged_server(root)))
+    try:
+        for client in clients:
+            await client.start_server()
+        yield clients
+    finally:
+        for client in clients:
+            await client.close()
+        await other.close()
+
+
+async def test_a_caller_locked_out_by_one_server_is_locked_out_by_the_other(two_servers, clock):
+    first, second = two_servers
+    for attempt in range(5):
+        await post((first, second)[attempt % 2], "/voice/ean?lang=fr&failures=0",
+                   Digits=make_ean(100 + attempt)[-13:])
+    for server in (first, second):
+        locked = await post(server, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:])
+        assert locked.find("Hangup") is not None
+    clock.advance(timedelta(minutes=61))  # LOCKOUT_MINUTES' default is 60
+    allowed = await post(second, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:])
+    assert "euro" in said(allowed) and allowed.find("Hangup") is None
+
+
+async def test_repeat_is_answered_by_the_server_that_did_not_look_up(two_servers, ledger):
+    first, second = two_servers
+    heard = await post(first, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:])
+    again = await post(second, gather_action(heard), Digits="1")
+    assert said(again) == said(heard)
+    other_call = {**CALL, "CallSid": "CA" + "0" * 31 + "2"}
+    nothing = await post(second, gather_action(heard), Digits="1", **other_call)
+    assert "euro" not in said(nothing)  # another call (same caller) heard no balance to repeat
+    actions = [(a["action"], a["outcome"]) for a in await ledger.audit_trail()]
+    assert actions[:2] == [("ivr-repeat", "found"), ("ivr-balance", "found")]
+
+
+async def test_hearing_the_balance_again_is_not_another_lookup(line):
+    heard = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:])
+    for _ in range(25):  # more than LOOKUPS_PER_HOUR's default, 20
+        heard = await post(line, gather_action(heard), Digits="1")
+        assert "euro" in said(heard)
