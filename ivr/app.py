@@ -179,6 +179,16 @@ async def _found_in_this_call(request: web.Request, line: Line, form) -> str | N
     return found[-1] if found else None
 
 
+async def call_ended(request: web.Request) -> web.Response:
+    """The number's call status callback: how calls end, and how long they last, for /metrics."""
+    form = await request.post()
+    duration = form.get("CallDuration", "")
+    if (metrics := request.config_dict.get(METRICS)) is not None:
+        metrics.call_ended(form.get("CallStatus", ""),
+                           int(duration) if is_digits(duration) and len(duration) < 7 else None)
+    return web.Response(status=204)
+
+
 def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
                     clock: Clock | None = None) -> web.Application:
     app = web.Application(middlewares=[
@@ -197,5 +207,6 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
     app.router.add_post("/ask", ask)
     app.router.add_post("/ean", enter_ean)
     app.router.add_post("/menu", menu)
+    app.router.add_post("/status", call_ended)
     return app
 

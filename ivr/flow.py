@@ -97,6 +97,16 @@ def goodbye(prompts: Prompts, voice: Voice, sentences: Sequence[str] = ()) -> st
     return str(response)
 
 
+def line_unavailable(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice]) -> str:
+    """What Twilio plays when no server of the line answers (a TwiML Bin as the number's
+    fallback, `saldo fallback-twiml`): the apology and the customer service, in each language."""
+    response = VoiceResponse()
+    for language in ("fr", "nl", "de"):
+        _say_all(response, technical_problem_script(prompts[language]), voices[language])
+    response.hangup()
+    return str(response)
+
+
 def technical_problem(prompts: Prompts, voice: Voice) -> str:
     """Never Twilio's 'application error': an apology and the customer-service number."""
     return goodbye(prompts, voice, technical_problem_script(prompts))

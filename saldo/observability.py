@@ -31,6 +31,10 @@ log = logging.getLogger("saldo")
 LOOKUP_OUTCOMES = ("found", "unknown", "mistyped", "nothing_heard", "locked_out", "error")
 MESSAGE_STATES = ("queued", "sending", *REPORTED_STATES)
 # A webhook answers in tens of milliseconds (README, Benchmarks); Twilio gives up after 15 s.
+# Twilio's final call statuses, sent to the number's status callback (README, Deploying).
+CALL_ENDS = ("completed", "busy", "failed", "no-answer", "canceled")
+# A balance call lasts a minute or two; Twilio ends a call after four hours.
+CALL_BUCKETS = (15, 30, 60, 90, 120, 180, 300, 600, 1800, 14400)
 WEBHOOK_BUCKETS = (0.005, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
                    2.5)
 
@@ -41,6 +45,8 @@ class Metrics:
 
     registry: CollectorRegistry
     calls: Counter
+    call_ends: Counter
+    call_seconds: Histogram
     lookups: Counter
     webhook_seconds: Histogram
     messages: Gauge
@@ -57,6 +63,11 @@ class Metrics:
             registry=registry,
             calls=Counter("saldo_line_calls", "Calls the balance line answered.",
                           registry=registry),
+            call_ends=Counter("saldo_line_calls_ended", "Calls to the balance line that ended, "
+                              "by Twilio's final status.", ["status"], registry=registry),
+            call_seconds=Histogram("saldo_line_call_duration_seconds",
+                                   "How long the completed calls to the balance line lasted.",
+                                   buckets=CALL_BUCKETS, registry=registry),
             lookups=Counter("saldo_line_lookups",
                             "Codes typed at the balance line, by outcome; error: the line "
                             "apologised for an internal error.",
@@ -71,10 +82,19 @@ class Metrics:
                                    "Consumption days posted, all accounts.", registry=registry))
         for outcome in LOOKUP_OUTCOMES:  # every series from the start, at 0
             metrics.lookups.labels(outcome)
+        for status in CALL_ENDS:
+            metrics.call_ends.labels(status)
         return metrics
 
     def call_answered(self) -> None:
         self.calls.inc()
+
+    def call_ended(self, status: str, seconds: int | None) -> None:
+        if status not in CALL_ENDS:  # a status Twilio may add: not a label per value sent
+            return
+        self.call_ends.labels(status).inc()
+        if status == "completed" and seconds is not None:
+            self.call_seconds.observe(seconds)
 
     def looked_up(self, outcome: str) -> None:
         self.lookups.labels(outcome).inc()

@@ -153,3 +153,16 @@ async def test_hearing_the_balance_again_is_not_another_lookup(line):
     for _ in range(25):  # more than LOOKUPS_PER_HOUR's default, 20
         heard = await post(line, gather_action(heard), Digits="1")
         assert "euro" in said(heard)
+
+
+def test_the_fallback_apologises_in_every_language_and_hangs_up():
+    from ivr.flow import line_unavailable
+    from ivr.script import load_prompts
+
+    document = ET.fromstring(line_unavailable(load_prompts(LOCALES), VOICES))
+    voices = [say.get("voice") for say in document.iter("Say")]
+    assert [v for i, v in enumerate(voices) if v not in voices[:i]] == [
+        VOICES[language].name for language in ("fr", "nl", "de")]
+    assert "zéro septante-huit" in said(document) and "nul zeven acht" in said(document)
+    assert list(document)[-1].tag == "Hangup"
+    assert document.find("Gather") is None and document.find("Redirect") is None

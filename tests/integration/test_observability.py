@@ -192,3 +192,31 @@ async def test_every_app_has_its_own_registry(database_url, clock):
     assert first[keys.METRICS].registry is not second[keys.METRICS].registry
     first[keys.METRICS].call_answered()
     assert second[keys.METRICS].registry.get_sample_value("saldo_line_calls_total") == 0
+
+
+async def test_how_calls_end_and_how_long_they_last_are_counted(client):
+    for status, seconds in (("completed", "95"), ("completed", "20"), ("no-answer", "0"),
+                            ("queued", ""), ("some-new-status", "3")):
+        assert await signed_post(client, "/voice/status", CallStatus=status,
+                                 CallDuration=seconds) == 204
+    assert await signed_post(client, "/voice/status", CallStatus="completed",
+                             CallDuration="'); DROP") == 204  # counted, its length unknown
+    _, samples = await scrape(client)
+
+    def ended(status: str) -> float:
+        return samples[("saldo_line_calls_ended_total", (("status", status),))]
+
+    assert (ended("completed"), ended("no-answer"), ended("busy")) == (3, 1, 0)
+    assert {dict(labels)["status"] for name, labels in samples
+            if name == "saldo_line_calls_ended_total"} == {"completed", "busy", "failed",
+                                                           "no-answer", "canceled"}
+    assert samples[("saldo_line_call_duration_seconds_count", ())] == 2
+    assert samples[("saldo_line_call_duration_seconds_sum", ())] == 115
+    assert samples[("saldo_line_call_duration_seconds_bucket", (("le", "30.0"),))] == 1
+
+
+async def test_an_unsigned_call_status_is_refused(client):
+    answer = await client.post("/voice/status", data={**CALL, "CallStatus": "completed"})
+    assert answer.status == 403
+    _, samples = await scrape(client)
+    assert samples[("saldo_line_calls_ended_total", (("status", "completed"),))] == 0
