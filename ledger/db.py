@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _WRITE = "saldo_write"
+_APPEND_ONLY = "saldo_append_only"
 
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
@@ -42,7 +43,7 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 
 # Any constant will do: the one lock every ledger write transaction takes on PostgreSQL.
-_WRITERS_LOCK = 0x5A1D0
+WRITERS_LOCK = 0x5A1D0
 
 
 def _serialise_postgres_writers(engine: AsyncEngine) -> None:
@@ -52,8 +53,9 @@ def _serialise_postgres_writers(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
-        if conn.get_execution_options().get(_WRITE, False):
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITERS_LOCK})")
+        options = conn.get_execution_options()
+        if options.get(_WRITE, False) and not options.get(_APPEND_ONLY, False):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})")
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -83,6 +85,17 @@ async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One write transaction: everything inside commits together or not at all."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(**{_WRITE: True})
+        async with conn.begin():
+            yield conn
+
+
+@asynccontextmanager
+async def appending(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction that only adds rows nobody reads in order to write (audit records):
+    on PostgreSQL it does not wait for the writers' lock — a balance-line answer waits for its
+    audit record, and must not wait for an import's chunk. SQLite has one writer whatever."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{_WRITE: True, _APPEND_ONLY: True})
         async with conn.begin():
             yield conn
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from . import schema
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
-from .db import create_engine, fetch_rows, insert_many, reading, sqlite_path, update_many, writing
+from .db import appending, create_engine, fetch_rows, insert_many, reading, sqlite_path, update_many, writing
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
 from .errors import InvalidInput, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
@@ -891,8 +891,8 @@ class Ledger:
                                        detail))
 
     async def _write_audit(self, records: list[tuple]) -> None:
-        if self._direct_writes is None:
-            async with self._writing() as conn:
+        if self._direct_writes is None:  # PostgreSQL
+            async with appending(self.engine) as conn:
                 await insert_many(conn, schema.audit, _AUDIT_COLUMNS, records)
             return
         sql = _point_read_statements().insert_audit

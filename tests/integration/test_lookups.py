@@ -4,8 +4,14 @@ other processes wrote."""
 import asyncio
 import sqlite3
 
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
 from ledger import Ledger, NonDisconnectionPeriod
+from ledger.db import WRITERS_LOCK
 from ledger.rawsqlite import InlineReader
+from tests.databases import postgres_server
 from tests.integration.test_ledger import EAN, activate, view
 
 
@@ -73,3 +79,27 @@ async def test_concurrent_look_ups_each_leave_an_audit_record(ledger):
     trail = await ledger.audit_trail(100)
     assert sorted(r["detail"] for r in trail if r["actor"].startswith("caller-")) == sorted(
         f"call:{i}" for i in range(40))
+
+
+@pytest.mark.skipif(postgres_server() is None, reason="PostgreSQL only: SQLite has one writer")
+async def test_a_look_up_does_not_wait_for_another_writer_on_postgresql(ledger, database_url):
+    """The look-up's audit record is only appended: a long write elsewhere (an import's chunk,
+    holding the writers' lock) must not hold the caller's answer."""
+    await activate(ledger)
+    url = make_url(database_url)
+    writer = await asyncpg.connect(user=url.username, password=url.password, host=url.host,
+                                   port=url.port, database=url.database)
+    try:
+        transaction = writer.transaction()
+        await transaction.start()
+        await writer.execute(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})")
+        seen = await asyncio.wait_for(view(ledger), 5)  # found and audited
+        blocked = asyncio.create_task(ledger.top_up(EAN, 1000, "terminal", "R-1"))
+        await asyncio.sleep(0.3)
+        assert not blocked.done()  # a ledger write does wait: the lock is the one it takes
+        await transaction.rollback()
+        await asyncio.wait_for(blocked, 5)
+    finally:
+        await writer.close()
+    assert seen.balance_cents == 2000
+    assert "found" in [record["outcome"] for record in await ledger.audit_trail()]
