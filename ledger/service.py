@@ -24,7 +24,7 @@ from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
 from .db import appending, create_engine, fetch_rows, insert_many, reading, sqlite_path, update_many, writing
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
-from .errors import InvalidInput, ReferenceConflict, UnknownAccount
+from .errors import InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
 from .access import Access
 from .cpas import CpasDesk
@@ -717,9 +717,26 @@ class Ledger:
     async def top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
                      reason: str | None = None, *, actor: str = "system",
                      issuer: str | None = None) -> TopUpResult:
-        """Record a payment; `actor` (who recorded it) goes to the audit trail with it.
-        `issuer`: whose numbering the reference follows, when several share a channel (each
-        CPAS office numbers its own receipts)."""
+        """Record a payment; `actor` (who recorded it) goes to the audit trail with it, and so
+        does a refusal (which field, or which conflict). `issuer`: whose numbering the reference
+        follows, when several share a channel (each CPAS office numbers its own receipts)."""
+        try:
+            return await self._top_up(ean_text, amount_cents, channel, reference, reason,
+                                      actor=actor, issuer=issuer)
+        except LedgerError as refused:
+            try:
+                ean = short_or_full(ean_text)
+            except InvalidInput:
+                ean = None
+            outcome = {InvalidInput: f"refused:{getattr(refused, 'field', '')}",
+                       UnknownAccount: "unknown",
+                       ReferenceConflict: "conflict"}.get(type(refused), "refused")
+            await self.audit(actor=actor, action="topup", ean=ean, outcome=outcome,
+                             detail=(reference or "").strip()[:200] or None)
+            raise
+
+    async def _top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
+                      reason: str | None, *, actor: str, issuer: str | None) -> TopUpResult:
         if channel not in TOPUP_CHANNELS:
             raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(TOPUP_CHANNELS)}")
         reference = (reference or "").strip()

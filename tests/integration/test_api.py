@@ -185,7 +185,8 @@ async def test_a_channel_tops_up_any_ean_idempotently(api):
         assert error["code"] == "reference_conflict" and error["field"] == "reference"
     assert (await api.ledger.balance_view(OTHER, actor="test")).balance_cents == 3000
     trail = await api.ledger.audit_trail()
-    assert [r["outcome"] for r in trail if r["action"] == "topup"][:2] == ["replayed", "recorded"]
+    assert [r["outcome"] for r in trail if r["action"] == "topup"][:4] == [
+        "conflict", "conflict", "replayed", "recorded"]
 
 
 async def test_another_clients_reference_is_not_a_replay(api, database_url):

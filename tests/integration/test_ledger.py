@@ -185,6 +185,21 @@ async def test_a_reference_reused_for_another_payment_is_refused_and_changes_not
     assert (await view(ledger, make_ean(2))).balance_cents == 2000
 
 
+async def test_a_refused_top_up_is_audited_with_why(ledger):
+    await activate(ledger)
+    await ledger.top_up(EAN, 2000, "terminal", "ATOS-1", actor="terminal:42")
+    attempts = [(EAN, 2500, "ATOS-1", ReferenceConflict), (EAN, 300, "ATOS-2", InvalidInput),
+                (make_ean(9), 2000, "ATOS-3", UnknownAccount), ("12", 2000, "ATOS-4", InvalidInput)]
+    for ean, amount, reference, refusal in attempts:
+        with pytest.raises(refusal):
+            await ledger.top_up(ean, amount, "terminal", reference, actor="terminal:42")
+    trail = await ledger.audit_trail()
+    assert [(a["actor"], a["ean"], a["outcome"], a["detail"]) for a in trail[3::-1]] == [
+        ("terminal:42", EAN, "conflict", "ATOS-1"), ("terminal:42", EAN, "refused:amount", "ATOS-2"),
+        ("terminal:42", make_ean(9), "unknown", "ATOS-3"), ("terminal:42", None, "refused:ean", "ATOS-4")]
+    assert (await view(ledger)).balance_cents == 4000
+
+
 async def test_a_payment_plan_is_repaid_each_posted_day_beside_the_start_credit(ledger):
     await activate(ledger)
     assert await ledger.add_payment_plan(EAN, 1500, 500, "prior-2020")
