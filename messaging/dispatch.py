@@ -78,12 +78,20 @@ class Dispatcher:
         the batch in hand: what was claimed is finished and recorded, nothing more is claimed."""
         sent = retried = gave_up = 0
         while not (stop and stop.is_set()) and (
-                batch := await self.ledger.outbox.claim_due(self.batch, self.lease)):
+                batch := await self.ledger.outbox.claim_due(self.batch_size(), self.lease)):
             for outcome in await asyncio.gather(*(self._deliver(m) for m in batch)):
                 sent += isinstance(outcome, Sent)
                 retried += isinstance(outcome, Retry)
                 gave_up += isinstance(outcome, GaveUp)
         return Pass(sent=sent, retried=retried, gave_up=gave_up)
+
+    def batch_size(self) -> int:
+        """How many messages to claim at once: at most what the slowest pace sends in a quarter
+        of the lease. Another worker takes over claims older than the lease (their worker is
+        presumed dead), so a batch must be done well before then; claims are stored to the
+        second, and each send takes its own time besides."""
+        slowest = max(rate.interval for rate in self.rates.values())
+        return max(1, min(self.batch, int(self.lease.total_seconds() / 4 / slowest)))
 
     async def run_once(self, stop: asyncio.Event | None = None) -> Pass:
         queued = await self.queue_events()

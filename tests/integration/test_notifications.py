@@ -305,3 +305,37 @@ async def test_on_sigterm_the_worker_finishes_its_batch_and_claims_no_more(
     done = await sending
     assert done.sent == 2  # finished and recorded
     assert await ledger.outbox.counts() == {"sent": 2, "queued": 4}  # the rest left for later
+
+
+async def test_a_slow_pace_never_lets_another_worker_take_over_a_batch_in_hand(
+        database_url, twilio, mailbox):
+    """A claim is taken over after the lease, as its worker's death: a worker must be done
+    with its batch well within it, whatever pace SMS_PER_SECOND sets, or the other worker
+    sends what it has not sent yet a second time."""
+    ledger = await Ledger.open(database_url)  # the real clock: the pace is real time
+    senders = []
+
+    def worker() -> Dispatcher:
+        sms = TwilioSms(twilio.account_sid, twilio.auth_token, "+32460200000",
+                        api_url=twilio.url, timeout=2.0)
+        senders.append(sms)
+        mail = SmtpMail(SmtpServer("127.0.0.1", mailbox.port, use_tls=False), SENDER)
+        return Dispatcher(ledger, MessageTemplates.load(LOCALES), Router(None), sms=sms,
+                          mail=mail, sms_rate=SendRate(4), mail_rate=SendRate(4),
+                          lease=timedelta(seconds=2))
+
+    try:
+        await ledger.import_accounts([customer(n, "fr", notify="sms", email=None,
+                                               activated_at=None) for n in range(1, 13)])
+        first, second = worker(), worker()
+        await first.queue_events()
+        sending = asyncio.create_task(first.send_due())  # 12 SMS at 4 a second: 3 s
+        await asyncio.sleep(2.5)  # past the lease of a claim made at the start
+        await second.send_due()
+        await sending
+        assert len(twilio.posts) == 12
+        assert await ledger.outbox.counts() == {"sent": 12}
+    finally:
+        for sms in senders:
+            await sms.close()
+        await ledger.close()
