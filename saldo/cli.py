@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--speak", action="store_true", help="also speak with espeak-ng")
 
     commands.add_parser("serve", help="run the web server (PORT)")
+    commands.add_parser("fallback-twiml", help="print the TwiML for the number's fallback (a "
+                        "TwiML Bin): the apology and the customer service, in each language")
     work = commands.add_parser("worker", help="run the background worker")
     work.add_argument("--once", action="store_true", help="do what is due now, then exit")
 
@@ -151,18 +153,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python's exit flush quiet
         return 1
     except Exception as error:  # the last line of defence: a message, the details in the log
+        if (problem := _connection_problem(error)) is not None:
+            print(f"saldo: the database at DATABASE_URL cannot be used: {problem}", file=sys.stderr)
+            return 1
         log.debug("unexpected error", exc_info=True)
         print(f"saldo: internal error ({type(error).__name__}); run with LOG_LEVEL=DEBUG for details",
               file=sys.stderr)
         return 2
 
 
+def _connection_problem(error: Exception) -> str | None:
+    """Why the PostgreSQL server could not be reached or let us in; None for any other error.
+    (asyncpg's errors on connecting are not SQLAlchemy's OperationalError, as SQLite's are.)"""
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.statement is None:
+        return str(error.orig)  # no statement: raised connecting (unknown database, log-in)
+    if isinstance(error, OSError) and _raised_in(error, "asyncpg"):
+        return str(error)  # connection refused, unknown host, timed out
+    return None
+
+
+def _raised_in(error: BaseException, package: str) -> bool:
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_globals.get("__name__", "").startswith(f"{package}."):
+            return True
+        frame = frame.tb_next
+    return False
+
+
+# On SIGTERM, how long the requests in flight may take to finish: within the 30 s platforms
+# give before SIGKILL (a webhook takes milliseconds; this is for the unexpected).
+SHUTDOWN_SECONDS = 20.0
+
+
+def _fallback_twiml(settings: Settings) -> str:
+    from ivr.flow import Voice, line_unavailable
+    from ivr.script import load_prompts
+
+    voices = {language: Voice(name, code) for language, name, code in settings.voices}
+    return line_unavailable(load_prompts(locales_dir(settings)), voices)
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     clock: Clock = SystemClock()
     if args.command == "serve":
         web.run_app(create_app(settings, clock=clock), host=settings.host, port=settings.port,
-                    access_log_class=RouteAccessLogger,
+                    access_log_class=RouteAccessLogger, shutdown_timeout=SHUTDOWN_SECONDS,
                     print=lambda text: log.info("%s", text.strip()))
+        return 0
+    if args.command == "fallback-twiml":
+        print(_fallback_twiml(settings))
         return 0
     if args.command == "worker":
         return asyncio.run(_worker(settings, clock, once=args.once))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from ledger import (
     BRUSSELS,
@@ -83,10 +84,10 @@ async def build_demo(ledger: Ledger, clock: SettableClock, now: datetime) -> boo
         return False
     if marker == "building":
         raise DemoRefused("an earlier `saldo demo` was stopped while it built the demo; "
-                          "delete the demo's database file and run it again")
+                          "delete the demo's database (file) and run it again")
     if await ledger.count_accounts():
         raise DemoRefused("this database holds accounts that are not the demo's; "
-                          "set DATABASE_URL to another file for the demo")
+                          "set DATABASE_URL to another database for the demo")
     await ledger.set_meta("demo", "building")
     # Each customer's last posting: a cut-off meter was exhausted outside the NDP, so it is cut
     # off whatever the hour now; the others land on their balance now.
@@ -179,8 +180,10 @@ def run_demo(settings: Settings, *, serve: bool) -> int:
         public_base_url=settings.public_base_url or f"http://localhost:{settings.port}",
         portal_secure_cookies=False)  # the demo is served over plain http on this machine
     created = asyncio.run(_create(settings))
+    # A PostgreSQL URL's password stays off the screen.
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
     print("saldo demo: " + ("created a demo ledger of made-up customers" if created
-                            else "the demo ledger is already there") + f" ({settings.database_url})")
+                            else "the demo ledger is already there") + f" ({where})")
     asyncio.run(_print_accounts(settings))
     base = f"http://localhost:{settings.port}"
     print("""

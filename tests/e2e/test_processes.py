@@ -33,10 +33,10 @@ def saldo(*args: str, env: dict[str, str], **options) -> subprocess.Popen:
 
 
 @pytest.fixture
-def env(tmp_path) -> dict[str, str]:
+def env(database_url) -> dict[str, str]:
     values = {k: v for k, v in os.environ.items()
               if not k.startswith(("NDP_", "DATABASE_", "PORT", "TWILIO_", "SMTP_", "MAIL_"))}
-    values.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PORT=str(free_port()),
+    values.update(DATABASE_URL=database_url, PORT=str(free_port()),
                   HOST="127.0.0.1", TICK_SECONDS="1")
     return values
 
@@ -106,17 +106,32 @@ def test_the_worker_will_not_start_without_where_to_send(env):
     assert "Traceback" not in done.stderr
 
 
-def test_the_worker_runs_until_sigterm(env):
+def wait_for_log(path, text: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in path.read_text():
+        if process.poll() is not None:
+            raise AssertionError(f"exited early: {path.read_text()}")
+        assert time.monotonic() < deadline, f"never logged {text!r}"
+        time.sleep(0.1)
+
+
+def test_the_worker_runs_until_sigterm(env, tmp_path):
     env.update(sending_settings())
-    worker = saldo("worker", env=env)
-    time.sleep(3)
+    log = tmp_path / "worker.log"
+    with log.open("w") as stderr:  # a file: read while it runs, and it never fills up
+        worker = subprocess.Popen([sys.executable, "-m", "saldo", "worker"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=stderr)
+    # Started, not just spawned: a SIGTERM before then ends the process before its handlers exist.
+    wait_for_log(log, "worker started", worker)
+    time.sleep(2)  # TICK_SECONDS=1: a few ticks
     assert worker.poll() is None
-    code, _, err = stop(worker)
+    code, _, _ = stop(worker)
+    err = log.read_text()
     assert code == 0, err
     assert "worker stopped" in err
 
 
-async def test_worker_once_cuts_off_a_meter_whose_period_has_ended(env, tmp_path):
+async def test_worker_once_cuts_off_a_meter_whose_period_has_ended(env):
     saturday = datetime(2026, 11, 21, 12, 0, tzinfo=BRUSSELS)
     ledger = await Ledger.open(env["DATABASE_URL"], clock=SettableClock(saturday))
     await ledger.import_accounts([AccountInput(make_ean(1), "gas", "de",

@@ -1,21 +1,25 @@
 """The CLI as an operator uses it: files in, messages and exit codes out, never a traceback."""
 
 import json
+import socket
+import xml.etree.ElementTree as ET
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from saldo.cli import main
 from tests.conftest import make_ean
+from tests.databases import fresh_database, postgres_server
 
 HEADER = "ean;energy;language;name;mobile;email;notify;low_credit_threshold;transferred_balance;activated_at;power_limiter;cpas"
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch, tmp_path):
+def environment(monkeypatch, tmp_path, database_url):
     monkeypatch.chdir(tmp_path)
     for name in ("PORT", "EAN_PREFIX", "NDP_EXTRA_HOLIDAYS", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("DATABASE_URL", database_url)
     # The CLI runs on the real clock: without a non-disconnection period its answers do not
     # depend on the hour the tests run at.
     monkeypatch.setenv("NDP_WEEKENDS", "no")
@@ -163,7 +167,17 @@ def test_a_bad_setting_is_named(monkeypatch, capsys):
     assert code == 1 and "DATABASE_URL" in err
 
 
-def test_the_demo_is_created_once_and_refuses_real_data(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+async def second_database_url(tmp_path):
+    """Another database beside `database_url`, of the same kind."""
+    folder = tmp_path / "second"
+    folder.mkdir()
+    async with fresh_database(folder) as url:
+        yield url
+
+
+def test_the_demo_is_created_once_and_refuses_real_data(tmp_path, capsys, monkeypatch,
+                                                         second_database_url):
     code, out, _ = run(capsys, "demo", "--no-serve")
     assert code == 0 and "created a demo ledger" in out
     for state in ("normal", "low", "emergency", "disconnected", "power_limited"):
@@ -173,7 +187,7 @@ def test_the_demo_is_created_once_and_refuses_real_data(tmp_path, capsys, monkey
     accounts = accounts_file(tmp_path, f"{make_ean(1)};electricity;fr;;;;;;;;;")
     run(capsys, "import", "accounts", str(accounts))
     # A database with real accounts is never turned into a demo.
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'real.db'}")
+    monkeypatch.setenv("DATABASE_URL", second_database_url)
     run(capsys, "import", "accounts", str(accounts))
     code, _, err = run(capsys, "demo", "--no-serve")
     assert code == 1 and "not the demo's" in err
@@ -255,9 +269,36 @@ def test_settings_and_database_problems_are_named(tmp_path, capsys, monkeypatch)
     code, _, err = run(capsys, "balance", make_ean(1))
     assert code == 1 and "NDP_HOLIDAYS" in err
     monkeypatch.setenv("NDP_HOLIDAYS", "none")
+    # A SQLite file whatever the run: the message names its missing folder.
     monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/dir/x.db")
     code, _, err = run(capsys, "balance", make_ean(1))
     assert code == 1 and "DATABASE_URL: the folder /nonexistent/dir does not exist" in err
+
+
+def test_a_postgresql_database_that_cannot_be_used_is_named(monkeypatch, capsys, database_url):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # closed again: nobody listens there
+    urls = [f"postgresql://saldo:made-up-password@127.0.0.1:{port}/saldo"]
+    if postgres_server():
+        urls.append(make_url(database_url).set(database="saldo_no_such_database")
+                    .render_as_string(hide_password=False))
+    for url in urls:
+        monkeypatch.setenv("DATABASE_URL", url)
+        code, _, err = run(capsys, "balance", make_ean(1))
+        assert code == 1, err
+        assert err.startswith("saldo: the database at DATABASE_URL cannot be used: ")
+        assert "made-up-password" not in err
+
+
+@pytest.mark.skipif(not postgres_server(), reason="a SQLite URL carries no password")
+def test_the_demo_names_its_database_without_the_password(monkeypatch, capsys, database_url):
+    # The test server lets the role in whatever the password (trust): only the output is checked.
+    with_password = make_url(database_url).set(password="made-up-password")
+    monkeypatch.setenv("DATABASE_URL", with_password.render_as_string(hide_password=False))
+    code, out, _ = run(capsys, "demo", "--no-serve")
+    assert code == 0 and "created a demo ledger" in out
+    assert "made-up-password" not in out and "***" in out
 
 
 def test_debug_logs_carry_no_customer_data(tmp_path, capsys, monkeypatch, caplog):
@@ -298,3 +339,14 @@ def test_staff_and_api_clients_from_the_command_line(capsys, monkeypatch):
     assert code == 0 and "revoked" in out
     code, _, err = run(capsys, "api-client", "revoke", "1")
     assert code == 1 and "no live API client" in err
+
+
+def test_the_fallback_twiml_is_printed_for_a_twiml_bin(capsys, monkeypatch):
+    monkeypatch.setenv("VOICE_DE", "Polly.Marlene")
+    code, out, _ = run(capsys, "fallback-twiml")
+    assert code == 0
+    document = ET.fromstring(out)
+    assert {say.get("voice") for say in document.iter("Say")} == {
+        "Polly.Isabelle-Neural", "Polly.Lisa-Neural", "Polly.Marlene"}
+    assert all(apology in out for apology in ("désolés", "Het spijt ons", "Es tut uns leid"))
+    assert document[-1].tag == "Hangup"

@@ -19,10 +19,10 @@ MOMENTS = {
 
 
 @pytest.mark.parametrize("now", MOMENTS.values(), ids=MOMENTS.keys())
-async def test_every_customer_lands_on_the_intended_balance_and_state(tmp_path, now):
+async def test_every_customer_lands_on_the_intended_balance_and_state(database_url, now):
     clock = SettableClock(now)
     ndp = NonDisconnectionPeriod()
-    ledger = await Ledger.open(f"sqlite:///{tmp_path / 'demo.db'}", clock=clock, ndp=ndp)
+    ledger = await Ledger.open(database_url, clock=clock, ndp=ndp)
     try:
         assert await build_demo(ledger, clock, now)
         for customer in CUSTOMERS:
@@ -41,10 +41,10 @@ async def test_every_customer_lands_on_the_intended_balance_and_state(tmp_path, 
         await ledger.close()
 
 
-async def test_an_interrupted_build_is_named(tmp_path):
+async def test_an_interrupted_build_is_named(database_url):
     now = MOMENTS["a weekday morning"]
     clock = SettableClock(now)
-    ledger = await Ledger.open(f"sqlite:///{tmp_path / 'demo.db'}", clock=clock)
+    ledger = await Ledger.open(database_url, clock=clock)
     try:
         await ledger.set_meta("demo", "building")
         with pytest.raises(DemoRefused, match="stopped while it built"):
