@@ -1,7 +1,7 @@
 """Signed balance-line webhooks over loopback, beside a bare aiohttp handler.
 
     python bench/ivr_webhooks.py [--accounts N] [--requests N] [--warmup N] [--concurrency N]
-                                 [--profile]
+                                 [--database-url URL] [--servers N] [--profile]
 
 Timed: --requests (default 20,000) POST /voice/ean?lang=fr&failures=0, the costliest webhook
 (signature check, form, caller guard, a balance look-up with its audit record committed before
@@ -17,8 +17,21 @@ generator does not share its event loop. Signatures and bodies are computed befo
 starts. Setup (accounts through the real import path, one day of consumption for most of them)
 is not timed. Everything lives in a temporary directory.
 
---profile: cProfile the real app's server process during the timed requests and print the top
-of it (slows the server down; its figures are then not the benchmark's).
+--database-url postgresql://USER@HOST:PORT/DATABASE: the ledger is a new database on that
+PostgreSQL server (created for the run, dropped at its end; the user must be allowed to create
+databases) instead of a SQLite file in the temporary directory.
+
+--servers N (default 1): N server processes of the real app on the same database, each on its
+own port, the load generator sending the requests round-robin to them, as a load balancer
+would; the baseline is then N bare-handler processes, likewise. The load generator stays one
+process: on a machine with few cores it shares them with the servers (and the database).
+
+Informative, after the figures: the CPU time each group of processes used during the timed
+requests (servers, load generator, the PostgreSQL server's processes when it runs on this
+machine, and every other process on the machine), read from /proc.
+
+--profile: cProfile the real app's (first) server process during the timed requests and print
+the top of it (slows the server down; its figures are then not the benchmark's).
 """
 
 import argparse
@@ -29,12 +42,9 @@ import hashlib
 import logging
 import multiprocessing as mp
 import os
-import platform
 import random
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -45,17 +55,24 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
-import sqlalchemy  # noqa: E402
 from aiohttp import web  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noqa: E402
 from saldo.access_log import RouteAccessLogger  # noqa: E402
 from made_up import (  # noqa: E402 - bench/ is the script's folder
+    CpuMeter,
+    bench_database,
     belgian_amount,
-    print_profile,
+    is_postgres,
+    load_average,
     make_ean,
+    postgres_server_pid,
+    postgres_sessions,
+    print_profile,
+    process_cpu_seconds,
     require,
+    server_cpu_seconds,
     write_accounts_csv,
 )
 
@@ -77,15 +94,7 @@ BARE_TWIML_FALLBACK = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>bon
                        '</Response>')
 
 
-
-
 # ---- made-up input ------------------------------------------------------------------------------
-
-
-
-
-
-
 
 def write_consumption_csv(path: Path, eans: list[str]) -> int:
     rng = random.Random(2025)
@@ -99,10 +108,13 @@ def write_consumption_csv(path: Path, eans: list[str]) -> int:
     return len(lines) - 1
 
 
-async def create_ledger(db_file: Path, folder: Path, eans: list[str]) -> int:
-    ledger = await Ledger.open(f"sqlite:///{db_file}", clock=SettableClock(NOW))
+async def create_ledger(database_url: str, folder: Path, eans: list[str], *,
+                        with_mobile: int = 0) -> int:
+    """The accounts, and a day of consumption for most; with `with_mobile`, the first that many
+    accounts have a mobile number. Returns how many consumption days were posted."""
+    ledger = await Ledger.open(database_url, clock=SettableClock(NOW))
     try:
-        write_accounts_csv(folder / "accounts.csv", eans, ACTIVATED_ON)
+        write_accounts_csv(folder / "accounts.csv", eans, ACTIVATED_ON, with_mobile=with_mobile)
         parsed = read_accounts(folder / "accounts.csv")
         report = await ledger.import_accounts(parsed.rows)
         require(report.posted == len(eans) and not parsed.errors and not report.errors,
@@ -155,10 +167,10 @@ def configure_logging(log_file: Path) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def real_app(db_file: Path) -> web.Application:
+def real_app(database_url: str) -> web.Application:
     from saldo.app import create_app
     from saldo.settings import Settings
-    settings = dataclasses.replace(Settings(), database_url=f"sqlite:///{db_file}",
+    settings = dataclasses.replace(Settings(), database_url=database_url,
                                    public_base_url=PUBLIC_BASE_URL, twilio_auth_token=AUTH_TOKEN,
                                    lookups_per_hour=10**6)
     return create_app(settings, clock=SettableClock(NOW))
@@ -181,7 +193,7 @@ def serve(kind: str, arg: str, log_file: str, profile_file: str | None,
     profiler = cProfile.Profile() if profile_file else None
 
     async def main() -> None:
-        app = real_app(Path(arg)) if kind == "real" else bare_app(arg)
+        app = real_app(arg) if kind == "real" else bare_app(arg)
         runner = web.AppRunner(app, access_log_class=RouteAccessLogger)  # as `saldo serve`
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -201,18 +213,40 @@ def serve(kind: str, arg: str, log_file: str, profile_file: str | None,
 
 
 class Server:
-    def __init__(self, kind: str, arg: str, folder: Path, profile: bool = False):
+    """`kind` "real" (the saldo app; `arg` its DATABASE_URL) or "bare" (`arg` the TwiML)."""
+
+    def __init__(self, kind: str, arg: str, folder: Path, profile: bool = False, number: int = 1):
         ctx = mp.get_context("spawn")
         self.stop, self.profiling = ctx.Event(), ctx.Event()
         receive, send = ctx.Pipe(duplex=False)
-        self.profile_file = str(folder / f"{kind}.prof") if profile else None
+        self.name = f"{kind}-{number}"
+        self.log_file = folder / f"{self.name}.log"
+        self.profile_file = str(folder / f"{self.name}.prof") if profile else None
         self.process = ctx.Process(
-            target=serve, args=(kind, arg, str(folder / f"{kind}.log"), self.profile_file, send,
+            target=serve, args=(kind, arg, str(self.log_file), self.profile_file, send,
                                 self.stop, self.profiling), daemon=True)
         self.process.start()
-        require(receive.poll(120), f"the {kind} server did not start (see its log)")
+        if not receive.poll(120):
+            self.print_log_tail()
+            raise SystemExit(f"FAILED: the {self.name} server did not start")
         self.port = receive.recv()
-        self.url = f"http://127.0.0.1:{self.port}{PATH}"
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.url = self.base_url + PATH
+
+    def print_log_tail(self, lines: int = 60) -> None:
+        """Its log from the first error on, else its end (saldo's logs carry no personal data),
+        since the temporary directory it is in goes at the end of the run."""
+        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+        log_lines = text.splitlines()
+        first_error = next((i for i, text_line in enumerate(log_lines) if " ERROR " in text_line),
+                           None)
+        shown = (log_lines[first_error:first_error + lines] if first_error is not None
+                 else log_lines[-lines:])
+        errors = sum(" ERROR " in text_line for text_line in log_lines)
+        where = "from its first error" if first_error is not None else "its end"
+        print(f"---- the {self.name} server's log, {where} ({errors} errors) ----",
+              file=sys.stderr)
+        print("\n".join(shown), file=sys.stderr)
 
     def close(self) -> None:
         self.stop.set()
@@ -238,9 +272,11 @@ class Figures:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
-async def load(url: str, requests: list[Request], concurrency: int) -> tuple[Figures, str]:
-    """Every answer must be 200 with a <Say> and, for the balance line, be a balance (its menu
-    follows), not an apology or a "code unknown"; returns the figures and one answer's body."""
+async def load(urls: list[str], requests: list[Request], concurrency: int
+               ) -> tuple[Figures, str]:
+    """Request i goes to urls[i % len(urls)] (round-robin, as a load balancer would). Every
+    answer must be 200 with a <Say> and, for the balance line, be a balance (its menu follows),
+    not an apology or a "code unknown"; returns the figures and one answer's body."""
     latencies = [0.0] * len(requests)
     sample: list[str] = []
     position = iter(range(len(requests)))
@@ -249,7 +285,7 @@ async def load(url: str, requests: list[Request], concurrency: int) -> tuple[Fig
 
         async def worker() -> None:
             for i in position:
-                request = requests[i]
+                request, url = requests[i], urls[i % len(urls)]
                 start = time.perf_counter()
                 async with session.post(url, data=request.body, headers=request.headers) as resp:
                     body = await resp.text()
@@ -265,11 +301,58 @@ async def load(url: str, requests: list[Request], concurrency: int) -> tuple[Fig
     return Figures(len(requests), seconds, latencies), sample[0]
 
 
-def run_load(server: Server, warmup: list[Request], timed: list[Request], concurrency: int,
-             ) -> tuple[Figures, str]:
-    asyncio.run(load(server.url, warmup, concurrency))
-    server.profiling.set()
-    return asyncio.run(load(server.url, timed, concurrency))
+@dataclass
+class Measured:
+    figures: Figures
+    sample_answer: str
+    cpu: CpuMeter  # during the timed requests
+    opened_connections: int | None  # to PostgreSQL, during the timed requests
+    profile_file: str | None  # the first server's, with --profile
+
+
+def run_load(servers: list[Server], warmup: list[Request], timed: list[Request],
+             concurrency: int, servers_label: str, database_url: str | None = None) -> Measured:
+    """The warm-up, then the timed requests, with the CPU each group of processes used."""
+    urls = [server.url for server in servers]
+    asyncio.run(load(urls, warmup, concurrency))
+    pids = [server.process.pid for server in servers]
+    groups = {servers_label: lambda: sum(process_cpu_seconds(pid) for pid in pids),
+              "load generator": lambda: process_cpu_seconds(os.getpid())}
+    if (database_pid := postgres_server_pid(database_url)) is not None:
+        groups["PostgreSQL"] = lambda: server_cpu_seconds(database_pid)
+    cpu = CpuMeter(groups)
+    sessions_before = postgres_sessions(database_url) if is_postgres(database_url) else None
+    for server in servers:
+        server.profiling.set()
+    cpu.start()
+    figures, sample = asyncio.run(load(urls, timed, concurrency))
+    cpu.stop()
+    opened = None
+    if sessions_before is not None:
+        time.sleep(1.5)  # the backends report their counts within a second
+        opened = postgres_sessions(database_url) - sessions_before - 1  # the first reading's
+    return Measured(figures, sample, cpu, opened, servers[0].profile_file)
+
+
+def measure(kind: str, arg: str, count: int, folder: Path, warmup: list[Request],
+            timed: list[Request], concurrency: int, database_url: str | None = None,
+            profile: bool = False) -> Measured:
+    """Starts `count` servers of one kind (the first one profiled if asked), loads them, stops
+    them."""
+    servers: list[Server] = []
+    try:
+        for number in range(1, count + 1):
+            servers.append(Server(kind, arg, folder, profile=profile and number == 1,
+                                  number=number))
+        label = "balance-line servers" if kind == "real" else "bare servers"
+        return run_load(servers, warmup, timed, concurrency, label, database_url)
+    except SystemExit:  # a wrong answer: what the servers logged says why
+        for server in servers:
+            server.print_log_tail()
+        raise
+    finally:
+        for server in servers:
+            server.close()
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -283,10 +366,11 @@ def met(ok: bool) -> str:
     return "met" if ok else "not met"
 
 
-def print_machine() -> None:
-    print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, "
-          f"aiohttp {aiohttp.__version__}, SQLAlchemy {sqlalchemy.__version__}, "
-          f"nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), {platform.machine()}")
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", metavar="URL",
+                        help="a PostgreSQL server (postgresql://USER@HOST:PORT/DATABASE): the "
+                             "ledger is a new database there, dropped at the end "
+                             "(default: a SQLite file in a temporary folder)")
 
 
 def main() -> None:
@@ -295,47 +379,50 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000, help="timed requests per server")
     parser.add_argument("--warmup", type=int, default=1_000, help="untimed requests first")
     parser.add_argument("--concurrency", type=int, default=64, help="connections and workers")
+    add_database_arguments(parser)
+    parser.add_argument("--servers", type=int, default=1,
+                        help="server processes, the requests spread round-robin over them")
     parser.add_argument("--profile", action="store_true",
-                        help="cProfile the real app's server during the timed requests")
+                        help="cProfile the real app's (first) server during the timed requests")
     args = parser.parse_args()
     require(args.accounts > 0 and args.requests > 0 and args.warmup >= 0
-            and args.concurrency > 0, "the counts must be positive")
-    print_machine()
+            and args.concurrency > 0 and args.servers > 0, "the counts must be positive")
     eans = [make_ean(i) for i in range(1, args.accounts + 1)]
-    with tempfile.TemporaryDirectory(prefix="saldo-bench-") as tmp:
-        folder = Path(tmp)
-        db_file = folder / "ledger.db"
+    with bench_database(args.database_url) as (database_url, folder):
         t0 = time.perf_counter()
-        days = asyncio.run(create_ledger(db_file, folder, eans))
+        days = asyncio.run(create_ledger(database_url, folder, eans))
         print(f"setup (not timed): {args.accounts:,} accounts, {days:,} with a day of consumption, "
               f"in {time.perf_counter() - t0:.0f} s")
         warmup = make_requests(eans, args.warmup, seed=1)
         timed = make_requests(eans, args.requests, seed=2)
+        spread = (f"spread round-robin over {args.servers} server processes"
+                  if args.servers > 1 else "per server")
         print(f"load: POST {PATH}, {args.concurrency} connections, {args.warmup:,} warm-up then "
-              f"{args.requests:,} timed requests per server, signed beforehand; servers log as "
+              f"{args.requests:,} timed requests {spread}, signed beforehand; servers log as "
               f"`saldo serve` does (access log on)")
 
-        real = Server("real", str(db_file), folder, profile=args.profile)
-        try:
-            real_figures, twiml = run_load(real, warmup, timed, args.concurrency)
-        finally:
-            real.close()
-        bare = Server("bare", twiml or BARE_TWIML_FALLBACK, folder)
-        try:
-            bare_figures, _ = run_load(bare, warmup, timed, args.concurrency)
-        finally:
-            bare.close()
+        real = measure("real", database_url, args.servers, folder, warmup, timed,
+                       args.concurrency, database_url=database_url, profile=args.profile)
+        bare = measure("bare", real.sample_answer or BARE_TWIML_FALLBACK, args.servers, folder,
+                       warmup, timed, args.concurrency)
 
-        ratio = real_figures.rate / bare_figures.rate
-        p99 = real_figures.percentile_ms(99)
-        print(line("balance line", real_figures))
-        print(line("bare aiohttp handler", bare_figures))
+        ratio = real.figures.rate / bare.figures.rate
+        p99 = real.figures.percentile_ms(99)
+        processes = f" ({args.servers} processes)" if args.servers > 1 else ""
+        print(line(f"balance line{processes}", real.figures))
+        print(line(f"bare aiohttp handler{processes}", bare.figures))
         print(f"ratio: {ratio:.2f} (target >= {TARGET_RATIO}): {met(ratio >= TARGET_RATIO)}")
         print(f"p99 target {TARGET_P99_MS:.0f} ms: {met(p99 < TARGET_P99_MS)}")
+        print(f"cpu during the balance line's timed requests: {real.cpu.summary()}")
+        print(f"cpu during the bare handler's timed requests: {bare.cpu.summary()}")
+        if real.opened_connections is not None:
+            print(f"PostgreSQL connections opened during the balance line's timed requests: "
+                  f"{real.opened_connections:,}")
+        print(f"machine at the end: {load_average()}")
         if args.profile:
             print("(--profile: the balance line's figures above include the profiler's cost)")
-            print_profile(real.profile_file, "profile of the real app's server process during the "
-                          "timed requests (event-loop thread)")
+            print_profile(real.profile_file, "profile of the real app's (first) server process "
+                          "during the timed requests (event-loop thread)")
 
 
 if __name__ == "__main__":

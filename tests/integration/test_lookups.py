@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from ledger import Ledger, NonDisconnectionPeriod
 from ledger.db import WRITERS_LOCK
-from ledger.rawsqlite import InlineReader
+from ledger.rawsqlite import InlineReader, ThreadWriter
 from tests.databases import postgres_server
 from tests.integration.test_ledger import EAN, activate, view
 
@@ -103,3 +103,27 @@ async def test_a_look_up_does_not_wait_for_another_writer_on_postgresql(ledger, 
         await writer.close()
     assert seen.balance_cents == 2000
     assert "found" in [record["outcome"] for record in await ledger.audit_trail()]
+
+
+async def test_a_write_the_driver_calls_a_misuse_is_rolled_back_and_written_again(tmp_path, caplog):
+    path = tmp_path / "writer.db"
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("CREATE TABLE audit (outcome TEXT)")
+    setup.close()
+    writer, tries = ThreadWriter(path), []
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO audit VALUES ('found')")
+        tries.append(conn)
+        if len(tries) == 1:
+            raise sqlite3.InterfaceError("bad parameter or other API misuse")
+
+    try:
+        await writer.run(write)
+    finally:
+        await writer.close()
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT outcome FROM audit").fetchall() == [("found",)]  # once
+    check.close()
+    assert tries[0] is not tries[1]  # on a new connection
+    assert "writing again" in caplog.text
