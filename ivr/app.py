@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ledger import Clock, InvalidInput, Ledger, SystemClock, UnknownAccount
+from ledger import Clock, InvalidInput, Ledger, UnknownAccount
 from ledger.ean import SHORT_LENGTH, is_digits, is_valid_full
 from saldo.keys import LINE, METRICS
 
@@ -190,7 +190,9 @@ async def call_ended(request: web.Request) -> web.Response:
 
 
 def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
-                    clock: Clock | None = None) -> web.Application:
+                    clock: Clock) -> web.Application:
+    """`clock` must be the ledger's: the look-up limits compare its "now" with the audit
+    trail's times, which the ledger writes."""
     app = web.Application(middlewares=[
         signature_middleware(config.auth_token, config.public_base_url), apologise_on_error])
 
@@ -198,7 +200,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
         rules = LookupRules(config.lookups_per_hour, config.unknown_before_lockout,
                             config.lockout)
         app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
-                         ledger, clock or SystemClock(), rules)
+                         ledger, clock, rules)
         yield
 
     app.cleanup_ctx.append(load)

@@ -32,7 +32,7 @@ async def line(ledger):
     await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 23), 2020)])
     root = web.Application()
     config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
-    root.add_subapp("/voice", create_line_app(config, lambda request: ledger))
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock))
     async with TestClient(logged_server(root)) as client:
         yield client
 

@@ -246,7 +246,7 @@ def mount(ledger: Ledger, answers: list[tuple[int, str]]) -> web.Application:
 
     root = web.Application(middlewares=[record])
     config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
-    root.add_subapp("/voice", create_line_app(config, lambda request: ledger))
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock))
     return root
 
 
