@@ -3,7 +3,9 @@
 
 import ssl
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
@@ -36,13 +38,40 @@ class SmtpServer:
                    unquote(parts.password) if parts.password else None)
 
 
+class _FoldedHeader(str):
+    """A header value already encoded and folded: stored and written as it is."""
+
+
+class _Policy(EmailPolicy):
+    """email.policy.default, except that a _FoldedHeader is kept as we folded it."""
+
+    def header_store_parse(self, name, value):
+        if isinstance(value, _FoldedHeader):
+            return (name, str(value))
+        return super().header_store_parse(name, value)
+
+
+_POLICY = _Policy(refold_source="none")
+
+
+def folded_subject(subject: str) -> str:
+    """The Subject header's value as it goes on the wire. Non-ASCII text becomes RFC 2047
+    encoded words with every space *inside* a word (as "_"): Python's own refolder (3.11, also
+    3.12) leaves the space between two words at a fold outside them, where RFC 2047 says a
+    reader must drop it ("2 décembre" arrived as "2décembre"; CPython gh-144156). email.header
+    splits only between characters, never inside one, and keeps each line within 78."""
+    if subject.isascii():
+        return subject  # folded at its own spaces, which unfolding keeps
+    return _FoldedHeader(Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n"))
+
+
 def build_email(email: Email, *, sender: str, to: str, message_id: str) -> EmailMessage:
     """Multipart text + HTML. The Message-ID is the outbox message's own, so a message sent again
     after a crash carries the same one and mail systems can tell it is the same."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = email.subject
+    message["Subject"] = folded_subject(email.subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
