@@ -8,11 +8,11 @@ from datetime import timedelta
 from aiohttp import web
 
 from ledger import Clock, InvalidInput, Ledger, UnknownAccount
-from ledger.ean import SHORT_LENGTH, is_digits, is_valid_full
+from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
 from saldo.keys import LINE, METRICS
 
 from . import flow
-from .limits import LookupRules, may_look_up
+from .limits import LookupRules, refused_until
 from .line import Line, LineConfig
 from .script import (
     MENU_ANOTHER_METER,
@@ -21,6 +21,7 @@ from .script import (
     MENU_REPEAT,
     balance_script,
     load_prompts,
+    locked_out_greeting,
     locked_out_script,
 )
 from saldo.signature import signature_middleware
@@ -78,11 +79,42 @@ async def apologise_on_error(request: web.Request, handler):
 
 
 async def answer(request: web.Request) -> web.Response:
+    """The call is answered: the greeting and the language menu — or, to a caller still locked
+    out, at once and in the three languages, for how long."""
     line = request.app[LINE]
     tries = max(1, _count(request, "tries"))
-    if tries == 1 and (metrics := request.config_dict.get(METRICS)) is not None:
-        metrics.call_answered()  # not the greeting's repeat after silence
+    if tries > 1:  # the greeting's repeat after silence: neither a new call nor a new check
+        return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
+    if (metrics := request.config_dict.get(METRICS)) is not None:
+        metrics.call_answered()
+    form = await request.post()
+    caller, ledger = line.caller(form), line.ledger(request)
+    try:
+        wait = await _refused_for(line, ledger, caller)
+        if wait is not None:
+            await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="locked_out",
+                               detail=_call(form))
+    except Exception:  # no language chosen yet: the apology in all three
+        log.exception("balance line: internal error")
+        return _counted(request, "error", _twiml(
+            flow.line_unavailable(line.prompts, line.config.voices)))
+    if wait is not None:
+        return _counted(request, "locked_out", _twiml(flow.locked_out_at_once(
+            locked_out_greeting(line.prompts, line.words, wait), line.config.voices)))
     return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
+
+
+async def _refused_for(line: Line, ledger: Ledger, caller: str) -> timedelta | None:
+    """How long this caller must wait before looking up a code (a lockout, or the hour's
+    look-ups used up); None if they may now."""
+    now = line.clock.now()
+    history = await ledger.lookups_by(caller, LOOKUP, since=now - line.rules.memory)
+    until = refused_until(history, now, line.rules)
+    return None if until is None else until - now
+
+
+def _call(form) -> str:
+    return f"call:{form.get('CallSid', '')}"
 
 
 async def choose_language(request: web.Request) -> web.Response:
@@ -110,15 +142,13 @@ async def enter_ean(request: web.Request) -> web.Response:
     failures = _count(request, "failures")
     form = await request.post()
     digits = form.get("Digits", "")
-    caller, call = line.caller(form), f"call:{form.get('CallSid', '')}"
+    caller, call = line.caller(form), _call(form)
     ledger = line.ledger(request)
-    now = line.clock.now()
-    history = await ledger.lookups_by(caller, LOOKUP, since=now - line.rules.memory)
-    if not may_look_up(history, now, line.rules):
+    if (wait := await _refused_for(line, ledger, caller)) is not None:  # locked out mid-call
         await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="locked_out",
                            detail=call)
-        return _counted(request, "locked_out",
-                        _twiml(flow.goodbye(prompts, voice, locked_out_script(prompts))))
+        return _counted(request, "locked_out", _twiml(
+            flow.goodbye(prompts, voice, locked_out_script(prompts, line.words, wait))))
     problem = await _problem_with(ledger, digits)
     view = None
     if problem is None:
@@ -137,11 +167,17 @@ async def enter_ean(request: web.Request) -> web.Response:
 
 
 async def _problem_with(ledger: Ledger, digits: str) -> str | None:
-    """Which prompt explains what is wrong with the typed code, before looking it up."""
+    """Which prompt explains what is wrong with the typed code, before looking it up: the last
+    13 digits (checked with the network's prefix) or the whole 18-digit EAN of the invoice (its
+    check digit verified)."""
     if not digits:
         return "nothing_heard"
-    if not (is_digits(digits) and len(digits) == SHORT_LENGTH):
-        return "code_mistyped"  # too few, too many, or '*'
+    if not is_digits(digits):
+        return "code_mistyped"  # a '*'
+    if len(digits) == FULL_LENGTH:
+        return None if is_valid_full(digits) else "code_mistyped"
+    if len(digits) != SHORT_LENGTH:
+        return "code_mistyped"  # too few or too many
     prefix = await ledger.ean_prefix()
     if prefix and not is_valid_full(prefix + digits):
         return "code_mistyped"
@@ -156,7 +192,7 @@ async def menu(request: web.Request) -> web.Response:
     choice = form.get("Digits", "")
     if choice == MENU_REPEAT and (ean := await _found_in_this_call(request, line, form)):
         view = await line.ledger(request).balance_view(
-            ean, actor=line.caller(form), purpose=REPEAT, detail=f"call:{form.get('CallSid', '')}")
+            ean, actor=line.caller(form), purpose=REPEAT, detail=_call(form))
         return _twiml(flow.balance(prompts, voice,
                                    balance_script(view, line.words, line.prompts,
                                                   language=language)))
@@ -172,7 +208,7 @@ async def menu(request: web.Request) -> web.Response:
 async def _found_in_this_call(request: web.Request, line: Line, form) -> str | None:
     """The meter this call last heard of, from the audit trail: any server of the line may
     answer the next step of a call."""
-    call = f"call:{form.get('CallSid', '')}"
+    call = _call(form)
     since = line.clock.now() - LONGEST_CALL
     found = [lookup.ean for lookup in await line.ledger(request).lookups_by(
         line.caller(form), LOOKUP, since=since) if lookup.detail == call and lookup.outcome == "found"]

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .script import (
+    GREETING_LANGUAGES,
     LANGUAGE_MENU,
     Prompts,
     language_menu,
@@ -19,7 +20,6 @@ from .script import (
 )
 
 MAX_FAILURES = 3
-EAN_DIGITS = 13
 GATHER_SECONDS = 8  # elderly callers type slowly: time between keys before Twilio gives up
 
 
@@ -45,7 +45,7 @@ def welcome(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice], tries: 
     gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
                              action=url("/voice/language", tries=tries))
     if tries == 1:
-        for language in ("fr", "nl", "de"):
+        for language in GREETING_LANGUAGES:
             _say_all(gather, [prompts[language].say("greeting")], voices[language])
     for _key, language, text in language_menu(prompts):
         _say_all(gather, [text], voices[language])
@@ -62,12 +62,16 @@ def language_of(digits: str) -> str | None:
 
 def ask_for_ean(prompts: Prompts, voice: Voice, failures: int,
                 before: Sequence[str] = ()) -> str:
-    """'Type the last 13 digits of the EAN code, then #'; silence comes back as empty digits."""
+    """'Type the last 13 digits of the EAN code, then #' — after a failure, the shorter reminder
+    (`before` explains what went wrong). Silence comes back as empty digits."""
     response = VoiceResponse()
+    # No numDigits: the last 13 digits or the whole EAN of the invoice (18), then '#', both reach
+    # /voice/ean whole. With numDigits=18, the '#' pressed out of habit after 18 digits would land
+    # in the next <Gather> and end it as silence.
     gather = response.gather(finish_on_key="#", timeout=GATHER_SECONDS,
                              action=url("/voice/ean", lang=prompts.language, failures=failures),
                              action_on_empty_result=True)
-    _say_all(gather, [*before, prompts.say("ask_ean")], voice)
+    _say_all(gather, [*before, prompts.say("ask_ean_again" if failures else "ask_ean")], voice)
     return str(response)
 
 
@@ -97,11 +101,21 @@ def goodbye(prompts: Prompts, voice: Voice, sentences: Sequence[str] = ()) -> st
     return str(response)
 
 
+def locked_out_at_once(sentences: Sequence[tuple[str, str]], voices: Mapping[str, Voice]) -> str:
+    """A caller still locked out, told as the call is answered, before any menu: `sentences` are
+    (language, text) pairs (script.locked_out_greeting), each said in its language's voice."""
+    response = VoiceResponse()
+    for language, text in sentences:
+        _say_all(response, [text], voices[language])
+    response.hangup()
+    return str(response)
+
+
 def line_unavailable(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice]) -> str:
     """What Twilio plays when no server of the line answers (a TwiML Bin as the number's
     fallback, `saldo fallback-twiml`): the apology and the customer service, in each language."""
     response = VoiceResponse()
-    for language in ("fr", "nl", "de"):
+    for language in GREETING_LANGUAGES:
         _say_all(response, technical_problem_script(prompts[language]), voices[language])
     response.hangup()
     return str(response)

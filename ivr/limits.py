@@ -50,11 +50,23 @@ def locked_until(history: Sequence[Lookup], rules: LookupRules) -> datetime | No
     return until
 
 
+def refused_until(history: Sequence[Lookup], now: datetime, rules: LookupRules) -> datetime | None:
+    """Until when this caller, whose look-ups since `now - rules.memory` are `history` (oldest
+    first), may not look up a code; None if they may now. Either limit may be the later one: a
+    lockout's end, or the moment enough of the last hour's look-ups have left it."""
+    lookups = [lookup for lookup in history if lookup.outcome in LOOKED_UP]
+    ends = []
+    locked = locked_until(lookups, rules)
+    if locked and locked > now:
+        ends.append(locked)
+    recent = sorted(lookup.at for lookup in lookups if lookup.at > now - WINDOW)
+    over = len(recent) - rules.lookups_per_hour
+    if over >= 0:  # one look-up more is allowed once `over + 1` of them have left the hour
+        ends.append(recent[over] + WINDOW)
+    return max(ends) if ends else None
+
+
 def may_look_up(history: Sequence[Lookup], now: datetime, rules: LookupRules) -> bool:
     """May this caller, whose look-ups since `now - rules.memory` are `history` (oldest first),
     look up a code now?"""
-    lookups = [lookup for lookup in history if lookup.outcome in LOOKED_UP]
-    until = locked_until(lookups, rules)
-    if until and until > now:
-        return False
-    return sum(lookup.at > now - WINDOW for lookup in lookups) < rules.lookups_per_hour
+    return refused_until(history, now, rules) is None

@@ -15,16 +15,13 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 
 from ledger import BalanceView, State
-from ledger.rules import (
-    NEEDS_TOPUP_TO_RESTORE,
-    TOPUP_MAX_CENTS,
-    TOPUP_MIN_CENTS,
-    minimum_topup_cents,
-)
+from ledger.rules import NEEDS_TOPUP_TO_RESTORE, TOPUP_MAX_CENTS, TOPUP_MIN_CENTS
+from messaging.render import TEMPLATE_GLOBALS
 
 from .spoken import (
     LANGUAGES,
@@ -35,12 +32,19 @@ from .spoken import (
     load_vocabularies,
     moment_words,
     number_words,
+    short_moment_words,
+    wait_words,
+    web_address_words,
 )
 
 PROMPTS_FILE = "ivr.json"
+# The top-up site, as the SMS and e-mails give it (defined once, in messaging/render.py).
+TOPUP_SITE: str = TEMPLATE_GLOBALS["topup_site"]
 
 # The keys of the first menu, each said in its own language and voice.
 LANGUAGE_MENU: tuple[tuple[str, str], ...] = (("1", "nl"), ("2", "fr"), ("3", "de"))
+# The order of the greeting, before a language is chosen.
+GREETING_LANGUAGES = ("fr", "nl", "de")
 # The keys of the menu after the balance (the texts say them in this order).
 MENU_REPEAT, MENU_ANOTHER_METER, MENU_HOW_TO_TOP_UP, MENU_END = "1", "2", "3", "0"
 
@@ -51,43 +55,52 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
         "greeting": (),
         "language_option": (),
         "ask_ean": (),
+        "ask_ean_again": (),
         "code_mistyped": (),
         "code_unknown": (),
         "nothing_heard": (),
         "menu_after_balance": (),
         "menu_invalid": (),
-        "how_to_top_up": ("topup_minimum", "topup_maximum"),
+        "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
         "too_many_failures": (),
         "customer_service": ("customer_service",),
+        "customer_service_short": ("customer_service",),
         "technical_problem": (),
-        "locked_out": (),
+        "locked_out": ("wait",),          # also before the language menu, in each language
         "goodbye": (),
-        # the balance message
+        # the balance message: a cut or a pending cut first, with what to top up
+        "pending": ("moment", "amount"),
+        "pending_limited": ("moment", "amount"),
+        "pending_soon": ("amount",),
+        "pending_soon_limited": ("amount",),
+        "disconnected_electricity": ("amount",),
+        "disconnected_gas": ("amount",),
+        "power_limited": ("amount",),
         "balance_electricity": ("amount",),
         "balance_gas": ("amount",),
+        "balance": ("amount",),           # once the first sentence has named the meter
         "as_of": ("moment",),
         "low": (),
         "emergency": (),
         "emergency_usable": ("amount",),
         "emergency_usable_limited": ("amount",),
-        "pending": ("moment",),
-        "pending_limited": ("moment",),
-        "pending_soon": (),
-        "pending_soon_limited": (),
-        "pending_avoid": ("amount",),
-        "disconnected": (),
-        "power_limited": (),
-        "restore_electricity": ("amount",),
-        "restore_gas": ("amount",),
-        "restore_full_power": ("amount",),
-        "button_electricity": (),
-        "button_gas": (),
         "debt": ("amount", "daily"),
         "debt_no_plan": ("amount",),
         "last_topup": ("amount", "date"),
-        "days_left": ("days",),
-        "days_left_one": (),
-        "days_left_less_than_one": (),
+        # days until the emergency credit starts (balance 0); in emergency credit, said right
+        # after emergency_usable(_limited), when what it names comes (the cut or the limit, −15 €)
+        "days_to_emergency": ("days",),
+        "days_to_emergency_one": (),
+        "days_to_emergency_less_than_one": (),
+        "days_to_cut": ("days",),
+        "days_to_cut_one": (),
+        "days_to_cut_less_than_one": (),
+        "days_to_limit": ("days",),
+        "days_to_limit_one": (),
+        "days_to_limit_less_than_one": (),
+        # what restores the supply, the last words before the menu
+        "button_electricity": (),
+        "button_gas": (),
     }.items()
 })
 
@@ -142,7 +155,7 @@ class Prompts:
     language: str
     texts: Mapping[str, str]
     customer_service_number: str     # as written in the file, e.g. "078/15.78.01"; never said so
-    constants: Mapping[str, str]     # customer_service, topup_minimum, topup_maximum, as words
+    constants: Mapping[str, str]     # customer_service, topup_minimum/maximum/site, as words
 
     def say(self, key: str, **fields: str) -> str:
         """The prompt `key` with its placeholders filled: prompts["fr"].say("goodbye")."""
@@ -220,6 +233,7 @@ def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary) -> Promp
         "customer_service": phone_number_words(number, vocabulary, reading),
         "topup_minimum": amount_words(TOPUP_MIN_CENTS, vocabulary),
         "topup_maximum": amount_words(TOPUP_MAX_CENTS, vocabulary),
+        "topup_site": web_address_words(TOPUP_SITE, vocabulary),
     }
     return Prompts(language=language, texts=MappingProxyType(dict(texts)),
                    customer_service_number=number, constants=MappingProxyType(constants))
@@ -250,12 +264,55 @@ def _pick(given, language: str, kind: type, what: str):
         raise ValueError(f"no {what} for language {language!r}") from None
 
 
+CUT = frozenset({State.DISCONNECTED, State.POWER_LIMITED})
+# What the balance message may take before the menu: thirty seconds at 150 words a minute.
+MAX_WORDS = 75
+
+
+def spoken_words(sentences) -> int:
+    """How many words the voice says ("vingt-huit" is one, as it is one breath)."""
+    return sum(len(sentence.split()) for sentence in sentences if sentence)
+
+
+def minimum_topup_said_cents(cents: int) -> int:
+    """A minimum top-up as the line says it: rounded up to whole euros (16,42 € is "dix-sept
+    euros"), one figure to remember; topping up a little more never falls short."""
+    return -(-cents // 100) * 100
+
+
+def days_to_say(view: BalanceView) -> tuple[str, int] | None:
+    """Which count of days the caller hears, so that none is heard as days free of worry:
+    ("emergency", n) days until the balance reaches 0 and the emergency credit starts;
+    ("cut", n) or ("limit", n) in emergency credit, days until −15 € cuts the meter or limits
+    its power. None once cut or pending, or when nothing flows out to estimate from."""
+    if view.state in (State.NORMAL, State.LOW):
+        daily = view.average_daily_outflow_cents
+        if not daily or daily <= 0:
+            return None
+        return "emergency", max(0, view.balance_cents) // daily
+    if view.state is State.EMERGENCY and view.estimated_days_left is not None:
+        return ("limit" if view.power_limiter else "cut"), max(0, view.estimated_days_left)
+    return None
+
+
 def balance_script(view: BalanceView, words: Mapping[str, Vocabulary] | Vocabulary,
                    prompts: Mapping[str, Prompts] | Prompts, *,
                    language: str | None = None) -> list[str]:
-    """The sentences of the balance message, most important first, in `language` (by default the
-    account's): the balance and as of when; what the state means and what to do; the debt; the
-    last top-up; the days left. Never a name, an address, the EAN, or a digit.
+    """The sentences of the balance message in `language` (by default the account's), what
+    matters most first:
+
+    1. a cut, a power limitation, or a cut to come: said so, with the top-up that restores the
+       supply or avoids the cut (rounded up to whole euros);
+    2. the balance, then as of when ("Solde au samedi vingt-huit novembre, dix heures.");
+    3. a low balance or the emergency credit, and the days left — until the emergency credit
+       starts, or in emergency credit until the cut (or the power limitation), never "days the
+       balance lasts";
+    4. the debt;
+    5. the last top-up — not once cut: the message then ends on the button that restores the
+       supply.
+
+    At most MAX_WORDS words (thirty seconds): with unusually long figures the last top-up, then
+    the debt, are left out. Never a name, an address, the EAN, or a digit.
 
     `words` and `prompts` are what load_vocabularies() and load_prompts() return (or one
     language's entry of each).
@@ -266,65 +323,70 @@ def balance_script(view: BalanceView, words: Mapping[str, Vocabulary] | Vocabula
     if view.energy not in ENERGIES:
         raise ValueError(f"unknown energy {view.energy!r}; known: {', '.join(ENERGIES)}")
     electricity = view.energy == "electricity"
+    state, limiter = view.state, view.power_limiter
 
     def amount(cents: int) -> str:
         return amount_words(cents, vocabulary)
 
-    said = [
-        texts.say("balance_electricity" if electricity else "balance_gas",
-                  amount=amount(view.balance_cents)),
-        texts.say("as_of", moment=moment_words(view.as_of, vocabulary)),
-    ]
+    said = []
+    if state in NEEDS_TOPUP_TO_RESTORE:
+        if view.minimum_topup_cents is None:  # the ledger sets it for each of these states
+            raise ValueError(f"a {state.value} balance view without its minimum top-up")
+        topup = amount(minimum_topup_said_cents(view.minimum_topup_cents))
+        if state is State.DISCONNECTION_PENDING:
+            suffix = "_limited" if limiter else ""
+            if view.disconnect_at is not None:
+                said.append(texts.say("pending" + suffix, amount=topup,
+                                      moment=moment_words(view.disconnect_at, vocabulary)))
+            else:
+                said.append(texts.say("pending_soon" + suffix, amount=topup))
+        elif state is State.POWER_LIMITED:
+            said.append(texts.say("power_limited", amount=topup))
+        else:
+            said.append(texts.say("disconnected_electricity" if electricity
+                                  else "disconnected_gas", amount=topup))
 
-    state = view.state
-    limiter = view.power_limiter
+    balance_key = ("balance" if state in CUT  # the first sentence named the meter
+                   else "balance_electricity" if electricity else "balance_gas")
+    said.append(texts.say(balance_key, amount=amount(view.balance_cents)))
+    said.append(texts.say("as_of", moment=short_moment_words(view.as_of, vocabulary)))
+
     if state is State.LOW:
         said.append(texts.say("low"))
     elif state is State.EMERGENCY:
         said.append(texts.say("emergency"))
         said.append(texts.say("emergency_usable_limited" if limiter else "emergency_usable",
                               amount=amount(view.usable_before_disconnection_cents)))
-    elif state in NEEDS_TOPUP_TO_RESTORE:
-        topup = view.minimum_topup_cents
-        if topup is None:
-            topup = minimum_topup_cents(view.balance_cents)
-        if state is State.DISCONNECTION_PENDING:
-            suffix = "_limited" if limiter else ""
-            if view.disconnect_at is not None:
-                said.append(texts.say("pending" + suffix,
-                                      moment=moment_words(view.disconnect_at, vocabulary)))
-            else:
-                said.append(texts.say("pending_soon" + suffix))
-            said.append(texts.say("pending_avoid", amount=amount(topup)))
-        else:
-            if state is State.POWER_LIMITED:
-                said.append(texts.say("power_limited"))
-                said.append(texts.say("restore_full_power", amount=amount(topup)))
-            else:
-                said.append(texts.say("disconnected"))
-                said.append(texts.say("restore_electricity" if electricity else "restore_gas",
-                                      amount=amount(topup)))
-            said.append(texts.say("button_electricity" if electricity else "button_gas"))
 
+    if (days := days_to_say(view)) is not None:
+        until, count = days
+        key = f"days_to_{until}"
+        if count <= 0:
+            said.append(texts.say(key + "_less_than_one"))
+        elif count == 1:
+            said.append(texts.say(key + "_one"))
+        else:
+            said.append(texts.say(key, days=days_words(count, vocabulary)))
+
+    debt = last_topup = button = None
     if view.debt_cents > 0:
         if view.debt_daily_cents > 0:
-            said.append(texts.say("debt", amount=amount(view.debt_cents),
-                                  daily=amount(view.debt_daily_cents)))
+            debt = texts.say("debt", amount=amount(view.debt_cents),
+                             daily=amount(view.debt_daily_cents))
         else:
-            said.append(texts.say("debt_no_plan", amount=amount(view.debt_cents)))
-
-    if view.last_topup is not None:
-        said.append(texts.say("last_topup", amount=amount(view.last_topup.amount_cents),
-                              date=date_words(view.last_topup.at, vocabulary)))
-
-    days = view.estimated_days_left
-    if days is not None and state not in NEEDS_TOPUP_TO_RESTORE:
-        if days <= 0:
-            said.append(texts.say("days_left_less_than_one"))
-        elif days == 1:
-            said.append(texts.say("days_left_one"))
-        else:
-            said.append(texts.say("days_left", days=days_words(days, vocabulary)))
+            debt = texts.say("debt_no_plan", amount=amount(view.debt_cents))
+    if state in CUT:
+        button = texts.say("button_electricity" if electricity else "button_gas")
+    elif view.last_topup is not None:
+        last_topup = texts.say("last_topup", amount=amount(view.last_topup.amount_cents),
+                               date=date_words(view.last_topup.at, vocabulary))
+    # Within thirty seconds: what does not fit is left out, the last top-up first, then the
+    # debt (the CPAS pages show both anyway). Realistic figures fit whole (the tests check).
+    if last_topup and spoken_words([*said, debt, last_topup, button]) > MAX_WORDS:
+        last_topup = None
+    if debt and spoken_words([*said, debt, button]) > MAX_WORDS:
+        debt = None
+    said += [sentence for sentence in (debt, last_topup, button) if sentence]
 
     for sentence in said:
         if _DIGIT.search(sentence):  # a guard: the voice must never be left to guess a number
@@ -352,6 +414,23 @@ def technical_problem_script(prompts: Prompts) -> list[str]:
             prompts.say("goodbye")]
 
 
-def locked_out_script(prompts: Prompts) -> list[str]:
-    """Too many attempts from this caller: call back later, or the customer service; goodbye."""
-    return [prompts.say("locked_out"), prompts.say("customer_service"), prompts.say("goodbye")]
+def locked_out_script(prompts: Prompts, words: Mapping[str, Vocabulary] | Vocabulary,
+                      wait: timedelta) -> list[str]:
+    """Locked out during a call (too many codes): call back in so long, or the customer
+    service; goodbye."""
+    vocabulary = _pick(words, prompts.language, Vocabulary, "words")
+    return [prompts.say("locked_out", wait=wait_words(wait, vocabulary)),
+            prompts.say("customer_service"), prompts.say("goodbye")]
+
+
+def locked_out_greeting(prompts: Mapping[str, Prompts], words: Mapping[str, Vocabulary],
+                        wait: timedelta) -> list[tuple[str, str]]:
+    """(language, text) said at once to a caller still locked out, before any menu: in each
+    language, call back in so long, the customer-service number, goodbye."""
+    said = []
+    for language in GREETING_LANGUAGES:
+        texts = prompts[language]
+        said += [(language, texts.say("locked_out", wait=wait_words(wait, words[language]))),
+                 (language, texts.say("customer_service_short")),
+                 (language, texts.say("goodbye"))]
+    return said

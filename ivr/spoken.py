@@ -8,8 +8,9 @@ with num2words, whose fr_BE says "quatre-vingt" for 80 and "deux cents cinquante
 """
 
 import json
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ledger import BRUSSELS
@@ -161,7 +162,8 @@ def number_words(n: int, language: str) -> str:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """One language's fixed words, from locales/<language>/spoken.json. Nouns are (one, other)."""
+    """One language's fixed words, from locales/<language>/spoken.json. Nouns are (one, other);
+    `feminine` names the nouns a "one" agrees with (une heure, eine Stunde)."""
 
     language: str
     minus: str
@@ -169,11 +171,16 @@ class Vocabulary:
     euro: tuple[str, str]
     cent: tuple[str, str]
     day: tuple[str, str]
-    hour: tuple[str, str]
+    hour: tuple[str, str]             # of the clock: "dix heures", "ein Uhr"
+    duration_hour: tuple[str, str]    # of a wait: "une heure", "eine Stunde"
+    duration_minute: tuple[str, str]
     weekdays: tuple[str, ...]
     months: tuple[str, ...]
     date: str
     moment: str
+    short_moment: str
+    dot: str                          # in a web address: "point", "punt", "Punkt"
+    feminine: frozenset[str] = frozenset()
 
 
 def load_vocabulary(locales: Path, language: str) -> Vocabulary:
@@ -188,11 +195,16 @@ def load_vocabulary(locales: Path, language: str) -> Vocabulary:
         vocabulary = Vocabulary(
             language=language, minus=data["minus"], and_=data["and"],
             euro=noun("euro"), cent=noun("cent"), day=noun("day"), hour=noun("hour"),
+            duration_hour=noun("duration_hour"), duration_minute=noun("duration_minute"),
             weekdays=tuple(data["weekdays"]), months=tuple(data["months"]),
-            date=data["date"], moment=data["moment"],
+            date=data["date"], moment=data["moment"], short_moment=data["short_moment"],
+            dot=data["dot"],
+            feminine=frozenset(key for key, entry in data.items()
+                               if isinstance(entry, dict) and entry.get("feminine") is True),
         )
         vocabulary.date.format(weekday="", day="", month="")
         vocabulary.moment.format(date="", time="")
+        vocabulary.short_moment.format(weekday="", day="", month="", time="")
     except KeyError as missing:
         raise ValueError(f"{path}: {missing} is missing") from None
     if len(vocabulary.weekdays) != 7 or len(vocabulary.months) != 12:
@@ -217,6 +229,8 @@ def _count(n: int, noun: tuple[str, str], vocabulary: Vocabulary, feminine: bool
     word = number_words(n, language)
     if language == "de":
         word = _de_attributive(word)
+        if feminine and word.endswith("ein"):
+            word += "e"                                       # eine Stunde (but ein Uhr)
     elif feminine:
         word = _feminine(word, language)
     singular = n == 1 or (n == 0 and language == "fr")        # French counts zero in the singular
@@ -240,7 +254,8 @@ def amount_words(cents: int, vocabulary: Vocabulary) -> str:
 
 
 def days_words(n: int, vocabulary: Vocabulary) -> str:
-    """A number of days: "un jour", "twee dagen", "null Tage"."""
+    """A number of days: "un jour", "twee dagen", "zwei Tagen" (German in the dative: the line
+    says days only after "in", and one day in prompts of its own, "in etwa einem Tag")."""
     if n < 0:
         raise ValueError(f"{n} is not a number of days")
     return _count(n, vocabulary.day, vocabulary)
@@ -282,7 +297,8 @@ def date_words(moment: datetime, vocabulary: Vocabulary) -> str:
 def time_words(moment: datetime, vocabulary: Vocabulary) -> str:
     """The 24-hour time, minutes left out on the hour: "quatorze heures trente", "ein Uhr"."""
     local = _in_brussels(moment)
-    hours = _count(local.hour, vocabulary.hour, vocabulary, feminine=True)
+    hours = _count(local.hour, vocabulary.hour, vocabulary,
+                   feminine="hour" in vocabulary.feminine)
     if local.minute == 0:
         return hours
     minutes = _feminine(number_words(local.minute, vocabulary.language), vocabulary.language)
@@ -293,3 +309,44 @@ def moment_words(moment: datetime, vocabulary: Vocabulary) -> str:
     """Date and time together: "le lundi vingt-trois novembre à quatorze heures trente"."""
     return vocabulary.moment.format(
         date=date_words(moment, vocabulary), time=time_words(moment, vocabulary))
+
+
+def short_moment_words(moment: datetime, vocabulary: Vocabulary) -> str:
+    """Day and time as a label, no article: "samedi vingt-huit novembre, dix heures"."""
+    local = _in_brussels(moment)
+    return vocabulary.short_moment.format(
+        weekday=vocabulary.weekdays[local.weekday()],
+        day=_day_of_month(local.day, vocabulary.language),
+        month=vocabulary.months[local.month - 1],
+        time=time_words(moment, vocabulary),
+    )
+
+
+# Waits and web addresses --------------------------------------------------------------------------
+
+WAIT_STEP_MINUTES = 5  # "dans vingt-trois minutes" is a figure to forget; round up to five
+
+
+def wait_words(wait: timedelta, vocabulary: Vocabulary) -> str:
+    """How long until something is possible again, rounded up so that it is by then: minutes up
+    to an hour ("quarante minutes", "une heure"), whole hours beyond ("deux heures")."""
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    minutes = math.ceil(minutes / WAIT_STEP_MINUTES) * WAIT_STEP_MINUTES
+    if minutes < 60:
+        noun, n, key = vocabulary.duration_minute, minutes, "duration_minute"
+    else:
+        noun, n, key = vocabulary.duration_hour, math.ceil(minutes / 60), "duration_hour"
+    return _count(n, noun, vocabulary, feminine=key in vocabulary.feminine)
+
+
+def web_address_words(address: str, vocabulary: Vocabulary) -> str:
+    """A web address as said on the phone: "recharger point ores point B E". The dots are said;
+    a two-letter country code is spelled, or "be" is heard as a word."""
+    if not address or any(ch.isdigit() or ch in "/:" or ch.isspace() for ch in address):
+        raise ValueError(f"{address!r} is not a web address said in words (name.name.tld)")
+    labels = address.lower().split(".")
+    if not all(labels):
+        raise ValueError(f"{address!r} is not a web address (an empty part between dots)")
+    said = [" ".join(label.upper()) if i == len(labels) - 1 and len(label) == 2 else label
+            for i, label in enumerate(labels)]
+    return f" {vocabulary.dot} ".join(said)

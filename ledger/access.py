@@ -30,6 +30,8 @@ CHANNELS = ("terminal", "online", "transfer")  # the payment channels an API cli
 class LoginRefused(LedgerError):
     """Refused; `why` is for the audit trail only — a caller tells the person one thing."""
 
+    code = "login.refused"
+
     def __init__(self, why: str):
         super().__init__(why)
         self.why = why  # unknown | wrong | locked | disabled
@@ -79,19 +81,23 @@ class Access:
                         ) -> Staff:
         username = username.strip().lower()
         if not USERNAME.match(username):
-            raise InvalidInput("username", "2 to 64 lower-case letters, digits, '.', '_' or '-'")
+            raise InvalidInput("username", "2 to 64 lower-case letters, digits, '.', '_' or '-'",
+                               "username.malformed", min_length=2, max_length=64)
         if not cpas.strip():
-            raise InvalidInput("cpas", "a CPAS code is needed")
+            raise InvalidInput("cpas", "a CPAS code is needed", "cpas.missing")
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidInput("password", f"at least {MIN_PASSWORD_LENGTH} characters")
+            raise InvalidInput("password", f"at least {MIN_PASSWORD_LENGTH} characters",
+                               "password.too_short", min_length=MIN_PASSWORD_LENGTH)
         if language not in LANGUAGES:
-            raise InvalidInput("language", f"{language!r} is not fr, nl or de")
+            raise InvalidInput("language", f"{language!r} is not fr, nl or de",
+                               "language.unknown", value=language)
         async with self._hashing:
             hashed = await asyncio.to_thread(self._hasher.hash, password)
         s = schema.staff
         async with self._ledger._writing() as conn:
             if (await conn.execute(select(s.c.id).where(s.c.username == username))).first():
-                raise InvalidInput("username", f"{username!r} exists already")
+                raise InvalidInput("username", f"{username!r} exists already", "username.taken",
+                                   username=username)
             result = await conn.execute(s.insert().values(
                 username=username, cpas=cpas.strip(), password_hash=hashed, language=language,
                 created_at=to_text(self._now()), failed_logins=0))
@@ -104,7 +110,8 @@ class Access:
             row = (await conn.execute(select(s.c.id).where(
                 s.c.username == username.strip().lower()))).first()
             if row is None:
-                raise InvalidInput("username", f"no staff member is called {username!r}")
+                raise InvalidInput("username", f"no staff member is called {username!r}",
+                                   "username.unknown", username=username)
             await conn.execute(update(s).where(s.c.id == row[0]).values(
                 disabled_at=to_text(self._now())))
             await conn.execute(delete(schema.staff_sessions).where(
@@ -209,11 +216,13 @@ class Access:
         only, on any EAN). Returns the bearer token: shown once, kept only as its hash."""
         cpas = cpas.strip() if cpas is not None else None
         if (cpas is None) == (channel is None) or cpas == "":
-            raise InvalidInput("client", "either a CPAS (its code) or a payment channel")
+            raise InvalidInput("client", "either a CPAS (its code) or a payment channel",
+                               "client.kind_missing")
         if channel is not None and channel not in CHANNELS:
-            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(CHANNELS)}")
+            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(CHANNELS)}",
+                               "channel.unknown", value=channel)
         if not label.strip():
-            raise InvalidInput("label", "say who the client is")
+            raise InvalidInput("label", "say who the client is", "label.missing")
         token = "saldo_" + secrets.token_urlsafe(32)
         kind = "cpas" if cpas else "channel"
         async with self._ledger._writing() as conn:
@@ -237,4 +246,5 @@ class Access:
                 update(c).where(c.c.id == client_id, c.c.revoked_at.is_(None))
                 .values(revoked_at=to_text(self._now())))
             if not changed.rowcount:
-                raise InvalidInput("client", f"no live API client has the number {client_id}")
+                raise InvalidInput("client", f"no live API client has the number {client_id}",
+                                   "client.unknown", number=client_id)

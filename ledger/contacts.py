@@ -13,11 +13,14 @@ def normalise_mobile(text: str, field: str = "mobile") -> str:
     try:
         number = phonenumbers.parse(text, "BE")
     except NumberParseException:
-        raise InvalidInput(field, f"{text!r} is not a phone number") from None
+        raise InvalidInput(field, f"{text!r} is not a phone number", "phone.unreadable",
+                           text=text) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(field, f"{text!r} is not a valid phone number")
+        raise InvalidInput(field, f"{text!r} is not a valid phone number", "phone.invalid",
+                           text=text)
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        raise InvalidInput(field, f"{text!r} is not a mobile number (SMS cannot reach a landline)")
+        raise InvalidInput(field, f"{text!r} is not a mobile number (SMS cannot reach a landline)",
+                           "phone.not_mobile", text=text)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -25,4 +28,5 @@ def normalise_email(text: str, field: str = "email") -> str:
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise InvalidInput(field, f"{text!r} is not an e-mail address ({error})") from None
+        raise InvalidInput(field, f"{text!r} is not an e-mail address ({error})",
+                           "email.invalid", text=text) from None

@@ -59,7 +59,7 @@ class ResidentFile:
     name: str | None
     view: BalanceView
     debts: list[DebtLine]
-    history: list[Day]  # oldest first, HISTORY_DAYS at most
+    history: list[Day]  # oldest first, from the activation day, HISTORY_DAYS at most
     postings: list[PostingLine]  # newest first
     messages: list[MessageRecord]  # newest first
 
@@ -97,6 +97,8 @@ class CpasDesk:
         d, p, t = schema.debts, schema.postings, schema.consumption_days
         book = f"balance:{account_id}"
         async with reading(self._ledger.engine) as conn:
+            activated_on = (await conn.execute(select(schema.accounts.c.activated_on).where(
+                schema.accounts.c.id == account_id))).scalar_one()
             consumed = {date.fromisoformat(day): amount for day, amount in await fetch_rows(
                 conn, select(t.c.day, t.c.amount_cents).where(t.c.account_id == account_id))}
             debts = [DebtLine(*row) for row in await fetch_rows(conn, select(
@@ -111,9 +113,10 @@ class CpasDesk:
                                 date.fromisoformat(day) if day else None, reference)
                     for at, kind, from_book, to_book, amount, day, reference in moves]
         messages = await self._ledger.outbox.messages_for(ean)
-        return ResidentFile(name, view, debts,
-                            _history(postings, consumed, self._ledger.clock.now()),
-                            postings[::-1][:POSTINGS_SHOWN], messages)
+        history = _history(postings, consumed, self._ledger.clock.now(),
+                           activated_on=date.fromisoformat(activated_on))
+        return ResidentFile(name, view, debts, history, postings[::-1][:POSTINGS_SHOWN],
+                            messages)
 
     async def top_up(self, cpas: str, ean_text: str, amount_cents: int, reference: str, *,
                      actor: str):
@@ -124,14 +127,15 @@ class CpasDesk:
                                          issuer=cpas)
 
 
-def _history(postings: list[PostingLine], consumed: dict[date, int], now: datetime
-             ) -> list[Day]:
-    """The last HISTORY_DAYS days: each day's posted consumption, and the balance at its end
-    (all postings made by then, whatever day they concern)."""
+def _history(postings: list[PostingLine], consumed: dict[date, int], now: datetime, *,
+             activated_on: date) -> list[Day]:
+    """The last HISTORY_DAYS days, from the activation at the earliest (before it there was no
+    prepayment to show): each day's posted consumption, and the balance at its end (all
+    postings made by then, whatever day they concern)."""
     today = now.astimezone(BRUSSELS).date()
-    first = today - timedelta(days=HISTORY_DAYS - 1)
+    first = max(today - timedelta(days=HISTORY_DAYS - 1), activated_on)
     days, balance, index = [], 0, 0
-    for offset in range(HISTORY_DAYS):
+    for offset in range((today - first).days + 1):
         day = first + timedelta(days=offset)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=BRUSSELS)
         while index < len(postings) and postings[index].at < end:

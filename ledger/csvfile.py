@@ -103,7 +103,7 @@ def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
         try:
             for name, i in required_at:
                 if not values[i]:
-                    raise InvalidInput(name, "is required")
+                    raise InvalidInput(name, "is required", "value.required")
             rows.append(build(line, values, position))
         except InvalidInput as error:
             errors.append(RowError(line, error.field, error.message))
@@ -120,7 +120,7 @@ def parse_yes_no(text: str, field: str) -> bool:
         return True
     if lowered in _NO:
         return False
-    raise InvalidInput(field, f"{text!r} is not yes or no")
+    raise InvalidInput(field, f"{text!r} is not yes or no", "yes_no.invalid", text=text)
 
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -133,9 +133,11 @@ def parse_day(text: str, field: str = "day") -> date:
             raise ValueError
         day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(field, f"{text!r} is not a day written YYYY-MM-DD") from None
+        raise InvalidInput(field, f"{text!r} is not a day written YYYY-MM-DD", "day.malformed",
+                           text=text) from None
     if day.year < EARLIEST_YEAR:
-        raise InvalidInput(field, f"{text!r} lies before {EARLIEST_YEAR}")
+        raise InvalidInput(field, f"{text!r} lies before {EARLIEST_YEAR}", "date.too_early",
+                           text=text, year=EARLIEST_YEAR)
     return day
 
 
@@ -146,9 +148,11 @@ def parse_moment(text: str, field: str) -> datetime:
             raise ValueError
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD) or date and time") from None
+        raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD) or date and time",
+                           "moment.malformed", text=text) from None
     if moment.year < EARLIEST_YEAR:
-        raise InvalidInput(field, f"{text!r} lies before {EARLIEST_YEAR}")
+        raise InvalidInput(field, f"{text!r} lies before {EARLIEST_YEAR}", "date.too_early",
+                           text=text, year=EARLIEST_YEAR)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BRUSSELS)
     return moment.astimezone(UTC)

@@ -40,11 +40,13 @@ def digits_of(text: str) -> str:
 def validate_full(text: str, field: str = "ean") -> str:
     ean = text if is_digits(text) else digits_of(text)
     if not is_digits(ean) or len(ean) != FULL_LENGTH:
-        raise InvalidInput(field, f"an EAN has 18 digits (or its last 13), not {text!r}")
+        raise InvalidInput(field, f"an EAN has 18 digits (or its last 13), not {text!r}",
+                           "ean.malformed", text=text)
     if not ean.startswith("54"):
-        raise InvalidInput(field, "a Belgian EAN starts with 54")
+        raise InvalidInput(field, "a Belgian EAN starts with 54", "ean.not_belgian")
     if check_digit(ean[:-1]) != int(ean[-1]):
-        raise InvalidInput(field, "the check digit does not match: the code seems mistyped")
+        raise InvalidInput(field, "the check digit does not match: the code seems mistyped",
+                           "ean.check_digit")
     return ean
 
 

@@ -68,13 +68,20 @@ class PowerLimited(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReconnectionAllowed(Event):
-    pass
+    power_limiter: bool = False  # what comes back is full power, not the supply (older rows lack it)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TopUpReceived(Event):
     amount_cents: int
     channel: str
+    # What the top-up left (ledger.rules.TopUpOutcome); rows from before it say "credited".
+    outcome: str = "credited"
+    minimum_topup_cents: int = 0  # what more restores the supply or avoids the cut
+    disconnect_at: datetime | None = None  # when the cut still happens (outcome still_pending)
+    power_limiter: bool = False
+    emergency_credit_left_cents: int = 0
+    usable_before_disconnection_cents: int = 0
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -96,6 +103,6 @@ def event_from_row(name: str, payload: str) -> Event:
     cls = EVENT_TYPES[name]
     data = json.loads(payload)
     for f in fields(cls):
-        if f.type in (datetime, "datetime") and isinstance(data.get(f.name), str):
+        if f.type in (datetime, datetime | None) and isinstance(data.get(f.name), str):
             data[f.name] = from_text(data[f.name])
     return cls(**data)

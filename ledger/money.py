@@ -12,7 +12,8 @@ def parse_cents(text: str, field: str = "amount") -> int:
     cleaned = text.replace("€", "").replace("EUR", "").replace(" ", "").replace("\u00a0", "")
     match = _AMOUNT.match(cleaned)
     if not match:
-        raise InvalidInput(field, f"{text!r} is not an amount in euros (for example 38,80)")
+        raise InvalidInput(field, f"{text!r} is not an amount in euros (for example 38,80)",
+                           "amount.not_a_number", text=text)
     sign, euros, decimals = match.groups()
     cents = int(euros) * 100 + int((decimals or "0").ljust(2, "0"))
     return -cents if sign == "-" else cents

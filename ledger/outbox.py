@@ -24,10 +24,13 @@ from .events import Event, event_from_row
 
 AUDIENCES = ("customer", "cpas")
 CHANNELS = ("sms", "email")
-FINAL_STATES = frozenset({"delivered", "failed", "undeliverable"})
-# Reports move a message forward only: a late "sent" never undoes "delivered".
-_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "undeliverable": 3}
 REPORTED_STATES = ("sent", "delivered", "failed", "undeliverable")
+# superseded: a later event made it stale before it was sent; it never will be.
+MESSAGE_STATES = ("queued", "sending", *REPORTED_STATES, "superseded")
+FINAL_STATES = frozenset({"delivered", "failed", "undeliverable", "superseded"})
+# Reports move a message forward only: a late "sent" never undoes "delivered".
+_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "undeliverable": 3,
+         "superseded": 3}
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,13 @@ class NewMessage:
 
 
 Plan = Callable[[Event, Contacts], Iterable[NewMessage]]
+# Whether a message still queued about an earlier event (named so) is stale once this later
+# event of the same account has happened.
+Overtaken = Callable[[Event, str], bool]
+
+
+def _nothing_overtaken(later: Event, earlier_name: str) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,7 @@ class MessageRecord:
     sent_at: datetime | None
     reported_at: datetime | None
     error: str | None
+    superseded_by_event: str | None = None  # the name of the event that made it stale
 
 
 def after_report(current: str, reported: str) -> str | None:
@@ -125,7 +136,7 @@ def after_report(current: str, reported: str) -> str | None:
 
 
 _MESSAGE_COLUMNS = ("event_id", "account_id", "audience", "channel", "address", "language", "state",
-                    "attempts", "not_before", "created_at", "fallback_for")
+                    "attempts", "not_before", "created_at", "fallback_for", "superseded_by")
 
 
 class Outbox:
@@ -139,9 +150,12 @@ class Outbox:
 
     # ---- events → messages --------------------------------------------------------------------
 
-    async def queue(self, plan: Plan, limit: int = 1000) -> tuple[int, int]:
+    async def queue(self, plan: Plan, limit: int = 1000,
+                    overtaken: Overtaken = _nothing_overtaken) -> tuple[int, int]:
         """Turns the events not yet consumed (up to `limit`) into messages, in one transaction;
-        returns how many events were consumed and how many messages queued."""
+        returns how many events were consumed and how many messages queued. A message still
+        queued (from this pass or an earlier one) that a later event of its account makes stale
+        is `superseded` by it, and never sent."""
         e, a, c, m = schema.events, schema.accounts, schema.cpas_contacts, schema.meta
         async with self._ledger._writing() as conn:
             cursor = int((await conn.execute(
@@ -155,18 +169,40 @@ class Outbox:
             if not rows:
                 return 0, 0
             now = to_text(self._now())
-            messages = []
+            o = schema.outbox
+            # Per account, what is still queued: [message id or None (new), event name, row].
+            waiting: dict[int, list[list]] = {}
+            for id_, account_id, event_name in await fetch_rows(conn, select(
+                    o.c.id, o.c.account_id, e.c.name).select_from(o.join(e, e.c.id == o.c.event_id))
+                    .where(o.c.state == "queued",
+                           o.c.account_id.in_(sorted({row[1] for row in rows})))):
+                waiting.setdefault(account_id, []).append([id_, event_name, None])
+            messages: list[list] = []
+            superseded: list[tuple] = []
             for (event_id, account_id, name, payload, notify, mobile, email, language,
                  cpas, cpas_mobile, cpas_email, cpas_language) in rows:
+                event = event_from_row(name, payload)
+                still = []
+                for item in waiting.get(account_id, []):
+                    if not overtaken(event, item[1]):
+                        still.append(item)
+                    elif item[0] is not None:
+                        superseded.append(("superseded", event_id, item[0]))
+                    else:
+                        item[2][6], item[2][11] = "superseded", event_id
                 contacts = Contacts(notify, mobile, email, language, CpasContact(
                     cpas, cpas_mobile, cpas_email, cpas_language) if cpas else None)
                 chosen = {}
-                for new in plan(event_from_row(name, payload), contacts):
+                for new in plan(event, contacts):
                     chosen[(new.audience, new.channel)] = new  # at most one per pair
-                messages.extend(
-                    (event_id, account_id, new.audience, new.channel, new.address, new.language,
-                     "queued", 0, to_text(new.not_before), now, None) for new in chosen.values())
-            await insert_many(conn, schema.outbox, _MESSAGE_COLUMNS, messages)
+                for new in chosen.values():
+                    row = [event_id, account_id, new.audience, new.channel, new.address,
+                           new.language, "queued", 0, to_text(new.not_before), now, None, None]
+                    messages.append(row)
+                    still.append([None, name, row])
+                waiting[account_id] = still
+            await update_many(conn, o, "id", ("state", "superseded_by"), superseded)
+            await insert_many(conn, schema.outbox, _MESSAGE_COLUMNS, [tuple(m) for m in messages])
             await conn.execute(update(m).where(m.c.key == schema.OUTBOX_CURSOR)
                                .values(value=str(rows[-1][0])))
             return len(rows), len(messages)
@@ -230,7 +266,8 @@ class Outbox:
         """A delivery report (`sent`, `delivered`, `failed`, `undeliverable`), in any order, any
         number of times. Returns whether it matched a message already recorded as sent."""
         if status not in REPORTED_STATES:
-            raise InvalidInput("status", f"{status!r} is not one of {', '.join(REPORTED_STATES)}")
+            raise InvalidInput("status", f"{status!r} is not one of {', '.join(REPORTED_STATES)}",
+                               "status.unknown", value=status)
         o = schema.outbox
         now = to_text(self._now())
         async with self._ledger._writing() as conn:
@@ -273,7 +310,7 @@ class Outbox:
         now = to_text(self._now())
         await insert_many(conn, o, _MESSAGE_COLUMNS, [
             (row.event_id, row.account_id, "customer", other, address, row.language, "queued", 0,
-             now, now, message_id)])
+             now, now, message_id, None)])
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -301,16 +338,18 @@ class Outbox:
             account = (await conn.execute(select(a.c.id).where(column == ean))).first()
             if account is None:
                 raise UnknownAccount(ean_text)
+            later = e.alias("later")
             rows = await fetch_rows(conn, select(
                 o.c.id, e.c.name, e.c.at, o.c.audience, o.c.channel, o.c.state, o.c.attempts,
-                o.c.created_at, o.c.sent_at, o.c.reported_at, o.c.error)
-                .select_from(o.join(e, e.c.id == o.c.event_id))
+                o.c.created_at, o.c.sent_at, o.c.reported_at, o.c.error, later.c.name)
+                .select_from(o.join(e, e.c.id == o.c.event_id)
+                             .outerjoin(later, later.c.id == o.c.superseded_by))
                 .where(o.c.account_id == account[0]).order_by(o.c.id.desc()).limit(limit))
         return [MessageRecord(id_, name, from_text(at), audience, channel, state, attempts,
                               from_text(created), from_text(sent) if sent else None,
-                              from_text(reported) if reported else None, error)
+                              from_text(reported) if reported else None, error, overtaken_by)
                 for (id_, name, at, audience, channel, state, attempts, created, sent, reported,
-                     error) in rows]
+                     error, overtaken_by) in rows]
 
     # ---- CPAS contacts ------------------------------------------------------------------------
 
@@ -318,9 +357,10 @@ class Outbox:
                                     language: str) -> CpasContact:
         """Where a CPAS is told of its residents' serious events; neither removes it."""
         if not cpas.strip():
-            raise InvalidInput("cpas", "a CPAS code is needed")
+            raise InvalidInput("cpas", "a CPAS code is needed", "cpas.missing")
         if language not in ("fr", "nl", "de"):
-            raise InvalidInput("language", f"{language!r} is not fr, nl or de")
+            raise InvalidInput("language", f"{language!r} is not fr, nl or de",
+                               "language.unknown", value=language)
         contact = CpasContact(cpas.strip(), normalise_mobile(mobile) if mobile else None,
                               normalise_email(email) if email else None, language)
         c = schema.cpas_contacts

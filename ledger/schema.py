@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    inspect,
     select,
     text,
 )
@@ -142,7 +143,7 @@ outbox = Table(
     Column("channel", String(8), nullable=False),  # sms | email
     Column("address", Text, nullable=False),  # E.164 mobile or e-mail address
     Column("language", String(2), nullable=False),
-    Column("state", String(16), nullable=False),  # queued sending sent delivered failed undeliverable
+    Column("state", String(16), nullable=False),  # outbox.MESSAGE_STATES
     Column("attempts", Integer, nullable=False),
     Column("not_before", String(20), nullable=False),  # next attempt: quiet hours, back-off
     Column("claimed_at", String(20)),
@@ -152,6 +153,7 @@ outbox = Table(
     Column("sent_at", String(20)),
     Column("reported_at", String(20)),  # the last delivery report applied
     Column("fallback_for", Integer, ForeignKey("outbox.id")),
+    Column("superseded_by", Integer),  # the later event that made it stale (state superseded)
     UniqueConstraint("event_id", "audience", "channel"),
 )
 Index("outbox_due", outbox.c.state, outbox.c.not_before)
@@ -225,9 +227,15 @@ def _v4_audit_by_actor(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, at)"))
 
 
+def _v5_superseded_messages(conn: Connection) -> None:
+    # _v2 creates the outbox as it is defined now: on a new database the column is there.
+    if "superseded_by" not in {c["name"] for c in inspect(conn).get_columns("outbox")}:
+        conn.execute(text("ALTER TABLE outbox ADD COLUMN superseded_by INTEGER"))
+
+
 # Numbered, applied in order, never edited once released: add a function, never change one.
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
-                                                   _v4_audit_by_actor]
+                                                   _v4_audit_by_actor, _v5_superseded_messages]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

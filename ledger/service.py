@@ -25,7 +25,7 @@ from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
 from .db import appending, create_engine, fetch_rows, insert_many, reading, sqlite_path, update_many, writing
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
 from .errors import InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
-from .events import Event, PrepaymentActivated, TopUpReceived, event_from_row
+from .events import Event, PrepaymentActivated, event_from_row
 from .access import Access
 from .cpas import CpasDesk
 from .groupcommit import GroupCommit
@@ -43,6 +43,7 @@ from .rules import (
     end_pending,
     settle,
 )
+from .rules import top_up as rules_top_up
 from .view import OUTFLOW_WINDOW_DAYS, BalanceView, LastTopUp, build_view
 
 ENERGIES = ("electricity", "gas")
@@ -375,7 +376,8 @@ class Ledger:
         path = sqlite_path(database_url)
         if path is not None and not path.parent.is_dir():
             # Said before connecting: a failed connect leaves aiosqlite a thread to clean up.
-            raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist")
+            raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist",
+                               "database.folder_missing", folder=str(path.parent))
         ledger = cls(create_engine(database_url), sqlite_file=path, **options)
         try:
             await ledger.upgrade()
@@ -518,27 +520,35 @@ class Ledger:
         ean = row.ean
         if len(ean) == SHORT_LENGTH:
             if not prefix:
-                raise InvalidInput("ean", "give the 18 digits: no network prefix is known yet")
+                raise InvalidInput("ean", "give the 18 digits: no network prefix is known yet",
+                                   "ean.prefix_unknown")
             ean = with_prefix(prefix, ean)
         if row.energy not in ENERGIES:
-            raise InvalidInput("energy", f"{row.energy!r} is not one of {', '.join(ENERGIES)}")
+            raise InvalidInput("energy", f"{row.energy!r} is not one of {', '.join(ENERGIES)}",
+                               "energy.unknown", value=row.energy)
         if row.language not in LANGUAGES:
-            raise InvalidInput("language", f"{row.language!r} is not one of {', '.join(LANGUAGES)}")
+            raise InvalidInput("language", f"{row.language!r} is not one of {', '.join(LANGUAGES)}",
+                               "language.unknown", value=row.language)
         if row.power_limiter and row.energy == "gas":
-            raise InvalidInput("power_limiter", "only an electricity meter has a power limiter")
+            raise InvalidInput("power_limiter", "only an electricity meter has a power limiter",
+                               "power_limiter.not_electricity")
         notify = row.notify or ("sms+email" if row.mobile and row.email else
                                 "sms" if row.mobile else "email" if row.email else "none")
         if notify not in NOTIFY_CHOICES:
-            raise InvalidInput("notify", f"{notify!r} is not one of {', '.join(NOTIFY_CHOICES)}")
+            raise InvalidInput("notify", f"{notify!r} is not one of {', '.join(NOTIFY_CHOICES)}",
+                               "notify.unknown", value=notify)
         if "sms" in notify and not row.mobile:
-            raise InvalidInput("notify", f"{notify!r} needs a mobile number")
+            raise InvalidInput("notify", f"{notify!r} needs a mobile number", "notify.needs_mobile",
+                               value=notify)
         if "email" in notify and not row.email:
-            raise InvalidInput("notify", f"{notify!r} needs an e-mail address")
+            raise InvalidInput("notify", f"{notify!r} needs an e-mail address",
+                               "notify.needs_email", value=notify)
         threshold = row.threshold_cents if row.threshold_cents is not None else DEFAULT_THRESHOLD_CENTS
         if not 0 <= threshold <= TOPUP_MAX_CENTS:
-            raise InvalidInput("low_credit_threshold", "must lie between 0,00 and 250,00 €")
+            raise InvalidInput("low_credit_threshold", "must lie between 0,00 and 250,00 €",
+                               "threshold.out_of_range", low_cents=0, high_cents=TOPUP_MAX_CENTS)
         if row.activated_at and row.activated_at > self.clock.now():
-            raise InvalidInput("activated_at", "lies in the future")
+            raise InvalidInput("activated_at", "lies in the future", "date.in_the_future")
         return replace(row, ean=ean, notify=notify, threshold_cents=threshold, line=row.line)
 
     async def _import_account_chunk(self, conn: AsyncConnection, rows: list[AccountInput],
@@ -738,17 +748,23 @@ class Ledger:
     async def _top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
                       reason: str | None, *, actor: str, issuer: str | None) -> TopUpResult:
         if channel not in TOPUP_CHANNELS:
-            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(TOPUP_CHANNELS)}")
+            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(TOPUP_CHANNELS)}",
+                               "channel.unknown", value=channel)
         reference = (reference or "").strip()
         if not reference:
-            raise InvalidInput("reference", "a top-up needs its payment reference")
+            raise InvalidInput("reference", "a top-up needs its payment reference",
+                               "reference.missing")
         if channel == "agent":
             if amount_cents == 0:
-                raise InvalidInput("amount", "an agent's adjustment cannot be zero")
+                raise InvalidInput("amount", "an agent's adjustment cannot be zero",
+                                   "amount.zero_adjustment")
             if not (reason or "").strip():
-                raise InvalidInput("reason", "an agent's adjustment needs a reason")
+                raise InvalidInput("reason", "an agent's adjustment needs a reason",
+                                   "reason.missing")
         elif not TOPUP_MIN_CENTS <= amount_cents <= TOPUP_MAX_CENTS:
-            raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €")
+            raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €",
+                               "amount.out_of_range", low_cents=TOPUP_MIN_CENTS,
+                               high_cents=TOPUP_MAX_CENTS)
         key = f"topup:{channel}@{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
@@ -756,7 +772,7 @@ class Ledger:
                 # Terminals quote the 13 digits to find the meter; as a key it would swallow
                 # every later top-up of that meter.
                 raise InvalidInput("reference", "must identify this payment (a receipt or "
-                                   "transaction number), not the meter")
+                                   "transaction number), not the meter", "reference.is_the_meter")
             p = schema.postings
             earlier = (await conn.execute(
                 select(p.c.account_id, p.c.amount_cents, p.c.from_book).where(p.c.reference == key)
@@ -779,11 +795,15 @@ class Ledger:
                 account.last_topup_at, account.last_topup_cents = at, amount_cents
                 account.last_topup_channel = channel
                 account.more_than_balance = True
-            self._settle(writes, account, new_balance, now, at)
-            if amount_cents > 0:
-                writes.emit(account.id, [TopUpReceived(
-                    ean=account.ean, energy=account.energy, language=account.language, at=now,
-                    balance_cents=new_balance, amount_cents=amount_cents, channel=channel)])
+            if amount_cents > 0:  # one event: its confirmation, saying what it left
+                meter, events = rules_top_up(account.meter, amount_cents, now, self.ndp,
+                                             channel=channel)
+                account.apply(meter)
+                account.as_of = at
+                writes.accounts[account.id] = account
+                writes.emit(account.id, events)
+            else:
+                self._settle(writes, account, new_balance, now, at)
             await writes.flush(conn)
             await self._audit(conn, actor, "topup", account.ean, "recorded", key)
             return TopUpResult(new_balance, replayed=False)
@@ -793,11 +813,12 @@ class Ledger:
         """An earlier debt repaid `daily_cents` a posted day, like the start credit. False on
         replay; ReferenceConflict if the reference was used for another plan."""
         if amount_cents <= 0:
-            raise InvalidInput("amount", "a debt must be more than 0,00 €")
+            raise InvalidInput("amount", "a debt must be more than 0,00 €", "debt.not_positive")
         if not 0 < daily_cents <= amount_cents:
-            raise InvalidInput("daily", "the daily repayment must lie between 0,01 € and the debt")
+            raise InvalidInput("daily", "the daily repayment must lie between 0,01 € and the debt",
+                               "daily.out_of_range", low_cents=1, high_cents=amount_cents)
         if not reference.strip():
-            raise InvalidInput("reference", "a payment plan needs a reference")
+            raise InvalidInput("reference", "a payment plan needs a reference", "reference.missing")
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             book = f"debt:plan:{account.id}:{reference.strip()}"

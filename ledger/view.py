@@ -7,12 +7,11 @@ from typing import Any
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS
 from .rules import (
-    NEEDS_TOPUP_TO_RESTORE,
     Meter,
     State,
     classify,
     emergency_credit_left_cents,
-    minimum_topup_cents,
+    minimum_topup_for,
     usable_before_disconnection_cents,
 )
 
@@ -44,6 +43,9 @@ class BalanceView:
     estimated_days_left: int | None
     power_limiter: bool
     disconnect_at: datetime | None  # set while disconnection is pending
+    # What flows out a day (consumption and repayments), the last 7 posted days' average in whole
+    # cents rounded up; None without data or when nothing flows out. The line says days to 0 from it.
+    average_daily_outflow_cents: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -71,6 +73,15 @@ def estimated_days_left(balance_cents: int, daily_outflows_cents: list[int]) -> 
     return usable * len(recent) // total
 
 
+def average_daily_outflow_cents(daily_outflows_cents: list[int]) -> int | None:
+    """The last 7 posted days' average outflow, rounded up (never 0 while something flows out)."""
+    recent = daily_outflows_cents[:OUTFLOW_WINDOW_DAYS]
+    total = sum(recent)
+    if not recent or total <= 0:
+        return None
+    return -(-total // len(recent))
+
+
 def build_view(*, meter: Meter, as_of: datetime, now: datetime, ndp: NonDisconnectionPeriod,
                debts: list[tuple[int, int]], last_topup: LastTopUp | None,
                daily_outflows_cents: list[int]) -> BalanceView:
@@ -89,11 +100,12 @@ def build_view(*, meter: Meter, as_of: datetime, now: datetime, ndp: NonDisconne
         threshold_cents=meter.threshold_cents,
         emergency_credit_left_cents=emergency_credit_left_cents(balance),
         usable_before_disconnection_cents=usable_before_disconnection_cents(balance),
-        minimum_topup_cents=minimum_topup_cents(balance) if state in NEEDS_TOPUP_TO_RESTORE else None,
+        minimum_topup_cents=minimum_topup_for(state, balance),
         debt_cents=sum(left for left, _ in open_debts),
         debt_daily_cents=sum(min(left, daily) for left, daily in open_debts),
         last_topup=last_topup,
         estimated_days_left=estimated_days_left(balance, daily_outflows_cents),
         power_limiter=meter.power_limiter,
         disconnect_at=ndp.end_after(meter.pending_since) if pending else None,
+        average_daily_outflow_cents=average_daily_outflow_cents(daily_outflows_cents),
     )

@@ -20,7 +20,7 @@ from ledger.groupcommit import GroupCommit
 from .errors import PermanentFailure, TemporaryFailure
 from .pacing import Backoff, SendRate
 from .render import Email, MessageTemplates
-from .routing import Router
+from .routing import Router, overtaken
 
 log = logging.getLogger("saldo.messaging")
 
@@ -68,7 +68,8 @@ class Dispatcher:
         total = 0
         while True:
             events, messages = await self.ledger.outbox.queue(
-                lambda event, contacts: self.router.plan(event, contacts, self.clock.now()))
+                lambda event, contacts: self.router.plan(event, contacts, self.clock.now()),
+                overtaken=overtaken)
             total += messages
             if not events:
                 return total

@@ -33,6 +33,7 @@ from ledger.ean import masked
 from ledger.events import EVENT_TYPES, Event
 from ledger.rules import (
     EMERGENCY_CREDIT_CENTS, RECONNECTION_MINIMUM_CENTS, START_CREDIT_CENTS, TOPUP_MAX_CENTS, TOPUP_MIN_CENTS,
+    TopUpOutcome, emergency_credit_left_cents, usable_before_disconnection_cents,
 )
 
 LANGUAGES = ("fr", "nl", "de")
@@ -350,22 +351,39 @@ def _longest_moment(language: str) -> datetime:
     return datetime.combine(day, time(23, 59), tzinfo=BRUSSELS)
 
 
+# Fields whose value follows from the balance: rehearsed as the rules compute them, so that
+# the combinations stay few and each one is a message that can really be sent.
+_FROM_BALANCE = {"emergency_credit_left_cents": emergency_credit_left_cents,
+                 "usable_before_disconnection_cents": usable_before_disconnection_cents}
+# Text fields that choose a wording, and every value they take.
+_CHOICES = {"outcome": tuple(TopUpOutcome)}
+
+
 def _longest_events(cls: type[Event], language: str, *, every_combination: bool) -> Iterator[Event]:
     """Negative, zero and largest amounts (all combinations, or each for all fields), both energies,
-    every yes/no field (such as power_limiter) both ways."""
+    every yes/no field (such as power_limiter) both ways, every value of a field that chooses a
+    wording (a top-up's outcome)."""
     names = {f.name for f in fields(cls)}
-    cents_fields = [f.name for f in fields(cls) if f.type in (int, "int")]
+    cents_fields = [f.name for f in fields(cls)
+                    if f.type in (int, "int") and f.name not in _FROM_BALANCE]
     flag_fields = [f.name for f in fields(cls) if f.type in (bool, "bool")]
+    choice_fields = [name for name in _CHOICES if name in names]
     if every_combination:
         combinations = list(itertools.product(LONGEST_CENTS, repeat=len(cents_fields)))
     else:
         combinations = [(cents,) * len(cents_fields) for cents in LONGEST_CENTS]
     moment = _longest_moment(language)
-    for energy, flags in itertools.product(ENERGIES, itertools.product((False, True), repeat=len(flag_fields))):
+    moments = {f.name: moment for f in fields(cls) if f.type in (datetime, "datetime", datetime | None)}
+    for energy, flags, choices in itertools.product(
+            ENERGIES, itertools.product((False, True), repeat=len(flag_fields)),
+            itertools.product(*(_CHOICES[name] for name in choice_fields))):
         for amounts in combinations:
             values: dict[str, object] = dict(zip(cents_fields, amounts, strict=True))
             values.update(zip(flag_fields, flags, strict=True))
-            values.update({f.name: moment for f in fields(cls) if f.type in (datetime, "datetime")})
+            values.update(zip(choice_fields, (str(choice) for choice in choices), strict=True))
+            values.update(moments)
+            values.update({name: rule(values["balance_cents"]) for name, rule in _FROM_BALANCE.items()
+                           if name in names})
             if "channel" in names:
                 values["channel"] = LONGEST_CHANNEL
             yield cls(**{**values, "ean": REHEARSAL_EAN, "energy": energy, "language": language})

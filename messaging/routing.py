@@ -4,8 +4,10 @@
   e-mail but has no address gets SMS, and one without a mobile gets e-mail.
 - A CPAS that registered a number or address also receives its residents' serious events.
 - Quiet hours (default 21:00–08:00, Europe/Brussels): informative messages wait for the morning;
-  serious ones go at once.
+  serious ones go at once, and so does the confirmation of the customer's own top-up.
 - An event older than a day is history by the time it would arrive: nobody is told.
+- A message not yet sent about the account's state is overtaken by any later event of that
+  account (it would arrive saying what is no longer so); a receipt and the welcome never are.
 """
 
 from collections.abc import Iterator
@@ -17,9 +19,19 @@ from ledger import BRUSSELS, Contacts, Event, NewMessage
 # Sent at once, day or night, and to the CPAS too.
 SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "Disconnected",
                             "PowerLimited"})
-# Good news that restores supply is not held back either.
-AT_ONCE_EVENTS = SERIOUS_EVENTS | {"ReconnectionAllowed"}
+# Good news that restores supply is not held back either, nor the receipt of a payment: the
+# customer who just paid, at night too, is waiting to know the money arrived.
+AT_ONCE_EVENTS = SERIOUS_EVENTS | {"ReconnectionAllowed", "TopUpReceived"}
 STALE_AFTER = timedelta(days=1)
+# News that stays true whatever happens next.
+NEVER_OVERTAKEN = frozenset({"PrepaymentActivated", "TopUpReceived"})
+
+
+def overtaken(later: Event, earlier_name: str) -> bool:
+    """Whether a queued message about an earlier event (named so) is stale once `later` is:
+    low credit once the meter is cut or pending, a disconnection warning once a top-up avoided
+    it, emergency credit once reconnected — any later word on the account's state."""
+    return earlier_name not in NEVER_OVERTAKEN
 
 
 @dataclass(frozen=True)

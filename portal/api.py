@@ -5,8 +5,10 @@ Two kinds of client, each with a bearer token made by `saldo api-client add`:
 - a payment channel (terminal, online, transfer) records top-ups on any EAN, and reads nothing.
 
 Money is in integer cents, moments are ISO 8601 with their Europe/Brussels offset. Every error
-is `{"error": {"code", "message", "field"?}}`; an unknown EAN and another CPAS's EAN get the
-same 404. The contract is `openapi.json` beside this file, served at `/api/v1/openapi.json`.
+is `{"error": {"code", "message", "field"?, "refusal"?, "params"?}}`: `message` is English;
+`refusal` is the ledger's stable reason (ledger.errors.REFUSALS) and `params` its values, for a
+client to say it in its user's language. An unknown EAN and another CPAS's EAN get the same
+404. The contract is `openapi.json` beside this file, served at `/api/v1/openapi.json`.
 """
 
 import json
@@ -22,6 +24,7 @@ from ledger import (
     BRUSSELS,
     InvalidInput,
     Ledger,
+    LedgerError,
     MessageRecord,
     ReferenceConflict,
     TopUpResult,
@@ -49,20 +52,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
-    """An answer other than success: its status, code, message and perhaps the field at fault."""
+    """An answer other than success: its status, code, message, perhaps the field at fault and
+    the ledger's refusal it amounts to (whose code and params the answer carries)."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, refused: LedgerError | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.headers = headers or {}
+        self.refused = refused
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    error: dict[str, str] = {"code": code, "message": message}
+                   headers: dict[str, str] | None = None, *,
+                   refused: LedgerError | None = None) -> web.Response:
+    """`refused`: the ledger's refusal, whose code and params go beside the English message."""
+    error: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
+    if refused is not None:
+        error["refusal"], error["params"] = refused.code, dict(refused.params)
     return web.json_response({"error": error}, status=status,
                              headers={**HEADERS, **(headers or {})})
 
@@ -97,7 +106,7 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
             "audience": message.audience, "channel": message.channel, "state": message.state,
             "attempts": message.attempts, "created_at": moment(message.created_at),
             "sent_at": moment(message.sent_at), "reported_at": moment(message.reported_at),
-            "error": message.error}
+            "error": message.error, "superseded_by": message.superseded_by_event}
 
 
 def resident_file_json(file: ResidentFile) -> dict[str, Any]:
@@ -136,17 +145,21 @@ async def topup_body(request: web.Request) -> tuple[str, int, str]:
                        f"{', '.join(TOPUP_FIELDS)}.", unknown[0])
     for name in TOPUP_FIELDS:
         if body.get(name) is None:
-            raise ApiError(422, "invalid_input", f"The field {name!r} is required.", name)
+            raise ApiError(422, "invalid_input", f"The field {name!r} is required.", name,
+                           refused=InvalidInput(name, "is required", "value.required"))
     ean, amount, reference = body["ean"], body["amount_cents"], body["reference"]
     if not (isinstance(ean, str) and ean.isascii() and ean.isdigit() and len(ean) in (13, 18)):
         raise ApiError(422, "invalid_input", "The EAN is a string of 18 digits, or its last 13.",
-                       "ean")
+                       "ean", refused=InvalidInput("ean", "18 digits or the last 13",
+                                                   "ean.malformed", text=str(ean)[:40]))
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise ApiError(422, "invalid_input", "The amount is a whole number of cents "
                        "(2000 for 20,00 €).", "amount_cents")
     if not isinstance(reference, str) or not reference.strip():
         raise ApiError(422, "invalid_input", "The reference is a non-empty string identifying "
-                       "this payment (a receipt or transaction number).", "reference")
+                       "this payment (a receipt or transaction number).", "reference",
+                       refused=InvalidInput("reference", "a non-empty string",
+                                            "reference.missing"))
     if len(reference) > REFERENCE_MAX_LENGTH:
         raise ApiError(422, "invalid_input",
                        f"The reference has at most {REFERENCE_MAX_LENGTH} characters.", "reference")
@@ -192,16 +205,18 @@ class _Api:
             response = await handler(request)
         except ApiError as error:
             return error_response(error.status, error.code, error.message, error.field,
-                                  error.headers)
-        except UnknownAccount:
+                                  error.headers, refused=error.refused)
+        except UnknownAccount as refused:
             kind = request[API_CLIENT].kind if API_CLIENT in request else "channel"
-            return error_response(404, "unknown_ean", UNKNOWN_EAN[kind], "ean")
-        except ReferenceConflict:
+            return error_response(404, "unknown_ean", UNKNOWN_EAN[kind], "ean", refused=refused)
+        except ReferenceConflict as refused:
             return error_response(409, "reference_conflict", "This reference was already used "
-                                  "for another top-up (another amount or EAN).", "reference")
+                                  "for another top-up (another amount or EAN).", "reference",
+                                  refused=refused)
         except InvalidInput as error:
             field = LEDGER_FIELDS.get(error.field, error.field)
-            return error_response(422, "invalid_input", _sentence(error.message), field)
+            return error_response(422, "invalid_input", _sentence(error.message), field,
+                                  refused=error)
         except web.HTTPException as error:
             return _http_error(request, error)
         except Exception:

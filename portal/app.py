@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -19,10 +20,21 @@ from markupsafe import Markup
 
 from ivr.script import balance_script, load_prompts
 from ivr.spoken import load_vocabularies
-from ledger import InvalidInput, Ledger, ReferenceConflict, UnknownAccount, parse_cents
+from ledger import (
+    BalanceView,
+    InvalidInput,
+    Ledger,
+    LedgerError,
+    MessageRecord,
+    ReferenceConflict,
+    State,
+    UnknownAccount,
+    parse_cents,
+)
 from ledger.access import LoginRefused, Staff
-from ledger.cpas import ResidentFile
-from messaging.render import BABEL_LOCALES, date_time, money
+from ledger.cpas import HISTORY_DAYS, ResidentFile
+from ledger.errors import DEFAULT_REFUSAL, REFUSALS
+from messaging.render import BABEL_LOCALES, date_time, money, short_date_time
 
 from saldo.keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
 
@@ -45,16 +57,59 @@ SECURITY_HEADERS = {
 }
 
 
+REFUSAL_PREFIX = "refusal."  # + a ledger refusal's code: its sentence in portal.json
+
+
 def load_texts(locales: Path) -> dict[str, dict[str, str]]:
-    """Every language has every key: a missing one stops the start, naming file and key."""
+    """Every language has every key, and a sentence for every refusal the ledger knows: a
+    missing one stops the start, naming file and key."""
     texts = {language: json.loads((locales / language / TEXTS_FILE).read_text(encoding="utf-8"))
              for language in LANGUAGES}
+    untranslated = {REFUSAL_PREFIX + code for code in REFUSALS} - set(texts["fr"])
+    if untranslated:
+        raise ValueError(f"{locales / 'fr' / TEXTS_FILE}: no sentence for the refusals "
+                         f"{', '.join(sorted(untranslated))}")
     for language in LANGUAGES:
         missing = set(texts["fr"]) ^ set(texts[language])
         if missing:
             raise ValueError(f"{locales / language / TEXTS_FILE}: keys differ from French: "
                              f"{', '.join(sorted(missing))}")
     return texts
+
+
+def refusal_text(refused: LedgerError, texts: Mapping[str, str], language: str) -> str:
+    """The ledger's refusal said in the staff's language, its amounts written the local way."""
+    values = {name: money(value, language) if name.endswith("_cents") and isinstance(value, int)
+              else str(value) for name, value in refused.params.items()}
+    try:
+        return texts[REFUSAL_PREFIX + refused.code].format(**values)
+    except (KeyError, IndexError, ValueError):  # an unknown code, a parameter short: no 500
+        # The code only: the values may be what was typed (a phone number, an e-mail).
+        log.warning("portal: no sentence for the refusal %s with its parameters", refused.code)
+        return texts[REFUSAL_PREFIX + DEFAULT_REFUSAL]
+
+
+def state_text(view: BalanceView, texts: Mapping[str, str], when: Callable[[datetime], str]
+               ) -> str:
+    """The state's words; an announced cut (or power limitation) says when it comes."""
+    if view.state is not State.DISCONNECTION_PENDING:
+        return texts[f"state_{view.state.value}"]
+    key = "state_limitation_pending" if view.power_limiter else "state_disconnection_pending"
+    if view.disconnect_at is None:
+        return texts[key]
+    return texts[f"{key}_at"].format(moment=when(view.disconnect_at))
+
+
+def delivery_text(message: MessageRecord, texts: Mapping[str, str]) -> str:
+    """A message's delivery state; a superseded one names the event that made it stale."""
+    if message.state == "superseded" and message.superseded_by_event:
+        return texts["delivery_superseded_by"].format(
+            event=event_text(message.superseded_by_event, texts))
+    return texts.get(f"delivery_{message.state}", message.state)
+
+
+def event_text(event_name: str, texts: Mapping[str, str]) -> str:
+    return texts.get(f"event_{event_name}", event_name)
 
 
 def _language(request: web.Request) -> str:
@@ -78,7 +133,12 @@ def render(request: web.Request, template: str, status: int = 200, **values) -> 
         staff=request.get(STAFF), csrf=portal.sign(_csrf_secret(request), "csrf"),
         money=lambda cents: money(cents, language),
         when=lambda moment: date_time(moment, language),
-        day=lambda day: format_date(day, format="full", locale=BABEL_LOCALES[language]), **values)
+        day=lambda day: format_date(day, format="full", locale=BABEL_LOCALES[language]),
+        state=lambda view, short=False: state_text(
+            view, texts, (lambda moment: short_date_time(moment, language)) if short
+            else (lambda moment: date_time(moment, language))),
+        delivery=lambda message: delivery_text(message, texts),
+        event=lambda name: event_text(name, texts), **values)
     return web.Response(text=page, content_type="text/html", status=status)
 
 
@@ -98,6 +158,14 @@ async def security(request: web.Request, handler):
             return _finish(request, response)
     try:
         response = await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as unknown:
+        if request.path == portal.config.base_path and request.method == "GET":
+            home = web.HTTPSeeOther(f"{portal.config.base_path}/")  # "/cpas" alone
+            _finish(request, home)
+            raise home from None
+        response = not_found(request, status=unknown.status)
+        if "Allow" in unknown.headers:
+            response.headers["Allow"] = unknown.headers["Allow"]
     except web.HTTPException as redirect_or_error:  # aiohttp's are responses too
         _finish(request, redirect_or_error)
         raise
@@ -106,6 +174,14 @@ async def security(request: web.Request, handler):
         log.exception("portal: internal error on %s", route.canonical if route else "?")
         response = render(request, "error.html", status=500)
     return _finish(request, response)
+
+
+def not_found(request: web.Request, status: int = 404) -> web.Response:
+    """One page for what is not there: under /residents/ it speaks of residents, whether the
+    code was malformed, unknown or another CPAS's (the answer must not tell them apart)."""
+    residents = request.path.startswith(f"{request.app[PORTAL].config.base_path}/residents/")
+    return render(request, "not_found.html", status=status,
+                  text="not_found" if residents else "page_not_found")
 
 
 def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
@@ -163,8 +239,9 @@ async def log_in(request: web.Request) -> web.Response:
         await ledger.audit(actor=f"web:{username}" if refused.why != "unknown" else "web:?",
                            action="log-in", ean=None, outcome=refused.why)
         # One answer for every refusal: the page must not tell which names exist.
-        return render(request, "login.html", status=401, error="login_refused",
-                      username=username)
+        return render(request, "login.html", status=401,
+                      error=refusal_text(refused, portal.texts[_language(request)],
+                                         _language(request)), username=username)
     await ledger.audit(actor=f"staff:{staff.username}", action="log-in", ean=None,
                        outcome="ok", detail=staff.cpas)
     response = web.HTTPSeeOther(f"{portal.config.base_path}/")
@@ -229,7 +306,7 @@ async def resident_page(request: web.Request) -> web.Response:
         file = await portal.ledger(request).cpas.resident(
             staff.cpas, request.match_info["ean"], actor=f"staff:{staff.username}")
     except UnknownAccount:
-        return render(request, "not_found.html", status=404)
+        return not_found(request)
     texts = portal.texts[language]
     done = request.query.get("done", "")
     notice = None
@@ -250,6 +327,7 @@ def _resident_response(request: web.Request, file: ResidentFile, *, status: int 
                   meaning=balance_script(file.view, portal.words, portal.prompts,
                                          language=language),
                   chart=Markup(_chart(file, portal.texts[language], language)),
+                  history_title=history_title(file, portal.texts[language], language),
                   amount=amount, reference=reference, error=error)
 
 
@@ -268,22 +346,47 @@ async def office_top_up(request: web.Request) -> web.Response:
         result = await ledger.cpas.top_up(staff.cpas, ean, parse_cents(amount), reference,
                                           actor=f"staff:{staff.username}")
     except UnknownAccount:
-        return render(request, "not_found.html", status=404)
+        return not_found(request)
     except (InvalidInput, ReferenceConflict) as refused:
-        error = (texts["topup_conflict"] if isinstance(refused, ReferenceConflict)
-                 else texts["topup_invalid"].format(why=refused.message))
+        error = texts["topup_invalid"].format(why=refusal_text(refused, texts, language))
         try:
             file = await ledger.cpas.resident(staff.cpas, ean, actor=f"staff:{staff.username}")
         except UnknownAccount:  # a bad amount for a meter not under mandate: still not found
-            return render(request, "not_found.html", status=404)
+            return not_found(request)
         return _resident_response(request, file, status=422, amount=amount,
                                   reference=reference, error=error)
     done = "replayed" if result.replayed else "topup"
     raise web.HTTPSeeOther(f"{portal.config.base_path}/residents/{ean}?done={done}")
 
 
+STATIC = Path(__file__).parent / "static"
+STATIC_FILES = frozenset(path.name for path in STATIC.iterdir() if path.is_file())
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """The style sheet: only the files that are there, and any other name the styled page
+    (aiohttp's own static route answers a missing file with an empty 404)."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name)
+
+
+def history_title(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
+    """The whole window, or since the activation when that came later (the history then
+    starts on the activation day)."""
+    if not file.history or len(file.history) >= HISTORY_DAYS:
+        return texts["history"].format(days=HISTORY_DAYS)
+    first = file.history[0].day
+    day = format_date(first, format="long", locale=BABEL_LOCALES[language])
+    if language == "fr" and first.day == 1:
+        day = "1er" + day[1:]  # "le 1er octobre", as French writes the first of a month
+    return texts["history_since_activation"].format(day=day)
+
+
 def _chart(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
-    labels = ChartLabels(title=texts["history"], description=texts["history_description"],
+    labels = ChartLabels(title=history_title(file, texts, language),
+                         description=texts["history_description"],
                          consumption=texts["legend_consumption"], balance=texts["legend_balance"],
                          no_data=texts["no_history"], disconnection=texts["legend_disconnection"])
     return balance_chart(file.history, labels=labels, money=lambda cents: money(cents, language),
@@ -313,5 +416,5 @@ def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledg
     app.router.add_get("/", residents_page)
     app.router.add_get("/residents/{ean:[0-9]{13}}", resident_page)
     app.router.add_post("/residents/{ean:[0-9]{13}}/topup", office_top_up)
-    app.router.add_static("/static", Path(__file__).parent / "static")
+    app.router.add_get("/static/{name}", static_file)
     return app

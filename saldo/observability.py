@@ -21,7 +21,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from ledger import Ledger
-from ledger.outbox import CHANNELS, REPORTED_STATES
+from ledger.outbox import CHANNELS, MESSAGE_STATES
 
 from .access_log import route_of
 
@@ -29,7 +29,6 @@ log = logging.getLogger("saldo")
 
 # The balance line's look-up outcomes (ivr/app.py decides them).
 LOOKUP_OUTCOMES = ("found", "unknown", "mistyped", "nothing_heard", "locked_out", "error")
-MESSAGE_STATES = ("queued", "sending", *REPORTED_STATES)
 # A webhook answers in tens of milliseconds (README, Benchmarks); Twilio gives up after 15 s.
 # Twilio's final call statuses, sent to the number's status callback (README, Deploying).
 CALL_ENDS = ("completed", "busy", "failed", "no-answer", "canceled")

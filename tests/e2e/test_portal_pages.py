@@ -3,10 +3,17 @@ order that matters, a lockout said plainly; with and without JavaScript. Screens
 screenshots/ for a person to look at."""
 
 import pytest
+from playwright.async_api import expect
 
 from saldo.app import create_app
 from tests.browser import screenshot, serving
-from tests.integration.test_portal import PASSWORD, populate, portal_settings
+from tests.integration.test_portal import (
+    LEA,
+    PASSWORD,
+    populate,
+    populate_evening,
+    portal_settings,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +87,46 @@ async def test_open_a_resident_record_a_top_up_and_see_it(page, database_url, cl
         # Another CPAS's resident, by URL: as if it did not exist.
         answer = await page.goto(url + "/cpas/residents/" + "0000000000040")
         assert answer.status == 404
+
+
+PHONE = {"width": 390, "height": 844}  # a common phone's width, in CSS pixels
+# What overflows sideways, and what does not show all its text, as the page lays it out.
+OVERFLOW = """() => ({
+    page: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth,
+    clipped: [...document.querySelectorAll("main *")]
+        .filter(e => !e.closest("thead"))  // headings kept for screen readers, hidden on purpose
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5
+                     || e.scrollWidth > e.clientWidth + 1
+                        && getComputedStyle(e).overflowX !== "visible")
+        .map(e => e.tagName + "." + e.className)})"""
+
+
+async def test_the_residents_list_is_usable_on_a_390_pixel_wide_phone(page, database_url, clock):
+    await populate_evening(database_url, clock)  # long states too: "Coupure annoncée pour le…"
+    await page.set_viewport_size(PHONE)
+    async with serving(create_app(portal_settings(database_url), clock=clock)) as url:
+        await log_in(page, url)
+        layout = await page.evaluate(OVERFLOW)
+        assert layout["viewport"] == 390
+        assert layout["page"] <= 390, "the page scrolls sideways"
+        assert layout["clipped"] == []
+        rows = page.locator("tbody tr")
+        assert await rows.count() == 6
+        for index in range(6):
+            row = rows.nth(index)
+            for cell in (row.locator("th[scope=row]"), row.locator("td.balance"),
+                         row.locator("td.state")):
+                await expect(cell).to_be_visible()
+                box = await cell.bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+                assert box["y"] < (await rows.nth(index).bounding_box())["y"] + 400
+        lea = page.locator("tbody tr", has=page.get_by_role("link", name="Léa Annoncée"))
+        assert "Coupure annoncée pour le mercredi 25/11 à 08:00" in \
+            await lea.locator("td.state").inner_text()
+        assert "-19,00" in (await lea.locator("td.balance").inner_text()).replace("\u2212", "-")
+        await screenshot(page, "residents-390")
+        # And the resident's own page: no sideways scrolling either.
+        await page.goto(f"{url}/cpas/residents/{LEA[5:]}")
+        layout = await page.evaluate(OVERFLOW)
+        assert layout["page"] <= 390 and layout["clipped"] == []
+        await screenshot(page, "resident-390")

@@ -54,6 +54,8 @@ MADE_UP = (dict(name="Lise Fictive"), dict(name="Jan Verzonnen"), dict(name="Ann
 CONSUMPTION = ((200, 1399), (200, 1399), (1400, 1899), (1400, 1899), (1900, 3399),
                (1900, 3399), (3400, 4500), (1400, 1899))
 SENT_STATES = {"sent", "delivered"}
+# A message withdrawn before it was sent, a later event of its account having made it stale.
+DONE_STATES = SENT_STATES | {"superseded"}
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
 
 
@@ -202,7 +204,7 @@ async def table(ledger: Ledger, *columns, where=None) -> list[tuple]:
 
 async def drained(ledger: Ledger) -> bool:
     """Every event has become its messages, and every message is out."""
-    if set(await ledger.outbox.counts()) - SENT_STATES:
+    if set(await ledger.outbox.counts()) - DONE_STATES:
         return False
     cursor = int(await ledger.get_meta(schema.OUTBOX_CURSOR) or 0)
     return not await ledger.events_after(cursor, limit=1)
@@ -364,7 +366,9 @@ async def check_messages(ledger: Ledger, twilio: TwilioApi, mailbox: Mailbox,
     messages = [Message(*row) for row in await table(
         ledger, o.c.id, o.c.event_id, o.c.audience, o.c.channel, o.c.address, o.c.language,
         o.c.state, o.c.attempts, o.c.provider_id)]
-    assert {m.state for m in messages} <= SENT_STATES
+    assert {m.state for m in messages} <= DONE_STATES
+    withdrawn = [m for m in messages if m.state == "superseded"]
+    assert all(m.provider_id is None for m in withdrawn)  # never sent
     assert sum(m.state == "delivered" for m in messages) == DELIVERY_REPORTS
 
     # Each event became the messages its routing asks for, none more, none fewer.
@@ -397,7 +401,7 @@ async def check_messages(ledger: Ledger, twilio: TwilioApi, mailbox: Mailbox,
 
     # Each SMS reached Twilio exactly once: its text, to its number.
     templates = MessageTemplates.load(LOCALES)
-    sms = [m for m in messages if m.channel == "sms"]
+    sms = [m for m in messages if m.channel == "sms" and m.state != "superseded"]
     assert len({m.provider_id for m in sms}) == len(sms)
     posted, created = len(twilio.posts), len(twilio.messages)
     assert (posted, created) == (len(sms), len(sms))
@@ -416,7 +420,8 @@ async def check_messages(ledger: Ledger, twilio: TwilioApi, mailbox: Mailbox,
     assert found_at_twilio, "no SMS of the killed worker was found at Twilio"
 
     # Each e-mail arrived once, or twice if claimed again after the kill (the README's window).
-    emails = {f"<saldo-message-{m.id}@{MAIL_DOMAIN}>": m for m in messages if m.channel == "email"}
+    emails = {f"<saldo-message-{m.id}@{MAIL_DOMAIN}>": m for m in messages
+              if m.channel == "email" and m.state != "superseded"}
     assert all(m.provider_id == message_id for message_id, m in emails.items())
     arrived = Counter(mail["Message-ID"] for mail in mailbox.messages)
     assert (len(set(emails) - set(arrived)), len(set(arrived) - set(emails))) == (0, 0)

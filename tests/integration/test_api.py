@@ -13,6 +13,7 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from ledger import AccountInput, ConsumptionInput, Ledger, MessageRecord
+from ledger.errors import REFUSALS
 from portal.api import create_api_app, message_json
 from saldo.keys import LEDGER
 from tests.browser import logged_server
@@ -116,7 +117,9 @@ async def test_a_cpas_reads_one_resident_by_18_or_13_digits(api, digits):
     conforms(body, "ResidentFile")
     assert body["name"] == "Marc Coupé" and body["balance"]["ean"] == MARC
     assert body["debts"][0]["kind"] == "start_credit"
-    assert len(body["history"]) == 60 and body["history"][-1]["day"] == "2026-11-24"
+    # From the activation (1 October) to today: 55 days, not days before the prepayment began.
+    assert len(body["history"]) == 55 and body["history"][0]["day"] == "2026-10-01"
+    assert body["history"][-1]["day"] == "2026-11-24"
     assert {"kind": "consumption", "amount_cents": -3700, "day": "2026-10-01"}.items() <= \
         next(p for p in body["postings"] if p["kind"] == "consumption").items()
     assert all(p["at"][-6:] in ("+01:00", "+02:00") for p in body["postings"])
@@ -261,7 +264,44 @@ async def test_bad_top_ups_are_422_naming_the_field(api, body, field):
 async def test_499_cents_says_the_limits(api):
     answer = await api.http.post(f"{MOUNT}/topups", headers=api.terminal, json={
         "ean": ZOE, "amount_cents": 499, "reference": "R-1"})
-    assert "5,00 €" in (await error_of(answer, 422))["message"]
+    error = await error_of(answer, 422)
+    assert "5,00 €" in error["message"]
+    # The reason as a code and its values, for the client to say it in its user's language.
+    assert (error["refusal"], error["params"]) == (
+        "amount.out_of_range", {"low_cents": 500, "high_cents": 25000})
+
+
+@pytest.mark.parametrize("body, refusal, params", [
+    ({"ean": ZOE, "amount_cents": 25001, "reference": "R-1"}, "amount.out_of_range",
+     {"low_cents": 500, "high_cents": 25000}),
+    ({"ean": ZOE, "amount_cents": 2000, "reference": ZOE[-13:]}, "reference.is_the_meter", {}),
+    ({"ean": ZOE, "amount_cents": 2000, "reference": "  "}, "reference.missing", {}),
+    ({"ean": ZOE, "amount_cents": 2000}, "value.required", {}),
+    ({"ean": "5414", "amount_cents": 2000, "reference": "R-1"}, "ean.malformed",
+     {"text": "5414"}),
+    ({"ean": ZOE[:-1] + str((int(ZOE[-1]) + 1) % 10), "amount_cents": 2000, "reference": "R-1"},
+     "ean.check_digit", {}),
+])
+async def test_a_refused_top_up_carries_the_ledgers_code_and_params(api, body, refusal, params):
+    error = await error_of(await api.http.post(f"{MOUNT}/topups", json=body,
+                                               headers=api.terminal), 422)
+    assert (error["code"], error["refusal"], error["params"]) == ("invalid_input", refusal, params)
+
+
+async def test_an_unknown_ean_and_a_reused_reference_carry_their_codes(api):
+    unknown = await error_of(await api.http.get(f"{MOUNT}/residents/{NOBODY}",
+                                                headers=api.namur), 404)
+    assert (unknown["refusal"], unknown["params"]) == ("account.unknown", {})
+    body = {"ean": ZOE, "amount_cents": 1000, "reference": "KIOSK-9"}
+    await api.http.post(f"{MOUNT}/topups", json=body, headers=api.terminal)
+    conflict = await error_of(await api.http.post(f"{MOUNT}/topups", headers=api.terminal,
+                                                  json={**body, "amount_cents": 1200}), 409)
+    assert (conflict["refusal"], conflict["params"]) == ("reference.conflict", {})
+
+
+async def test_an_error_the_ledger_did_not_refuse_has_no_refusal(api):
+    error = await error_of(await api.http.get(f"{MOUNT}/residents"), 401)
+    assert "refusal" not in error and "params" not in error
 
 
 @pytest.mark.parametrize("data", [b"ean=1&amount=2", b"{not json", b"[1, 2]", b"null", b"",
@@ -302,6 +342,17 @@ def test_a_message_is_listed_with_brussels_times_and_without_its_address():
     body = message_json(record)
     conforms(body, "Message")
     assert body["event_at"] == "2026-01-05T11:58:00+01:00" and body["reported_at"] is None
+    assert body["superseded_by"] is None
+
+
+def test_a_superseded_message_names_what_overtook_it():
+    at = datetime(2026, 1, 5, 21, 0, tzinfo=timezone.utc)
+    record = MessageRecord(8, "LowCredit", at, "customer", "sms", "superseded", 0, at, None,
+                           None, None, "Disconnected")
+    body = message_json(record)
+    conforms(body, "Message")
+    assert (body["state"], body["superseded_by"], body["sent_at"]) == (
+        "superseded", "Disconnected", None)
 
 
 # ---- the OpenAPI document ---------------------------------------------------------------------
@@ -317,6 +368,21 @@ def test_the_openapi_document_validates():
     assert DOCUMENT["openapi"].startswith("3.1")
     assert DOCUMENT["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert DOCUMENT["servers"] == [{"url": MOUNT}]
+
+
+def test_the_openapi_document_lists_every_refusal_code_with_its_params():
+    error = DOCUMENT["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+    assert set(error["refusal"]["enum"]) == set(REFUSALS)
+    assert error["refusal"]["x-params"] == {code: list(names) for code, names in REFUSALS.items()}
+    for code, names in REFUSALS.items():
+        line = f"- `{code}`" + (": " + ", ".join(f"`{n}`" for n in names) if names else "")
+        assert line + "\n" in error["refusal"]["description"] + "\n"
+    assert error["params"]["type"] == "object"
+    example = DOCUMENT["components"]["responses"]["InvalidInput"]["content"][
+        "application/json"]["example"]
+    conforms(example, "Error")
+    assert example["error"]["refusal"] == "amount.out_of_range"
+    assert '"refusal"' in DOCUMENT["info"]["description"]
 
 
 async def test_the_openapi_document_names_exactly_the_routes(ledger):

@@ -31,10 +31,11 @@ async def test_a_residents_file(desk, ledger):
     assert [(d.kind, d.outstanding_cents, d.daily_cents) for d in file.debts] == [
         ("start_credit", 1500, 100)]
     by_day = {d.day: d for d in file.history}
-    assert len(file.history) == 60
+    # From the activation day (1 October) to today (24 November): nothing before it to show.
+    assert len(file.history) == 55
+    assert file.history[0].day == date(2026, 10, 1) and file.history[-1].day == date(2026, 11, 24)
     assert by_day[date(2026, 10, 3)].consumption_cents == 250
-    assert by_day[date(2026, 9, 30)].consumption_cents is None
-    assert by_day[date(2026, 9, 30)].balance_cents == 0  # before the activation
+    assert date(2026, 9, 30) not in by_day
     assert file.history[-1].balance_cents == file.view.balance_cents
     assert file.postings[0].at >= file.postings[-1].at  # newest first
     assert sorted({p.kind for p in file.postings}) == KINDS
@@ -75,3 +76,34 @@ async def test_two_offices_may_both_have_a_receipt_0001(desk, ledger):
     assert file.postings[0].receipt == "0001"
     with pytest.raises(InvalidInput, match="not the meter"):
         await desk.top_up("CPAS-NAMUR", OURS, 1000, OURS[5:], actor="staff:a")
+
+
+async def test_a_resident_activated_ten_days_ago_has_ten_days_and_today(desk, ledger, clock):
+    activated = clock.now() - timedelta(days=10)  # Saturday 14 November, 10:00
+    await ledger.import_accounts([AccountInput(make_ean(5), "gas", "fr", cpas="CPAS-NAMUR",
+                                               activated_at=activated)])
+    await ledger.post_consumption([ConsumptionInput(make_ean(5), date(2026, 11, 16), 400)])
+    file = await desk.resident("CPAS-NAMUR", make_ean(5), actor="staff:a.dupont")
+    assert [d.day for d in file.history] == [date(2026, 11, 14) + timedelta(days=i)
+                                             for i in range(11)]
+    assert file.history[0].balance_cents == 2000  # the start credit, on its own day
+    assert [d.consumption_cents for d in file.history if d.consumption_cents] == [400]
+    assert file.history[-1].balance_cents == file.view.balance_cents == 2000 - 400 - 100
+
+
+async def test_a_resident_activated_long_ago_has_the_last_60_days(desk, ledger, clock):
+    await ledger.import_accounts([AccountInput(
+        make_ean(6), "gas", "fr", cpas="CPAS-NAMUR",
+        activated_at=clock.now() - timedelta(days=200))])
+    file = await desk.resident("CPAS-NAMUR", make_ean(6), actor="staff:a.dupont")
+    assert len(file.history) == 60 and file.history[-1].day == date(2026, 11, 24)
+
+
+async def test_a_refused_office_top_up_says_why_as_a_code_with_its_values(desk):
+    with pytest.raises(InvalidInput) as refused:
+        await desk.top_up("CPAS-NAMUR", OURS, 499, "RECU-1", actor="staff:a.dupont")
+    assert (refused.value.code, refused.value.params) == (
+        "amount.out_of_range", {"low_cents": 500, "high_cents": 25000})
+    with pytest.raises(InvalidInput) as refused:
+        await desk.top_up("CPAS-NAMUR", OURS, 1000, "  ", actor="staff:a.dupont")
+    assert refused.value.code == "reference.missing"

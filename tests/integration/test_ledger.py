@@ -221,7 +221,9 @@ async def test_minus_15_92_on_a_saturday_waits_for_monday_eight(ledger, clock):
     v = await view(ledger)
     assert (v.balance_cents, v.state) == (-1592, State.DISCONNECTION_PENDING)
     assert v.disconnect_at == datetime(2026, 11, 23, 8, 0, tzinfo=BRUSSELS)
-    assert v.minimum_topup_cents == 1642
+    # What avoids the cut: back above −15 € takes 0,93 €, and a terminal takes 5 € at least.
+    # (Once cut, 16,42 € would be needed, to reach 0,50 €.)
+    assert v.minimum_topup_cents == 500
     clock.current = datetime(2026, 11, 23, 7, 59, tzinfo=BRUSSELS)
     assert await ledger.tick() == 0
     clock.current = datetime(2026, 11, 23, 8, 0, tzinfo=BRUSSELS)
@@ -244,7 +246,9 @@ async def test_minus_16_20_on_a_tuesday_at_ten_is_disconnected_until_0_50(ledger
     await ledger.top_up(EAN, 670, "terminal", "T-2")   # 0,50 €
     v = await view(ledger)
     assert (v.balance_cents, v.state) == (50, State.LOW)
-    assert (await event_names(ledger))[-2:] == ["ReconnectionAllowed", "TopUpReceived"]
+    events = [event for _, event in await ledger.events_after(0)][-2:]
+    assert [(e.name, e.outcome, e.minimum_topup_cents) for e in events] == [
+        ("TopUpReceived", "still_off", 670), ("TopUpReceived", "reconnection", 0)]
 
 
 async def test_the_balance_view_in_json(ledger):

@@ -166,3 +166,25 @@ def test_the_fallback_apologises_in_every_language_and_hangs_up():
     assert "zéro septante-huit" in said(document) and "nul zeven acht" in said(document)
     assert list(document)[-1].tag == "Hangup"
     assert document.find("Gather") is None and document.find("Redirect") is None
+
+
+async def test_the_code_gather_takes_thirteen_or_eighteen_digits_then_hash(line):
+    asked = await post(line, "/voice/language", Digits="2")
+    gather = asked.find("Gather")
+    assert gather.get("finishOnKey") == "#"
+    assert gather.get("numDigits") is None  # 18 digits and the '#' after them reach /voice/ean
+    whole = await post(line, gather_action(asked), Digits=make_ean(1))
+    short = await post(line, gather_action(asked), Digits=make_ean(1)[-13:])
+    assert said(whole) == said(short) and "moins un euro et vingt centimes" in said(whole)
+
+
+async def test_the_greeting_tells_a_locked_out_caller_at_once(line, ledger):
+    for attempt in range(5):
+        await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(100 + attempt)[-13:])
+    greeting = await post(line, "/voice")
+    assert greeting.find("Gather") is None and greeting.find("Redirect") is None
+    assert list(greeting)[-1].tag == "Hangup"
+    text = said(greeting)
+    assert "dans une heure" in text and "over één uur" in text and "eine Stunde" in text
+    other = await post(line, "/voice", From="+32470000111")  # another caller: the menu
+    assert other.find("Gather") is not None

@@ -17,7 +17,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,39 +52,34 @@ SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=BRUSSELS)
 CUSTOMER = {state: next(c for c in CUSTOMERS if c.target is state) for state in State}
 CODE = {state: customer.ean[-13:] for state, customer in CUSTOMER.items()}
 
-# The balance, and the amount each state's advice names, written out by hand per language.
+# The balance, and the amount each state's advice names, written out by hand per language: the
+# minimum top-up is said in whole euros, rounded up (−15,92 € pending: 0,93 € avoids the cut, but a
+# terminal takes five euros at least; −16,20 € cut: 16,70 € restores it, said seventeen euros).
 AMOUNTS = {
     "fr": {
         State.NORMAL: ["trente-huit euros et quatre-vingts centimes"],
         State.LOW: ["quatre euros et quarante-six centimes"],
         State.EMERGENCY: ["moins un euro et vingt centimes",
                           "treize euros et quatre-vingts centimes"],
-        State.DISCONNECTION_PENDING: ["moins quinze euros et nonante-deux centimes",
-                                      "seize euros et quarante-deux centimes"],
-        State.DISCONNECTED: ["moins seize euros et vingt centimes",
-                             "seize euros et septante centimes"],
-        State.POWER_LIMITED: ["moins seize euros et dix centimes",
-                              "seize euros et soixante centimes"],
+        State.DISCONNECTION_PENDING: ["moins quinze euros et nonante-deux centimes", "cinq euros"],
+        State.DISCONNECTED: ["moins seize euros et vingt centimes", "dix-sept euros"],
+        State.POWER_LIMITED: ["moins seize euros et dix centimes", "dix-sept euros"],
     },
     "nl": {
         State.NORMAL: ["achtendertig euro en tachtig cent"],
         State.LOW: ["vier euro en zesenveertig cent"],
         State.EMERGENCY: ["min één euro en twintig cent", "dertien euro en tachtig cent"],
-        State.DISCONNECTION_PENDING: ["min vijftien euro en tweeënnegentig cent",
-                                      "zestien euro en tweeënveertig cent"],
-        State.DISCONNECTED: ["min zestien euro en twintig cent", "zestien euro en zeventig cent"],
-        State.POWER_LIMITED: ["min zestien euro en tien cent", "zestien euro en zestig cent"],
+        State.DISCONNECTION_PENDING: ["min vijftien euro en tweeënnegentig cent", "vijf euro"],
+        State.DISCONNECTED: ["min zestien euro en twintig cent", "zeventien euro"],
+        State.POWER_LIMITED: ["min zestien euro en tien cent", "zeventien euro"],
     },
     "de": {
         State.NORMAL: ["achtunddreißig Euro und achtzig Cent"],
         State.LOW: ["vier Euro und sechsundvierzig Cent"],
         State.EMERGENCY: ["minus ein Euro und zwanzig Cent", "dreizehn Euro und achtzig Cent"],
-        State.DISCONNECTION_PENDING: ["minus fünfzehn Euro und zweiundneunzig Cent",
-                                      "sechzehn Euro und zweiundvierzig Cent"],
-        State.DISCONNECTED: ["minus sechzehn Euro und zwanzig Cent",
-                             "sechzehn Euro und siebzig Cent"],
-        State.POWER_LIMITED: ["minus sechzehn Euro und zehn Cent",
-                              "sechzehn Euro und sechzig Cent"],
+        State.DISCONNECTION_PENDING: ["minus fünfzehn Euro und zweiundneunzig Cent", "fünf Euro"],
+        State.DISCONNECTED: ["minus sechzehn Euro und zwanzig Cent", "siebzehn Euro"],
+        State.POWER_LIMITED: ["minus sechzehn Euro und zehn Cent", "siebzehn Euro"],
     },
 }
 MONDAY = {"fr": "lundi", "nl": "maandag", "de": "Montag"}
@@ -96,9 +91,15 @@ CUSTOMER_SERVICE = {"fr": "zéro septante-huit, quinze, septante-huit, zéro un"
 TOPUP_LIMITS = {"fr": ("cinq euros", "deux cent cinquante euros"),
                 "nl": ("vijf euro", "tweehonderdvijftig euro"),
                 "de": ("fünf Euro", "zweihundertfünfzig Euro")}
+TOPUP_SITE = {"fr": "recharger point ores point B E", "nl": "recharger punt ores punt B E",
+              "de": "recharger Punkt ores Punkt B E"}
+CUT_WORD = {"fr": "coupé", "nl": "afgesloten", "de": "abgeschaltet"}
 # The sentences that tell one state from another; each is said in its own state only.
-STATE_PROMPTS = ("low", "emergency", "disconnected", "power_limited",
-                 "button_electricity", "button_gas")
+STATE_PROMPTS = ("low", "emergency", "button_electricity", "button_gas")
+# How the days left begin: until the emergency credit starts, or (in it) until the cut.
+DAYS_UNTIL = {"emergency": ("days_to_emergency", "days_to_emergency_one",
+                            "days_to_emergency_less_than_one"),
+              "cut": ("days_to_cut", "days_to_cut_one", "days_to_cut_less_than_one")}
 
 
 def prompt(language: str, key: str) -> str:
@@ -110,26 +111,31 @@ def head(language: str, key: str) -> str:
     return TEXTS[language]["prompts"][key].split("{")[0]
 
 
-def expected_state_sentences(language: str, state: State) -> list[str]:
-    """What the caller hears right after the balance and 'as of when', in this order; the
-    pending sentence (it names a moment) is given by how it begins."""
+def says_days(sentence: str, language: str, until: str) -> bool:
+    return any(sentence.startswith(head(language, key)) for key in DAYS_UNTIL[until])
+
+
+def expected_sentences(language: str, state: State) -> list[str]:
+    """How the balance message begins, sentence by sentence, in this order: a cut or a pending
+    cut first with what to top up, then the balance, as of when, what the state means. A
+    sentence naming a moment is given by how it begins."""
     say = PROMPTS[language].say
     amounts = AMOUNTS[language][state]
     electricity = CUSTOMER[state].energy == "electricity"
+    balance = say("balance_electricity" if electricity else "balance_gas", amount=amounts[0])
+    as_of = head(language, "as_of")
     if state is State.LOW:
-        return [say("low")]
+        return [balance, as_of, say("low")]
     if state is State.EMERGENCY:
-        return [say("emergency"), say("emergency_usable", amount=amounts[1])]
+        return [balance, as_of, say("emergency"), say("emergency_usable", amount=amounts[1])]
     if state is State.DISCONNECTION_PENDING:
-        return [head(language, "pending"), say("pending_avoid", amount=amounts[1])]
+        return [head(language, "pending"), balance, as_of]
     if state is State.DISCONNECTED:
-        return [say("disconnected"),
-                say("restore_electricity" if electricity else "restore_gas", amount=amounts[1]),
-                say("button_electricity" if electricity else "button_gas")]
+        return [say("disconnected_electricity" if electricity else "disconnected_gas",
+                    amount=amounts[1]), say("balance", amount=amounts[0]), as_of]
     if state is State.POWER_LIMITED:
-        return [say("power_limited"), say("restore_full_power", amount=amounts[1]),
-                say("button_electricity" if electricity else "button_gas")]
-    return []
+        return [say("power_limited", amount=amounts[1]), say("balance", amount=amounts[0]), as_of]
+    return [balance, as_of]
 
 
 def unknown_code() -> str:
@@ -142,6 +148,14 @@ def mistyped_code() -> str:
     """A demo code with its last digit changed: the check digit no longer matches."""
     code = CODE[State.NORMAL]
     return code[:-1] + str((int(code[-1]) + 1) % 10)
+
+
+def mistyped_full_code() -> str:
+    """A demo meter's whole EAN, as on the invoice, with two digits swapped: the check digit no
+    longer matches (a swap of neighbours with different digits always changes the sum)."""
+    ean = CUSTOMER[State.NORMAL].ean
+    i = next(i for i in range(8, 16) if ean[i] != ean[i + 1])
+    return ean[:i] + ean[i + 1] + ean[i] + ean[i + 2:]
 
 
 # The ledger and the line -------------------------------------------------------------------------
@@ -303,36 +317,41 @@ async def test_a_whole_call_says_the_balance_first_then_what_to_do(line, languag
     assert_in_language(call, language, start=WELCOME_SENTENCES)
     assert call.gathers[1] == prompt(language, "ask_ean")
     balance = call.said_after(CODE[state])
-    amounts = AMOUNTS[language][state]
-    energy_key = "balance_electricity" if customer.energy == "electricity" else "balance_gas"
-    assert balance[0] == PROMPTS[language].say(energy_key, amount=amounts[0])
-    assert balance[1].startswith(head(language, "as_of"))
-    expected = expected_state_sentences(language, state)
-    for heard, wanted in zip(balance[2:], expected, strict=False):
+    assert balance[-1] == prompt(language, "menu_after_balance")
+    message = balance[:-1]
+    expected = expected_sentences(language, state)
+    assert len(message) > len(expected)
+    for heard, wanted in zip(message, expected, strict=False):
         assert heard.startswith(wanted), (heard, wanted)
-    assert len(balance) >= 2 + len(expected)
-    text = " ".join(balance)
-    for amount in amounts:
+    text = " ".join(message)
+    for amount in AMOUNTS[language][state]:
         assert amount in text
+    cut = state in (State.DISCONNECTED, State.POWER_LIMITED)
+    button = "button_electricity" if customer.energy == "electricity" else "button_gas"
     for key in STATE_PROMPTS:
-        if prompt(language, key) not in expected:
+        if prompt(language, key) not in expected and not (cut and key == button):
             assert prompt(language, key) not in text, key
+    assert len(text.split()) <= 75, text                 # thirty seconds, before the menu
     if state is State.DISCONNECTION_PENDING:
-        pending = balance[2]
-        assert MONDAY[language] in pending  # waits for the end of the weekend
-    if state in (State.DISCONNECTED, State.POWER_LIMITED):  # cut off: the button restores it
-        if customer.energy == "electricity":
-            assert GREEN_BUTTON[language] in text and TIGHTNESS_TEST[language] not in text
-        else:
-            assert TIGHTNESS_TEST[language] in text and GREEN_BUTTON[language] not in text
+        assert MONDAY[language] in message[0]  # waits for the end of the weekend
+        assert AMOUNTS[language][state][1] in message[0]  # and what avoids it, at once
+    if state in (State.DISCONNECTION_PENDING, State.DISCONNECTED):
+        assert CUT_WORD[language] in message[0]
+    if cut:  # cut off: the message ends on the button that restores it, no last top-up
+        assert message[-1] == prompt(language, button)
+        assert not any(s.startswith(head(language, "last_topup")) for s in message), message
     else:
         assert GREEN_BUTTON[language] not in text and TIGHTNESS_TEST[language] not in text
-    days = (head(language, "days_left"), prompt(language, "days_left_one"),
-            prompt(language, "days_left_less_than_one"))
-    days_said = any(s.startswith(days) for s in balance)
-    assert days_said == (state in (State.NORMAL, State.LOW, State.EMERGENCY)), balance
-    assert any(s.startswith(head(language, "last_topup")) for s in balance), balance
-    assert balance[-1] == prompt(language, "menu_after_balance")
+        assert message[-1].startswith(head(language, "last_topup")), message
+    days = [s for s in message
+            if says_days(s, language, "emergency") or says_days(s, language, "cut")]
+    if state in (State.NORMAL, State.LOW):
+        assert len(days) == 1 and says_days(days[0], language, "emergency"), message
+    elif state is State.EMERGENCY:
+        assert len(days) == 1 and says_days(days[0], language, "cut"), message
+        assert message[message.index(days[0]) - 1] == expected[-1]  # right after "until the cut"
+    else:
+        assert days == [], message
     assert call.transcript[-3:] == [("digits", "0"),
                                     ("say", VOICES[language].language, prompt(language, "goodbye")),
                                     ("hangup",)]
@@ -355,6 +374,8 @@ WRONG_CODES = {
     "a star": (CODE[State.NORMAL][:5] + "*" + CODE[State.NORMAL][6:] + "#", "code_mistyped"),
     "silence": ("", "nothing_heard"),
     "wrong check digit": (mistyped_code() + "#", "code_mistyped"),
+    "the whole code, mistyped": (mistyped_full_code() + "#", "code_mistyped"),
+    "seventeen digits": (CUSTOMER[State.NORMAL].ean[1:] + "#", "code_mistyped"),
     "unknown code": (unknown_code() + "#", "code_unknown"),
 }
 
@@ -372,8 +393,11 @@ async def test_a_wrong_code_is_explained_and_asked_again(line, language, wrong):
 
     assert_in_language(call, language, start=WELCOME_SENTENCES)
     assert call.said_after(sent(keys_pressed)) == [prompt(language, problem),
-                                                   prompt(language, "ask_ean")]
-    assert call.gathers[2] == prompt(language, problem) + " " + prompt(language, "ask_ean")
+                                                   prompt(language, "ask_ean_again")]
+    assert call.gathers[2] == prompt(language, problem) + " " + prompt(language, "ask_ean_again")
+    # the reminder, explanation included, is shorter than the first request
+    assert len(call.gathers[2].split()) < len(call.gathers[1].split())
+    assert call.gathers[1] == prompt(language, "ask_ean")
     # asked again, the right code is found
     balance = call.said_after(CODE[State.LOW])
     assert AMOUNTS[language][State.LOW][0] in balance[0]
@@ -388,15 +412,39 @@ async def test_three_failures_give_the_customer_service_number_and_hang_up(line,
 
     assert_in_language(call, language, start=WELCOME_SENTENCES)
     assert call.said_after(sent(wrong[0])) == [prompt(language, "code_mistyped"),
-                                               prompt(language, "ask_ean")]
+                                               prompt(language, "ask_ean_again")]
     assert call.said_after(sent(wrong[1])) == [prompt(language, "code_unknown"),
-                                               prompt(language, "ask_ean")]
+                                               prompt(language, "ask_ean_again")]
     end = call.said_after("")
     assert end == [prompt(language, "too_many_failures"), prompt(language, "customer_service"),
                    prompt(language, "goodbye")]
     assert end[1].count(CUSTOMER_SERVICE[language]) == 2  # said, then repeated
     assert call.transcript[-1] == ("hangup",)
     assert len(call.gathers) == 4  # the language, then three codes: no fourth try
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("state", [State.NORMAL, State.DISCONNECTED], ids=["normal", "cut"])
+async def test_the_whole_ean_from_the_invoice_is_accepted(line, language, state):
+    whole = CUSTOMER[state].ean
+    assert len(whole) == 18
+    call = await line.call(LANGUAGE_KEY[language], whole + "#", "0")
+    balance = call.said_after(whole)
+    assert AMOUNTS[language][state][0] in " ".join(balance)
+    assert balance[-1] == prompt(language, "menu_after_balance")
+    trail = await line.ledger.audit_trail()
+    assert (trail[0]["ean"], trail[0]["outcome"]) == (whole, "found")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_whole_ean_mistyped_is_refused_as_mistyped_not_looked_up(line, language):
+    code = mistyped_full_code()
+    call = await line.call(LANGUAGE_KEY[language], code + "#", CODE[State.LOW] + "#", "0")
+    assert call.said_after(code) == [prompt(language, "code_mistyped"),
+                                     prompt(language, "ask_ean_again")]
+    trail = await line.ledger.audit_trail()
+    assert [(r["ean"], r["outcome"]) for r in trail[:2]] == [
+        (CUSTOMER[State.LOW].ean, "found"), (None, "code_mistyped")]
 
 
 async def test_the_failures_count_across_kinds_and_the_third_ends_the_call(line):
@@ -450,8 +498,9 @@ async def test_two_asks_for_another_meter(line, language):
     assert call.said_after("2", occurrence=1 if language == "fr" else 0) == [
         prompt(language, "ask_ean")]
     balance = call.said_after(second)
-    assert PROMPTS[language].say(
-        "balance_electricity", amount=AMOUNTS[language][State.POWER_LIMITED][0]) == balance[0]
+    limited = AMOUNTS[language][State.POWER_LIMITED]
+    assert balance[:2] == [PROMPTS[language].say("power_limited", amount=limited[1]),
+                           PROMPTS[language].say("balance", amount=limited[0])]
     assert GREEN_BUTTON[language] in " ".join(balance)
     assert_in_language(call, language, start=WELCOME_SENTENCES)
 
@@ -467,6 +516,7 @@ async def test_three_explains_how_to_top_up(line, language):
     for limit in (minimum, maximum):
         assert re.search(rf"\b{limit}\b", explained[0]), limit
     assert "ORES" in explained[0]
+    assert explained[0].count(TOPUP_SITE[language]) == 2  # the web address, said twice
     assert explained[-1] == prompt(language, "menu_after_balance")  # then the menu again
     assert call.transcript[-2:] == [("say", VOICES[language].language,
                                      prompt(language, "goodbye")), ("hangup",)]
@@ -526,10 +576,83 @@ async def test_a_line_pointed_at_a_deleted_database_apologises(tmp_path):
     answers = []
     try:
         async with logged_server(mount(ledger, answers)) as server:
-            call = await Switchboard(str(server.make_url("")), ledger, answers).call(
-                "1", CODE[State.NORMAL] + "#")
+            call = await Switchboard(str(server.make_url("")), ledger, answers).call()
     finally:
         await ledger.close()
-    assert call.said[-3:] == [prompt("nl", "technical_problem"), prompt("nl", "customer_service"),
-                              prompt("nl", "goodbye")]
-    assert CUSTOMER_SERVICE["nl"] in call.said[-2]
+    # told as the call is answered (the look-up limits are read then), in the three languages,
+    # without a menu to wait through first
+    assert call.said == [prompt(language, key) for language in ("fr", "nl", "de")
+                         for key in ("technical_problem", "customer_service", "goodbye")]
+    assert call.gathers == []
+    for language in ("fr", "nl", "de"):
+        assert CUSTOMER_SERVICE[language] in " ".join(call.said)
+
+
+# A cut meter: what restores it first, the debt, and the button last -------------------------------
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_cut_meter_hears_what_restores_it_first_and_the_button_last(line, language):
+    pieter = CUSTOMER[State.DISCONNECTED]            # gas, cut at −16,20 €
+    await line.ledger.add_payment_plan(pieter.ean, 15_00, 5_00, "test-prior-debt")
+    call = await line.call(LANGUAGE_KEY[language], CODE[State.DISCONNECTED] + "#", "0")
+    say = PROMPTS[language].say
+    amounts = AMOUNTS[language][State.DISCONNECTED]
+    fifteen, five = {"fr": ("quinze euros", "cinq euros"), "nl": ("vijftien euro", "vijf euro"),
+                     "de": ("fünfzehn Euro", "fünf Euro")}[language]
+    message = call.said_after(CODE[State.DISCONNECTED])[:-1]
+    assert message[0] == say("disconnected_gas", amount=amounts[1])  # cut, and what restores it
+    assert message[1] == say("balance", amount=amounts[0])
+    assert message[2].startswith(head(language, "as_of"))
+    assert message[3:] == [say("debt", amount=fifteen, daily=five), prompt(language, "button_gas")]
+    assert CUT_WORD[language] in message[0]
+
+
+# A caller locked out is told at once, before any menu, and for how long ---------------------------
+
+LOCKED_FOR = {   # rounded up to five minutes
+    60: {"fr": "dans une heure", "nl": "over één uur", "de": "warten Sie bitte eine Stunde"},
+    38: {"fr": "dans quarante minutes", "nl": "over veertig minuten",
+         "de": "warten Sie bitte vierzig Minuten"},
+}
+
+
+async def lock_out(line: Switchboard) -> Call:
+    """Five unknown codes in two calls (three a call at most): the caller is locked out for an
+    hour, and told so on the sixth try, in the call's language."""
+    first = await line.call("2", *[unknown_code() + "#"] * 3)
+    assert first.said[-3] == prompt("fr", "too_many_failures")
+    return await line.call("1", *[unknown_code() + "#"] * 3)
+
+
+async def test_a_caller_locked_out_mid_call_is_told_how_long(line):
+    second = await lock_out(line)
+    said = second.said_after(unknown_code(), occurrence=2)
+    assert said[0] == PROMPTS["nl"].say("locked_out", wait="één uur")
+    assert said[1:] == [prompt("nl", "customer_service"), prompt("nl", "goodbye")]
+    assert second.transcript[-1] == ("hangup",)
+
+
+@pytest.mark.parametrize("minutes_later, left", [(0, 60), (22, 38)])
+async def test_a_locked_out_caller_is_told_at_once_in_three_languages(line, minutes_later, left):
+    await lock_out(line)
+    line.ledger.clock.advance(timedelta(minutes=minutes_later))
+    call = await line.call()   # no key is asked for
+
+    assert call.gathers == []   # no greeting menu, no language to choose first
+    assert prompt("fr", "greeting") not in call.said
+    assert [language for _, language, _ in call.heard] == (
+        [VOICES["fr"].language] * 3 + [VOICES["nl"].language] * 3 + [VOICES["de"].language] * 3)
+    for i, language in enumerate(("fr", "nl", "de")):
+        locked, service, bye = call.said[3 * i: 3 * i + 3]
+        assert locked.startswith(head(language, "locked_out"))
+        assert LOCKED_FOR[left][language] in locked
+        assert service == prompt(language, "customer_service_short")
+        assert CUSTOMER_SERVICE[language] in service
+        assert bye == prompt(language, "goodbye")
+    trail = await line.ledger.audit_trail()
+    assert trail[0]["outcome"] == "locked_out"
+
+    line.ledger.clock.advance(timedelta(minutes=left))   # once the hour is over: the menu again
+    again = await line.call("2", CODE[State.NORMAL] + "#", "0")
+    assert_welcome(again)
+    assert AMOUNTS["fr"][State.NORMAL][0] in again.said_after(CODE[State.NORMAL])[0]

@@ -93,7 +93,8 @@ def customer(number: int, language: str, energy: str = "electricity", **details)
 async def live_through_a_week(ledger, dispatcher, clock, language: str):
     """Every event, as the worker would see them: meter 1 (gas) runs low, into the emergency
     credit, is cut off at the end of the non-disconnection period and topped up; meter 2
-    (electricity, power limiter) goes straight to a limited supply."""
+    (electricity, power limiter) goes straight to a limited supply, and is restored when its
+    index is corrected."""
     await ledger.import_accounts([customer(1, language, "gas"),
                                   customer(2, language, power_limiter=True)])
     await dispatcher.run_once()
@@ -101,7 +102,10 @@ async def live_through_a_week(ledger, dispatcher, clock, language: str):
     await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 16), 1600),
                                    ConsumptionInput(make_ean(2), date(2026, 11, 16), 3600)])
     await dispatcher.run_once()
-    clock.set(datetime(2026, 11, 18, 17, 0, tzinfo=BRUSSELS))  # Wednesday, inside the NDP
+    clock.set(datetime(2026, 11, 18, 10, 0, tzinfo=BRUSSELS))  # Wednesday morning
+    await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 17), 500)])
+    await dispatcher.run_once()
+    clock.set(datetime(2026, 11, 18, 17, 0, tzinfo=BRUSSELS))  # inside the NDP: a corrected day
     await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 17), 2000)])
     await dispatcher.run_once()
     clock.set(datetime(2026, 11, 19, 8, 30, tzinfo=BRUSSELS))  # Thursday, the NDP has ended
@@ -109,6 +113,9 @@ async def live_through_a_week(ledger, dispatcher, clock, language: str):
     await dispatcher.run_once()
     clock.set(datetime(2026, 11, 19, 9, 0, tzinfo=BRUSSELS))
     await ledger.top_up(make_ean(1), 5000, "terminal", "T-77", actor="test")
+    await dispatcher.run_once()
+    clock.set(datetime(2026, 11, 19, 9, 30, tzinfo=BRUSSELS))  # meter 2's Monday was misread
+    await ledger.post_consumption([ConsumptionInput(make_ean(2), date(2026, 11, 16), 1000)])
     await dispatcher.run_once()
 
 
@@ -172,12 +179,14 @@ async def test_disconnection_messages_go_at_once_at_night(ledger, dispatcher, cl
     await ledger.import_accounts([customer(1, "fr", notify="sms")])
     await dispatcher.run_once()  # Monday 09:00: the welcome message
     clock.set(datetime(2026, 11, 17, 23, 0, tzinfo=BRUSSELS))  # Tuesday night, inside the NDP
+    # One day's consumption crosses the threshold, 0 and -15 EUR: one message, the most serious.
     await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 16), 3700)])
     done = await dispatcher.run_once()
-    assert (done.queued, done.sent) == (3, 2)  # emergency credit, disconnection pending
-    low_credit = dispatcher.templates.sms(
-        next(e for _, e in await ledger.events_after(0) if e.name == "LowCredit"))
-    assert low_credit not in {p.form["Body"] for p in twilio.posts}  # it waits for 08:00
+    assert (done.queued, done.sent) == (1, 1)
+    assert [e.name for _, e in await ledger.events_after(0)] == [
+        "PrepaymentActivated", "DisconnectionPending"]
+    body = twilio.posts[-1].form["Body"]
+    assert "sera coupé le" in body and "Solde bas" not in body and "0,00" not in body
 
 
 async def test_a_busy_twilio_is_tried_again_later_and_sends_once(ledger, dispatcher, clock,
@@ -339,3 +348,69 @@ async def test_a_slow_pace_never_lets_another_worker_take_over_a_batch_in_hand(
         for sms in senders:
             await sms.close()
         await ledger.close()
+
+
+async def low_credit_held_for_the_morning(ledger, dispatcher, clock, twilio):
+    """Tuesday 22:30: Monday's consumption takes the meter below its threshold; the alert waits
+    for 08:00."""
+    await ledger.import_accounts([customer(1, "fr", notify="sms")])
+    await dispatcher.run_once()  # Monday 09:00: the welcome message
+    clock.set(datetime(2026, 11, 17, 22, 30, tzinfo=BRUSSELS))
+    await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 16), 1600)])
+    done = await dispatcher.run_once()
+    assert (done.queued, done.sent) == (1, 0)
+    assert len(twilio.posts) == 1
+
+
+async def sent_by_the_morning(dispatcher, clock, twilio) -> list[str]:
+    clock.set(datetime(2026, 11, 18, 8, 5, tzinfo=BRUSSELS))
+    await dispatcher.run_once()
+    return [post.form["Body"] for post in twilio.posts[1:]]
+
+
+async def test_a_held_low_credit_alert_is_withdrawn_once_the_meter_is_cut(
+        ledger, dispatcher, clock, twilio):
+    await low_credit_held_for_the_morning(ledger, dispatcher, clock, twilio)
+    clock.set(datetime(2026, 11, 17, 23, 0, tzinfo=BRUSSELS))  # the day was misread: 36 EUR
+    await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 16), 3600)])
+    done = await dispatcher.run_once()
+    assert (done.queued, done.sent) == (1, 1)  # the pending cut, at once
+    bodies = await sent_by_the_morning(dispatcher, clock, twilio)
+    assert len(bodies) == 1 and "sera coupé le" in bodies[0]  # and no "Solde bas" at 08:00
+    messages = await ledger.outbox.messages_for(make_ean(1))
+    low = next(m for m in messages if m.event_name == "LowCredit")
+    assert (low.state, low.superseded_by_event, low.sent_at) == (
+        "superseded", "DisconnectionPending", None)
+    assert await ledger.outbox.counts() == {"sent": 2, "superseded": 1}
+
+
+async def test_a_top_up_at_night_is_confirmed_at_once_and_withdraws_the_held_alert(
+        ledger, dispatcher, clock, twilio):
+    await low_credit_held_for_the_morning(ledger, dispatcher, clock, twilio)
+    clock.set(datetime(2026, 11, 17, 23, 40, tzinfo=BRUSSELS))  # quiet hours
+    await ledger.top_up(make_ean(1), 2000, "online", "WEB-1", actor="test")
+    done = await dispatcher.run_once()
+    assert (done.queued, done.sent) == (1, 1)
+    assert "Votre rechargement de 20,00 €" in twilio.posts[-1].form["Body"]
+    assert await sent_by_the_morning(dispatcher, clock, twilio) == [twilio.posts[1].form["Body"]]
+    low = next(m for m in await ledger.outbox.messages_for(make_ean(1))
+               if m.event_name == "LowCredit")
+    assert (low.state, low.superseded_by_event) == ("superseded", "TopUpReceived")
+
+
+async def test_a_partial_top_up_of_a_cut_meter_says_how_much_more(ledger, dispatcher, clock,
+                                                                  twilio):
+    await ledger.import_accounts([customer(1, "fr", notify="sms")])
+    clock.set(datetime(2026, 11, 17, 10, 0, tzinfo=BRUSSELS))  # Tuesday, outside the NDP
+    await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 16), 4000)])
+    await dispatcher.run_once()
+    assert "est coupé" in twilio.posts[-1].form["Body"]
+    balance = (await ledger.balance_view(make_ean(1), actor="test")).balance_cents
+    await ledger.top_up(make_ean(1), 1000, "terminal", "T-1", actor="test")
+    await dispatcher.run_once()
+    more = 50 - (balance + 1000)  # 0,50 EUR restores the supply
+    body = twilio.posts[-1].form["Body"]
+    assert "trop peu pour rétablir l'électricité" in body
+    assert f"au moins {more // 100},{more % 100:02d} €" in body
+    view = await ledger.balance_view(make_ean(1), actor="test")
+    assert view.minimum_topup_cents == more  # the line and the pages give the same figure

@@ -162,3 +162,24 @@ async def test_events_from_before_the_outbox_are_history(database_url, clock, tm
         assert await ledger.outbox.queue(sms_only) == (1, 1)
     finally:
         await ledger.close()
+
+
+async def test_a_database_from_before_supersession_is_upgraded_and_keeps_its_messages(
+        database_url, clock):
+    from sqlalchemy import text
+
+    first = await Ledger.open(database_url, clock=clock)
+    await activate(first, mobile=MOBILE)
+    assert await first.outbox.queue(sms_only) == (1, 1)
+    async with first.engine.begin() as conn:  # the outbox as schema 4 had it
+        await conn.execute(text("ALTER TABLE outbox DROP COLUMN superseded_by"))
+        await conn.execute(text("UPDATE meta SET value = '4' WHERE key = 'schema_version'"))
+    await first.close()
+    second = await Ledger.open(database_url, clock=clock)
+    try:
+        [message] = await second.outbox.messages_for(EAN)
+        assert (message.event_name, message.state, message.superseded_by_event) == (
+            "PrepaymentActivated", "queued", None)
+        assert await second.upgrade() == 0  # done once, at the opening
+    finally:
+        await second.close()

@@ -1,13 +1,21 @@
-"""The CPAS pages over HTTP: log-in, CSRF, the residents in the right order, one CPAS's only."""
+"""The CPAS pages over HTTP: log-in, CSRF, the residents in the right order, one CPAS's only;
+every word in the staff's language, a page for what is not there, an announced cut with its
+moment, the notifications (an overtaken one said so) before the postings, the chart from the
+activation."""
 
 import dataclasses
+import json
 import re
-from datetime import date
+import xml.etree.ElementTree as ET
+from datetime import date, datetime, timedelta
+from html import unescape
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ledger import AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod
+from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod
+from ledger.outbox import NewMessage
 from saldo.app import create_app
 from saldo.settings import Settings
 from tests.browser import logged_server
@@ -17,6 +25,7 @@ from tests.integration.test_ledger import ACTIVATED
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 NAMES = re.compile(r'<th scope="row"><a href="[^"]+">([^<]+)</a></th>')
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 async def populate(database_url: str, clock) -> None:
@@ -42,11 +51,17 @@ def portal_settings(database_url: str) -> Settings:
                                portal_secure_cookies=False)  # the tests speak plain http
 
 
+async def served(database_url, clock):
+    """The whole app on that database, as a test client."""
+    app = create_app(portal_settings(database_url), clock=clock)
+    async with TestClient(logged_server(app)) as test_client:
+        yield test_client
+
+
 @pytest.fixture
 async def client(database_url, clock):
     await populate(database_url, clock)
-    app = create_app(portal_settings(database_url), clock=clock)
-    async with TestClient(logged_server(app)) as test_client:
+    async for test_client in served(database_url, clock):
         yield test_client
 
 
@@ -183,11 +198,252 @@ async def test_another_cpass_resident_is_not_found_by_url(client):
     assert "Andere Gemeinde" not in await answer.text()
 
 
-async def test_the_resident_page_draws_its_60_days_on_the_server(client):
+async def test_the_resident_page_draws_its_days_since_the_activation_on_the_server(client):
     await log_in(client)
     answer = await client.get(f"/cpas/residents/{make_ean(3)[5:]}")
-    page = await answer.text()
+    page = unescape(await answer.text())
     svg = page[page.index("<svg"):page.index("</svg>") + 6]
-    assert 'role="img"' in svg and "Les 60 derniers jours" in svg
+    # Activated on 1 October: 55 days to 24 November, not the 60-day window.
+    assert 'role="img"' in svg and "Depuis l'activation du prépaiement le 1er octobre 2026" in svg
+    assert svg.count('class="date"') == 8  # one a week, counted back from the last day
     assert svg.count('class="consumption"') == 1  # one posted day
     assert "<script" not in page and "style=" not in page  # the CSP allows neither
+
+
+# ---- every word in the staff's language -------------------------------------------------------
+
+async def choose(client, language: str) -> None:
+    """As a social worker does: the language form, in the page's header."""
+    token = await form_token(client, "/cpas/")
+    answer = await client.post("/cpas/language", allow_redirects=False,
+                               data={"csrf": token, "language": language, "back": "/cpas/"})
+    assert answer.status == 303
+
+
+@pytest.mark.parametrize("language, limits, not_a_number", [
+    ("fr", "Rien n'a été enregistré. Un rechargement doit être compris entre 5,00 € et "
+     "250,00 €.", "« 4,99x » n'est pas un montant en euros"),
+    ("nl", "Er is niets geregistreerd. Een oplading moet tussen € 5,00 en € 250,00 liggen.",
+     "“4,99x” is geen bedrag in euro"),
+    ("de", "Es wurde nichts erfasst. Eine Aufladung muss zwischen 5,00 € und 250,00 € liegen.",
+     "„4,99x“ ist kein Betrag in Euro"),
+])
+async def test_a_refused_office_top_up_is_explained_in_the_staffs_language(
+        client, language, limits, not_a_number):
+    await log_in(client)
+    await choose(client, language)
+    path = f"/cpas/residents/{make_ean(3)[5:]}"
+    token = await form_token(client, path)
+    for amount, expected in (("4,99", limits), ("4,99x", not_a_number)):
+        answer = await client.post(f"{path}/topup", data={"csrf": token, "amount": amount,
+                                                          "reference": "RECU-8"})
+        assert answer.status == 422
+        text = unescape(await answer.text()).replace("\xa0", " ")
+        alert = re.search(r'<p class="error" role="alert">([^<]*)</p>', text).group(1)
+        assert expected in alert
+        assert not re.search(r"lies|between|is not|top-up", alert)  # none of the ledger's English
+        assert f'value="{amount}"' in text  # what was typed, kept to correct it
+
+
+async def test_a_reused_receipt_or_the_meters_own_code_as_reference_is_explained(client):
+    await log_in(client)
+    await choose(client, "de")
+    ean = make_ean(2)[5:]
+    token = await form_token(client, f"/cpas/residents/{ean}")
+    first = await client.post(f"/cpas/residents/{ean}/topup", allow_redirects=False,
+                              data={"csrf": token, "amount": "25,00", "reference": "RECU-7"})
+    assert first.status == 303
+    for amount, reference, expected in (
+            ("30,00", "RECU-7", "Diese Referenz wurde bereits für eine andere Zahlung verwendet."),
+            ("30,00", ean, "Die Referenz muss diese Zahlung bezeichnen")):
+        answer = await client.post(f"/cpas/residents/{ean}/topup", data={
+            "csrf": token, "amount": amount, "reference": reference})
+        assert answer.status == 422
+        text = unescape(await answer.text())
+        assert expected in text and "already used" not in text and "not the meter" not in text
+        assert "7,00" in text  # the balance after the first top-up only
+
+
+# ---- a styled page for what is not there -------------------------------------------------------
+
+async def assert_styled_page(answer, status: int, *, lang: str, says: str) -> str:
+    assert answer.status == status
+    assert answer.content_type == "text/html"
+    text = unescape(await answer.text())
+    assert f'<html lang="{lang}">' in text and "/cpas/static/portal.css" in text
+    assert says in text and 'href="/cpas/"' in text  # and the way back to the list
+    assert "404: Not Found" not in text and "405: Method Not Allowed" not in text
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    return text
+
+
+async def test_an_unknown_address_under_cpas_gets_a_page_in_the_staffs_language(client):
+    await log_in(client)
+    await assert_styled_page(await client.get("/cpas/residents/abc"), 404, lang="fr",
+                             says="Aucun résident sous mandat de votre CPAS n'a ce code EAN.")
+    await assert_styled_page(await client.get("/cpas/nothing"), 404, lang="fr",
+                             says="Cette page n'existe pas.")
+    await choose(client, "de")
+    await assert_styled_page(await client.get("/cpas/nothing/at/all"), 404, lang="de",
+                             says="Diese Seite gibt es nicht.")
+    await choose(client, "nl")
+    await assert_styled_page(await client.get("/cpas/residents/12345"), 404, lang="nl",
+                             says="Geen enkele inwoner onder mandaat van uw OCMW")
+
+
+async def test_a_wrong_method_gets_the_page_too_and_says_what_is_allowed(client):
+    await log_in(client)
+    answer = await client.get("/cpas/logout")
+    await assert_styled_page(answer, 405, lang="fr", says="Cette page n'existe pas.")
+    assert answer.headers["Allow"] == "POST"
+    token = await form_token(client, "/cpas/")
+    answer = await client.post("/cpas/", data={"csrf": token})
+    await assert_styled_page(answer, 405, lang="fr", says="Cette page n'existe pas.")
+    assert "GET" in answer.headers["Allow"]
+
+
+async def test_without_a_session_an_unknown_address_leads_to_the_log_in(client):
+    for path in ("/cpas/nothing", "/cpas/residents/abc"):
+        answer = await client.get(path, allow_redirects=False)
+        assert (answer.status, answer.headers["Location"]) == (303, "/cpas/login")
+
+
+async def test_a_missing_style_sheet_gets_the_page_and_cpas_alone_leads_to_the_list(client):
+    sheet = await client.get("/cpas/static/portal.css")
+    assert sheet.status == 200 and sheet.content_type == "text/css"
+    for path in ("/cpas/static/missing.css", "/cpas/static/..%2Fapp.py"):
+        # Public (the log-in page needs its style sheet): answered without a session too.
+        await assert_styled_page(await client.get(path), 404, lang="fr",
+                                 says="Cette page n'existe pas.")
+    await log_in(client)
+    answer = await client.get("/cpas", allow_redirects=False)
+    assert (answer.status, answer.headers["Location"]) == (303, "/cpas/")
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+# ---- an evening: a cut announced, a limitation announced, an overtaken message ---------------
+
+TUESDAY_20 = datetime(2026, 11, 24, 20, 0, tzinfo=BRUSSELS)  # inside the NDP: cuts wait
+LEA, PAUL, NINA = make_ean(10), make_ean(11), make_ean(12)
+NINA_ACTIVATED = TUESDAY_20.replace(hour=9) - timedelta(days=10)  # Saturday 14 November
+
+
+async def populate_evening(database_url: str, clock) -> None:
+    """Léa's cut announced for 08:00 tomorrow, her low-credit SMS (still waiting for the morning)
+    overtaken by it; Paul's power limitation announced; Nina activated ten days ago."""
+    clock.set(TUESDAY_20)
+    await populate(database_url, clock)
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    await ledger.import_accounts([
+        AccountInput(LEA, "electricity", "fr", name="Léa Annoncée", mobile="+32470000010",
+                     cpas="CPAS-NAMUR", activated_at=ACTIVATED),
+        AccountInput(PAUL, "electricity", "fr", name="Paul Limité", power_limiter=True,
+                     cpas="CPAS-NAMUR", activated_at=ACTIVATED),
+        AccountInput(NINA, "gas", "fr", name="Nina Nouvelle", cpas="CPAS-NAMUR",
+                     activated_at=NINA_ACTIVATED)])
+
+    def plan(event, contacts):  # an SMS to the customer, held until the morning
+        if contacts.mobile:
+            yield NewMessage("customer", "sms", contacts.mobile, contacts.language,
+                             TUESDAY_20 + timedelta(hours=12))
+
+    def overtaken(later, earlier_name: str) -> bool:
+        return earlier_name == "LowCredit"
+
+    await ledger.post_consumption([ConsumptionInput(LEA, date(2026, 11, 22), 1600)])
+    await ledger.outbox.queue(plan, overtaken=overtaken)  # Léa: low credit, queued
+    await ledger.post_consumption([
+        ConsumptionInput(LEA, date(2026, 11, 23), 2100),
+        ConsumptionInput(PAUL, date(2026, 11, 23), 3700),
+        ConsumptionInput(NINA, date(2026, 11, 16), 300),
+        ConsumptionInput(NINA, date(2026, 11, 20), 450)])
+    await ledger.outbox.queue(plan, overtaken=overtaken)  # Léa: cut announced
+    await ledger.close()
+
+
+@pytest.fixture
+async def evening(database_url, clock):
+    await populate_evening(database_url, clock)
+    async for test_client in served(database_url, clock):
+        yield test_client
+
+
+def row_of(page: str, name: str) -> str:
+    start = page.index(f">{name}</a>")
+    return page[start:page.index("</tr>", start)]
+
+
+@pytest.mark.parametrize("language, cut, limited", [
+    ("fr", "Coupure annoncée pour le mercredi 25/11 à 08:00",
+     "Limitation de puissance annoncée pour le mercredi 25/11 à 08:00"),
+    ("nl", "Afsluiting aangekondigd voor woensdag 25/11 om 08:00",
+     "Vermogensbeperking aangekondigd voor woensdag 25/11 om 08:00"),
+    ("de", "Abschaltung angekündigt für Mittwoch, 25.11. um 08:00",
+     "Leistungsbegrenzung angekündigt für Mittwoch, 25.11. um 08:00"),
+])
+async def test_the_list_says_when_an_announced_cut_or_limitation_comes(evening, language, cut,
+                                                                       limited):
+    await log_in(evening)
+    await choose(evening, language)
+    page = unescape(await (await evening.get("/cpas/")).text())
+    assert cut in row_of(page, "Léa Annoncée")
+    assert limited in row_of(page, "Paul Limité")
+    attention = page[:page.index(evening_texts(language)["others"])]
+    assert {"Léa Annoncée", "Paul Limité", "Marc Coupé"} <= set(NAMES.findall(attention))
+
+
+@pytest.mark.parametrize("language, cut", [
+    ("fr", "Coupure annoncée pour le mercredi 25 novembre 2026 à 08:00"),
+    ("nl", "Afsluiting aangekondigd voor woensdag 25 november 2026 om 08:00"),
+    ("de", "Abschaltung angekündigt für Mittwoch, 25. November 2026 um 08:00"),
+])
+async def test_the_resident_page_says_when_the_cut_comes(evening, language, cut):
+    await log_in(evening)
+    await choose(evening, language)
+    page = unescape(await (await evening.get(f"/cpas/residents/{LEA[5:]}")).text())
+    state = re.search(r'<span class="badge disconnection_pending">([^<]*)</span>', page).group(1)
+    assert state == cut
+
+
+@pytest.mark.parametrize("language, overtaken", [
+    ("fr", "Remplacé par « Coupure annoncée », pas envoyé"),
+    ("nl", "Vervangen door “Afsluiting aangekondigd”, niet verstuurd"),
+    ("de", "Ersetzt durch „Abschaltung angekündigt“, nicht gesendet"),
+])
+async def test_the_notifications_come_before_the_postings_and_an_overtaken_one_says_so(
+        evening, language, overtaken):
+    await log_in(evening)
+    await choose(evening, language)
+    page = unescape(await (await evening.get(f"/cpas/residents/{LEA[5:]}")).text())
+    assert page.index('id="messages"') < page.index('id="postings"')
+    messages = page[page.index('id="messages"'):page.index('id="postings"')]
+    rows = re.findall(r"<tr><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td>.*?"
+                      r'<td class="delivery (\w+)"[^>]*>([^<]*)</td></tr>', messages, re.S)
+    texts = evening_texts(language)
+    assert (texts["event_LowCredit"], "superseded", overtaken) in rows
+    assert (texts["event_DisconnectionPending"], "queued", texts["delivery_queued"]) in rows
+
+
+def evening_texts(language: str) -> dict[str, str]:
+    path = Path(__file__).resolve().parents[2] / "locales" / language / "portal.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+async def test_the_chart_of_a_resident_activated_ten_days_ago_starts_at_the_activation(evening):
+    await log_in(evening)
+    page = await (await evening.get(f"/cpas/residents/{NINA[5:]}")).text()
+    title = "Depuis l'activation du prépaiement le 14 novembre 2026"
+    assert re.search(r'<h2 id="history">([^<]*)</h2>', unescape(page)).group(1) == title
+    svg = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
+    assert svg.find(f"{SVG}title").text == title
+    (line,) = [e for e in svg.iter(f"{SVG}polyline") if e.get("class") == "balance"]
+    assert len(line.get("points").split()) == 11  # 14 to 24 November, one point a day
+    dates = [e.text for e in svg.iter(f"{SVG}text") if e.get("class") == "date"]
+    assert dates == ["24/11", "17/11"]  # nothing before the 14th
+    bars = [e for e in svg.iter(f"{SVG}rect") if e.get("class") == "consumption"]
+    assert len(bars) == 2
+    await choose(evening, "de")
+    page = unescape(await (await evening.get(f"/cpas/residents/{NINA[5:]}")).text())
+    assert "Seit der Aktivierung der Vorauszahlung am 14. November 2026" in page

@@ -146,6 +146,17 @@ class MAccount:
 MEvent = tuple[str, str, datetime | None]
 
 
+SEVERITY = {"LowCredit": 1, "EmergencyCreditStarted": 2, "DisconnectionPending": 3,
+            "Disconnected": 4, "PowerLimited": 4}
+
+
+def headline(events: list[MEvent]) -> list[MEvent]:
+    restored = [e for e in events if e[1] == "ReconnectionAllowed"]
+    if restored:
+        return restored[-1:]
+    return [max(events, key=lambda e: SEVERITY[e[1]])] if events else []
+
+
 class Model:
     def __init__(self) -> None:
         self.accounts: dict[int, MAccount] = {}
@@ -170,13 +181,18 @@ class Model:
         return []
 
     def move(self, acct: MAccount, after: int, now: datetime) -> list[MEvent]:
+        """The one event worth telling of a move: the supply restored, else the most serious
+        line crossed (a cut meter is told nothing of the lines it already passed)."""
+        return headline(self.every_line(acct, after, now))
+
+    def every_line(self, acct: MAccount, after: int, now: datetime) -> list[MEvent]:
         events = self._cut_if_period_over(acct, now)
         before = acct.balance
         self.trajectory[acct.ean].append((before, after, acct.threshold))
         acct.balance = after
-        if before >= acct.threshold > after:
+        if acct.supply == "on" and before >= acct.threshold > after:
             events.append((acct.ean, "LowCredit", None))
-        if before >= 0 > after:
+        if acct.supply == "on" and before >= 0 > after:
             events.append((acct.ean, "EmergencyCreditStarted", None))
         if acct.supply == "off":
             if after >= RECONNECT_AT:
@@ -306,10 +322,12 @@ class Model:
             return ("ok", acct.balance, True), []
         self.topups[key] = (acct.idx, amount)
         self.external["agent_adjustments" if channel == "agent" else f"topups:{channel}"] -= amount
-        events = self.move(acct, acct.balance + amount, now)
-        if amount > 0:
+        if amount > 0:  # its receipt alone, saying what it left
+            self.every_line(acct, acct.balance + amount, now)
             acct.last_topup = (amount, channel)
-            events.append((acct.ean, "TopUpReceived", None))
+            events = [(acct.ean, "TopUpReceived", None)]
+        else:
+            events = self.move(acct, acct.balance + amount, now)
         return ("ok", acct.balance, False), events
 
     def add_payment_plan(self, ean: str, amount: int, daily: int, reference: str):
@@ -765,27 +783,32 @@ class Run:
                     accounts=accounts, debts=debts, days=days)
 
     def check_event_story(self, events) -> None:
-        """4. Per EAN: crossings counted from the model's trajectory; cut-offs and reconnections
+        """4. Per EAN (one event per posting at most: each step compares with the model's
+        headline()): no more low-credit and emergency-credit
+        events than the model's trajectory crossed those lines; cut-offs and reconnections
         alternate, a reconnection only ever follows a cut-off."""
         by_ean: dict[str, list[str]] = defaultdict(list)
-        for _, event in events:
-            by_ean[event.ean].append(event.name)
+        for _, event in events:  # a top-up's receipt that restores the supply is its reconnection
+            restored = event.name == "TopUpReceived" and event.outcome == "reconnection"
+            by_ean[event.ean].append("ReconnectionAllowed" if restored else event.name)
         for ean in set(by_ean) | set(self.model.trajectory):
             names = by_ean[ean]
             moves = self.model.trajectory[ean]
             low = sum(1 for before, after, threshold in moves if before >= threshold > after)
             zero = sum(1 for before, after, _ in moves if before >= 0 > after)
-            assert names.count("LowCredit") == low, self.story(f"{ean}: LowCredit × {low} expected")
-            assert names.count("EmergencyCreditStarted") == zero, self.story(
-                f"{ean}: EmergencyCreditStarted × {zero} expected")
-            cut = False
+            assert names.count("LowCredit") <= low, self.story(f"{ean}: LowCredit × {low} at most")
+            assert names.count("EmergencyCreditStarted") <= zero, self.story(
+                f"{ean}: EmergencyCreditStarted × {zero} at most")
+            cut = due = False  # due: a cut announced; a top-up just after its hour finds it cut
             for name in names:
                 if name in ("Disconnected", "PowerLimited"):
                     assert not cut, self.story(f"{ean}: cut off twice without a reconnection: {names}")
-                    cut = True
+                    cut, due = True, False
+                elif name == "DisconnectionPending":
+                    due = True
                 elif name == "ReconnectionAllowed":
-                    assert cut, self.story(f"{ean}: reconnection without a cut-off: {names}")
-                    cut = False
+                    assert cut or due, self.story(f"{ean}: reconnection without a cut-off: {names}")
+                    cut = due = False
 
     def story(self, what: str) -> str:
         return what + "\n  after:\n    " + "\n    ".join(self.steps[-25:])
@@ -921,7 +944,7 @@ def test_replaying_a_file_that_corrects_its_own_day_changes_nothing(ops):
 @SETTINGS
 @given(ops=operations(max_amount=2500, max_payment=5000, aim_weight=2, clock_weight=2,
                       min_size=15, max_size=35))
-def test_each_line_crossed_gives_exactly_one_event(ops):
+def test_each_posting_gives_one_event_at_most_and_cuts_alternate_with_reconnections(ops):
     async def body(run: Run) -> None:
         for op in ops:
             await run.run(op)  # compares each step's events with the model's

@@ -6,7 +6,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.cpas import Day
-from portal.chart import BALANCE_BOTTOM, BALANCE_TOP, ChartLabels, balance_chart
+from portal.chart import (
+    BALANCE_BOTTOM,
+    BALANCE_TOP,
+    LEFT,
+    RIGHT,
+    WIDTH,
+    ChartLabels,
+    balance_chart,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 LABELS = ChartLabels(title="Les 60 derniers jours", description="Consommation par jour (barres) "
@@ -164,3 +172,17 @@ def test_any_history_draws(rows):
     ticks = tick_cents(root, "balance-tick")
     assert 3 <= len(ticks) <= 6
     assert all(BALANCE_TOP - 0.1 <= y <= BALANCE_BOTTOM + 0.1 for _, y in points(root))
+
+
+def test_eleven_days_since_the_activation_fill_the_width_with_the_activation_day_first():
+    """A resident activated 10 days ago: 11 days, spread over the whole plot (not squeezed
+    to its right end as the last 11 of 60), the first one the activation day."""
+    root = parsed(history([2000 - 150 * i for i in range(11)]))
+    line = points(root)
+    assert len(line) == 11
+    assert line[0][0] < LEFT + (WIDTH - LEFT - RIGHT) / 10  # the first day on the left edge
+    assert line[-1][0] > WIDTH - RIGHT - (WIDTH - LEFT - RIGHT) / 10
+    bars = with_class(root, "rect", "consumption")
+    assert len(bars) == 11 and all(float(bar.get("width")) <= 24 for bar in bars)
+    dates = [t.text for t in with_class(root, "text", "date")]
+    assert dates == [f"D[{FIRST + timedelta(days=days):%d/%m}]" for days in (10, 3)]

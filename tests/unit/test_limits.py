@@ -1,7 +1,10 @@
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from ivr.limits import LookupRules, locked_until, may_look_up
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ivr.limits import LookupRules, locked_until, may_look_up, refused_until
 
 NINE = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
@@ -62,3 +65,43 @@ def test_unknown_codes_spread_over_hours_do_not_lock():
 
 def test_the_history_needed_covers_a_lockout_and_its_misses():
     assert LookupRules(lockout=timedelta(minutes=30)).memory == timedelta(minutes=90)
+
+
+# Until when: what the caller is told, at once ----------------------------------------------------
+
+def test_refused_until_the_lockout_ends():
+    rules = LookupRules(unknown_before_lockout=3, lockout=timedelta(minutes=30))
+    history = [at(0, "unknown"), at(1, "unknown"), at(2, "unknown")]
+    assert refused_until(history, after(10), rules) == after(32)
+    assert refused_until(history, after(32), rules) is None
+
+
+def test_refused_until_enough_lookups_have_left_the_hour():
+    rules = LookupRules(lookups_per_hour=3)
+    history = [at(0), at(10), at(20)]
+    assert refused_until(history, after(25), rules) == after(60)   # the first leaves the hour
+    assert refused_until(history, after(60), rules) is None
+    assert refused_until(history[:2], after(25), rules) is None
+
+
+def test_refused_until_the_later_of_both_limits():
+    rules = LookupRules(lookups_per_hour=4, unknown_before_lockout=3,
+                        lockout=timedelta(minutes=10))
+    history = [at(0), at(5, "unknown"), at(6, "unknown"), at(7, "unknown")]  # locked until 17
+    assert refused_until(history, after(8), rules) == after(60)  # the hour's four used up
+
+
+@given(st.lists(st.tuples(st.floats(0, 120), st.sampled_from(
+    ["found", "unknown", "code_mistyped", "nothing_heard", "locked_out"])), max_size=30),
+       st.floats(0, 200))
+def test_refused_until_agrees_with_may_look_up_and_is_in_the_future(events, now_minutes):
+    rules = LookupRules(lookups_per_hour=5, unknown_before_lockout=3,
+                        lockout=timedelta(minutes=20))
+    history = sorted((at(minutes, outcome) for minutes, outcome in events
+                      if minutes <= now_minutes), key=lambda lookup: lookup.at)
+    now = after(now_minutes)
+    until = refused_until(history, now, rules)
+    assert (until is None) == may_look_up(history, now, rules)
+    if until is not None:
+        assert until > now
+        assert may_look_up(history, until, rules)   # by then, the caller may indeed

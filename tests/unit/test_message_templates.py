@@ -233,8 +233,8 @@ def test_html_escapes_values_while_text_and_sms_do_not(templates):
 
 
 def test_electricity_and_gas_instructions_differ(templates):
-    for language, name in itertools.product(
-            LANGUAGES, ("Disconnected", "PowerLimited", "ReconnectionAllowed")):
+    # (PowerLimited is electricity's only: the ledger refuses a power limiter on a gas meter.)
+    for language, name in itertools.product(LANGUAGES, ("Disconnected", "ReconnectionAllowed")):
         electricity = make(name, language=language, energy="electricity")
         gas = make(name, language=language, energy="gas")
         for render in (templates.sms, lambda event: templates.email(event).text):
@@ -256,14 +256,94 @@ def test_prepayment_activated_uses_the_event_figures(templates):
     assert "compteur à budget" not in fresh and "20,00\u00a0€ pour que" in fresh
     no_debt = templates.sms(make("PrepaymentActivated", balance_cents=3000, debt_cents=0,
                                  daily_repayment_cents=0, transferred_cents=3000))
-    assert "Avance" not in no_debt and "dont 30,00 €" in no_debt
+    assert "avance" not in no_debt and "30,00 €, repris de l'ancien compteur" in no_debt
 
 
-def test_top_up_received_gives_amount_and_new_balance(templates):
-    sms = templates.sms(make("TopUpReceived", amount_cents=2000, balance_cents=380))
-    assert "20,00 €" in sms and "Nouveau solde : 3,80 €" in sms and "négatif" not in sms
-    still_negative = templates.sms(make("TopUpReceived", amount_cents=500, balance_cents=-1100))
-    assert "-11,00 €" in still_negative and "négatif" in still_negative
+AMOUNT = re.compile(r"(?:€ )?(-?\d+,\d\d)(?: €)?")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_activation_sms_says_what_the_start_balance_is_made_of(templates, language):
+    """8 € from the old meter and a 12 € advance make the 20 € start balance: the SMS must read
+    so (it once gave 20 €, then "Avance de 12 €" as if on top of it)."""
+    sms = templates.sms(make("PrepaymentActivated", language=language, balance_cents=2000,
+                             debt_cents=1200, daily_repayment_cents=100, transferred_cents=800))
+    start, old_meter, advance, daily = (int(a.replace(",", "")) for a in AMOUNT.findall(sms))
+    assert (start, old_meter, advance, daily) == (2000, 800, 1200, 100)
+    sentence = sms.split(". ")[1]  # the start balance and its parts are one sentence
+    assert all(figure in sentence for figure in ("20,00", "8,00", "12,00", "1,00"))
+
+
+OUTCOME_WORDS = {  # what each outcome of a top-up must say, per language
+    "credited": {"fr": "Votre solde : 0800", "nl": "Uw saldo: 0800", "de": "Ihr Saldo: 0800"},
+    "emergency": {"fr": "il reste 3,00 € de crédit de secours avant la coupure",
+                  "nl": "nog € 3,00 noodkrediet gebruiken tot de afsluiting",
+                  "de": "Bis zur Abschaltung bleiben 3,00 € Notkredit"},
+    "cut_avoided": {"fr": "La coupure annoncée est annulée", "nl": "afsluiting gaat niet door",
+                    "de": "Abschaltung findet nicht statt"},
+    "still_pending": {"fr": "le compteur sera coupé le", "nl": "de meter wordt afgesloten op",
+                      "de": "Der Zähler wird abgeschaltet, am"},
+    "reconnection": {"fr": "Vous pouvez rétablir l'électricité. Appuyez",
+                     "nl": "U kunt de elektriciteit weer inschakelen. Druk",
+                     "de": "Sie können den Strom wieder einschalten. Drücken"},
+    "still_off": {"fr": "trop peu pour rétablir l'électricité : rechargez encore au moins 12,50 €",
+                  "nl": "nog te weinig om de elektriciteit weer in te schakelen: laad nog minstens € 12,50",
+                  "de": "um den Strom wieder einzuschalten: Laden Sie noch mindestens 12,50 €"},
+}
+
+
+@pytest.mark.parametrize("outcome", OUTCOME_WORDS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_top_up_is_confirmed_with_what_it_left(templates, language, outcome):
+    event = make("TopUpReceived", language=language, amount_cents=1000, balance_cents=-1200,
+                 outcome=outcome, minimum_topup_cents=1250 if outcome.startswith("still") else 0,
+                 usable_before_disconnection_cents=300, emergency_credit_left_cents=300)
+    sms = templates.sms(event)
+    assert OUTCOME_WORDS[outcome][language] in sms
+    others = [words[language] for name, words in OUTCOME_WORDS.items()
+              if name not in (outcome, "credited")]  # the free line's number ends others too
+    assert not any(words in sms for words in others)
+    assert "10,00" in sms and "-12,00" in sms
+    email = templates.email(event)
+    assert "10,00" in email.subject
+    if outcome.startswith("still"):  # the subject says at once that it is not enough yet
+        assert "12,50" in email.subject and "12,50" in email.text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_top_up_that_leaves_a_pending_cut_says_when_it_still_comes(templates, language):
+    event = make("TopUpReceived", language=language, outcome="still_pending", balance_cents=-1700,
+                 minimum_topup_cents=500, disconnect_at=datetime(2026, 10, 13, 8, 0, tzinfo=UTC))
+    assert "13" in templates.sms(event) and "10:00" in templates.sms(event)
+    assert "10:00" in templates.email(event).text
+
+
+LIMITED = {"fr": "la puissance de votre compteur d'électricité", "nl": "het vermogen van uw elektriciteitsmeter",
+           "de": "Die Leistung Ihres Stromzählers"}
+FULL_POWER = {"fr": "toute la puissance", "nl": "volle vermogen", "de": "volle Leistung"}
+SUPPLY_BACK = {"fr": "l'électricité revient", "nl": "de elektriciteit is terug", "de": "Der Strom ist wieder da"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_limited_meter_is_told_its_power_is_limited_and_full_power_returns(templates, language):
+    limited = templates.sms(make("PowerLimited", language=language))
+    assert LIMITED[language] in limited and FULL_POWER[language] in limited
+    email = templates.email(make("PowerLimited", language=language)).text
+    assert FULL_POWER[language] in email and SUPPLY_BACK[language] not in email
+    for event in (make("ReconnectionAllowed", language=language, power_limiter=True),
+                  make("TopUpReceived", language=language, outcome="reconnection", power_limiter=True)):
+        for text in (templates.sms(event), templates.email(event).text):
+            assert FULL_POWER[language] in text and SUPPLY_BACK[language] not in text
+    cut = make("ReconnectionAllowed", language=language, power_limiter=False)
+    assert SUPPLY_BACK[language] in templates.email(cut).text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_reconnection_after_a_correction_does_not_thank_for_a_top_up(templates, language):
+    """ReconnectionAllowed alone comes of a corrected reading (a top-up says it in its own
+    confirmation): it must not thank the customer for a payment."""
+    sms = templates.sms(make("ReconnectionAllowed", language=language))
+    assert not any(word in sms for word in ("Merci", "Bedankt", "Danke"))
 
 
 def test_help_numbers_and_how_to_top_up(templates):
@@ -308,9 +388,9 @@ def test_the_cpas_is_told_which_meter_and_what_to_do(templates):
 
 def test_language_defaults_to_the_event_and_can_be_chosen(templates):
     event = make("ReconnectionAllowed", language="nl", balance_cents=380)
-    assert "Bedankt" in templates.sms(event)
-    assert "Merci" in templates.sms(event, language="fr")
-    assert "danke für Ihre Aufladung" in templates.email(event, language="de").text
+    assert "Het saldo van uw" in templates.sms(event)
+    assert "Le solde de votre" in templates.sms(event, language="fr")
+    assert "der Saldo Ihres Stromzählers" in templates.email(event, language="de").text
     with pytest.raises(ValueError):
         templates.sms(event, language="en")
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from ledger import BRUSSELS, Contacts, CpasContact
-from ledger.events import DisconnectionPending, LowCredit, ReconnectionAllowed
+from ledger.events import DisconnectionPending, LowCredit, ReconnectionAllowed, TopUpReceived
 from messaging.pacing import Backoff, SendRate
-from messaging.routing import QuietHours, Router, channels_for
+from messaging.routing import QuietHours, Router, channels_for, overtaken
 
 MOBILE, EMAIL = "+32470000001", "client@example.be"
 CPAS = CpasContact("CPAS-LIEGE", "+32470999999", "social@cpas.example.be", "fr")
@@ -77,6 +77,18 @@ def test_serious_and_good_news_go_at_once_at_night():
     reconnect = ReconnectionAllowed(ean="541440000000000017", energy="gas", language="nl",
                                     at=night, balance_cents=100)
     assert [m.not_before for m in router.plan(reconnect, contacts("sms"), night)] == [night]
+    receipt = TopUpReceived(ean="541440000000000017", energy="gas", language="nl", at=night,
+                            balance_cents=1900, amount_cents=2000, channel="online")
+    assert [m.not_before for m in router.plan(receipt, contacts("sms"), night)] == [night]
+
+
+@pytest.mark.parametrize(("earlier", "stale"), [
+    ("LowCredit", True), ("EmergencyCreditStarted", True), ("DisconnectionPending", True),
+    ("Disconnected", True), ("PowerLimited", True), ("ReconnectionAllowed", True),
+    ("TopUpReceived", False), ("PrepaymentActivated", False)])
+def test_a_later_event_makes_news_of_the_state_stale_but_not_a_receipt(earlier, stale):
+    later = pending(at(9, 0))
+    assert overtaken(later, earlier) is stale
 
 
 def test_quiet_hours_across_the_change_to_winter_time():

@@ -14,9 +14,10 @@ from ledger.events import (
     LowCredit,
     PowerLimited,
     ReconnectionAllowed,
+    TopUpReceived,
     event_from_row,
 )
-from ledger.rules import Meter, Supply, classify, end_pending, settle
+from ledger.rules import Meter, Supply, classify, end_pending, settle, top_up
 from ledger.view import build_view, estimated_days_left
 
 NDP = NonDisconnectionPeriod()
@@ -64,7 +65,9 @@ def test_minus_15_92_on_a_saturday_is_pending_until_monday_eight():
     assert classify(m, SATURDAY_12, NDP) is State.DISCONNECTION_PENDING
     assert [type(e) for e in events] == [DisconnectionPending]
     assert events[0].disconnect_at == MONDAY_8
-    assert events[0].minimum_topup_cents == 1642
+    # What cancels the cut: back above −15 € (0,93 €), but a terminal takes no less than 5 €.
+    assert events[0].minimum_topup_cents == 500
+    assert view_of(m, now=SATURDAY_12).minimum_topup_cents == 500
     sunday_night = datetime(2026, 11, 22, 23, 59, tzinfo=BRUSSELS)
     assert classify(m, sunday_night, NDP) is State.DISCONNECTION_PENDING
     assert end_pending(m, sunday_night, NDP) == (m, [])
@@ -106,9 +109,9 @@ def test_the_warnings_say_whether_the_meter_has_a_power_limiter(limiter):
     assert [type(e) for e in events] == [DisconnectionPending]
     assert events[0].power_limiter is limiter
     _, events = settle(meter(3000, power_limiter=limiter), -1592, SATURDAY_12, NDP)
-    assert [type(e) for e in events] == [LowCredit, EmergencyCreditStarted, DisconnectionPending]
-    assert [e.power_limiter for e in events[1:]] == [limiter, limiter]
-    for event in events[1:]:  # through the ledger's table and back, still a bool
+    assert [type(e) for e in events] == [DisconnectionPending]
+    assert events[0].power_limiter is limiter
+    for event in events:  # through the ledger's table and back, still a bool
         again = event_from_row(event.name, event.payload())
         assert again == event and again.power_limiter is limiter
 
@@ -155,9 +158,11 @@ def test_a_top_up_inside_the_period_cancels_the_pending_disconnection():
 def test_a_posting_after_the_period_cuts_off_first_then_applies():
     pending, _ = settle(meter(-1000), -1592, SATURDAY_12, NDP)
     m, events = settle(pending, 408, TUESDAY_10, NDP)   # a top-up on Tuesday
-    assert [type(e) for e in events] == [Disconnected, ReconnectionAllowed]
-    assert events[0].at == MONDAY_8
+    assert [type(e) for e in events] == [ReconnectionAllowed]  # the last word: supply back
     assert m.supply is Supply.ON
+    m, events = settle(pending, -1700, TUESDAY_10, NDP)   # Tuesday's consumption
+    assert [type(e) for e in events] == [Disconnected]
+    assert events[0].at == MONDAY_8
 
 
 def test_each_line_gives_one_event_and_rearms_when_crossed_back():
@@ -174,9 +179,25 @@ def test_each_line_gives_one_event_and_rearms_when_crossed_back():
     assert events[0].emergency_credit_left_cents == 1400
 
 
-def test_a_fall_across_several_lines_reports_each_of_them():
-    m, events = settle(meter(3000), -1700, TUESDAY_10, NDP)
-    assert [type(e) for e in events] == [LowCredit, EmergencyCreditStarted, Disconnected]
+@pytest.mark.parametrize(("after", "now", "told"), [
+    (400, TUESDAY_10, LowCredit),
+    (-100, TUESDAY_10, EmergencyCreditStarted),
+    (-1592, SATURDAY_12, DisconnectionPending),
+    (-1700, TUESDAY_10, Disconnected),
+])
+def test_a_fall_across_several_lines_tells_only_the_most_serious(after, now, told):
+    """A day's consumption often crosses several lines at once: one posting, one piece of news."""
+    m, events = settle(meter(3000), after, now, NDP)
+    assert [type(e) for e in events] == [told]
+    # Each line it passed is spent: the next posting does not tell of them again.
+    _, again = settle(m, after - 1, now, NDP)
+    assert again == []
+
+
+def test_a_cut_meter_is_told_nothing_of_the_lines_it_already_passed():
+    off = meter(40, supply=Supply.OFF)  # cut, topped up to 0,40 €: still off
+    _, events = settle(off, -300, TUESDAY_10, NDP)
+    assert events == []
 
 
 def test_debts_and_their_daily_repayment():
@@ -193,3 +214,28 @@ def test_estimated_days_left_uses_the_last_seven_posted_days():
     assert estimated_days_left(1000, []) is None
     assert estimated_days_left(-1600, [500]) == 0
     assert estimated_days_left(1000, [0, 0]) is None
+
+
+@pytest.mark.parametrize(("m", "amount", "now", "outcome", "more"), [
+    (meter(2000), 2000, TUESDAY_10, "credited", 0),
+    (meter(-1000), 500, TUESDAY_10, "emergency", 0),
+    (meter(-1592, supply=Supply.PENDING, pending_since=SATURDAY_12), 500, SATURDAY_12,
+     "cut_avoided", 0),
+    (meter(-2100, supply=Supply.PENDING, pending_since=SATURDAY_12), 500, SATURDAY_12,
+     "still_pending", 500),  # −16,00 €: 1,01 € more would do, a terminal takes 5 €
+    (meter(-1620, supply=Supply.OFF), 2000, TUESDAY_10, "reconnection", 0),
+    (meter(-1620, supply=Supply.OFF), 1000, TUESDAY_10, "still_off", 670),
+    # The period ended before the top-up was recorded: cut at its end, then restored.
+    (meter(-1592, supply=Supply.PENDING, pending_since=SATURDAY_12), 2000, TUESDAY_10,
+     "reconnection", 0),
+])
+def test_a_top_up_is_one_event_that_says_what_it_left(m, amount, now, outcome, more):
+    after, events = top_up(m, amount, now, NDP, channel="terminal")
+    assert [type(e) for e in events] == [TopUpReceived]
+    event = events[0]
+    assert (event.outcome, event.minimum_topup_cents) == (outcome, more)
+    assert event.balance_cents == m.balance_cents + amount == after.balance_cents
+    if outcome == "still_pending":
+        assert event.disconnect_at == MONDAY_8
+    again = event_from_row(event.name, event.payload())
+    assert again == event

@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from ivr.spoken import (
     BRUSSELS, LANGUAGES, LARGEST, amount_words, date_words, days_words, load_vocabularies,
-    load_vocabulary, moment_words, number_words, time_words,
+    load_vocabulary, moment_words, number_words, short_moment_words, time_words, wait_words,
+    web_address_words,
 )
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
@@ -200,12 +201,13 @@ def test_a_moment_without_a_time_zone_is_refused(words):
         time_words(datetime(2026, 11, 23, 14, 30), words["fr"])
 
 
+# German days are in the dative: the line says them after "in" ("in etwa drei Tagen"); one day
+# has prompts of its own ("in etwa einem Tag").
 @pytest.mark.parametrize(("n", "expected"), [
-    (0, ("zéro jour", "nul dagen", "null Tage")),
-    (1, ("un jour", "één dag", "ein Tag")),
-    (2, ("deux jours", "twee dagen", "zwei Tage")),
-    (21, ("vingt et un jours", "eenentwintig dagen", "einundzwanzig Tage")),
-    (101, ("cent un jours", "honderdeen dagen", "hundertein Tage")),
+    (0, ("zéro jour", "nul dagen", "null Tagen")),
+    (2, ("deux jours", "twee dagen", "zwei Tagen")),
+    (21, ("vingt et un jours", "eenentwintig dagen", "einundzwanzig Tagen")),
+    (101, ("cent un jours", "honderdeen dagen", "hundertein Tagen")),
 ])
 def test_days_words(words, n, expected):
     assert tuple(days_words(n, words[language]) for language in LANGUAGES) == expected
@@ -270,3 +272,46 @@ def test_a_locale_file_with_missing_months_fails_when_loaded(tmp_path):
     (tmp_path / "de" / "spoken.json").write_text(json.dumps(entries), encoding="utf-8")
     with pytest.raises(ValueError, match="12 months"):
         load_vocabulary(tmp_path, "de")
+
+
+# When the balance was calculated, as a label; waits; web addresses ------------------------------
+
+@pytest.mark.parametrize(("moment", "expected"), [
+    (datetime(2026, 11, 28, 10, 0, tzinfo=BRUSSELS), (
+        "samedi vingt-huit novembre, dix heures", "zaterdag achtentwintig november, tien uur",
+        "Samstag, dem achtundzwanzigsten November, zehn Uhr")),
+    (datetime(2026, 12, 1, 1, 21, tzinfo=BRUSSELS), (
+        "mardi premier décembre, une heure vingt et une",
+        "dinsdag één december, één uur eenentwintig",
+        "Dienstag, dem ersten Dezember, ein Uhr einundzwanzig")),
+])
+def test_short_moment_words(words, moment, expected):
+    assert tuple(short_moment_words(moment, words[language]) for language in LANGUAGES) == expected
+
+
+@pytest.mark.parametrize(("wait", "expected"), [
+    (timedelta(seconds=1), ("cinq minutes", "vijf minuten", "fünf Minuten")),
+    (timedelta(minutes=21), ("vingt-cinq minutes", "vijfentwintig minuten",
+                             "fünfundzwanzig Minuten")),
+    (timedelta(minutes=55), ("cinquante-cinq minutes", "vijfenvijftig minuten",
+                             "fünfundfünfzig Minuten")),
+    (timedelta(minutes=55, seconds=1), ("une heure", "één uur", "eine Stunde")),
+    (timedelta(hours=1), ("une heure", "één uur", "eine Stunde")),
+    (timedelta(hours=1, minutes=1), ("deux heures", "twee uur", "zwei Stunden")),
+    (timedelta(hours=21), ("vingt et une heures", "eenentwintig uur", "einundzwanzig Stunden")),
+])
+def test_waits_are_rounded_up_so_that_it_is_possible_by_then(words, wait, expected):
+    assert tuple(wait_words(wait, words[language]) for language in LANGUAGES) == expected
+
+
+def test_a_web_address_is_said_with_its_dots_and_its_country_spelled(words):
+    assert [web_address_words("recharger.ores.be", words[language]) for language in LANGUAGES] == [
+        "recharger point ores point B E", "recharger punt ores punt B E",
+        "recharger Punkt ores Punkt B E"]
+    assert web_address_words("ores.net", words["fr"]) == "ores point net"
+
+
+@pytest.mark.parametrize("address", ["", "https://ores.be", "ores..be", "ores.be/ou", "ores 2.be"])
+def test_what_is_no_web_address_to_say_is_refused(words, address):
+    with pytest.raises(ValueError, match="web address"):
+        web_address_words(address, words["fr"])
