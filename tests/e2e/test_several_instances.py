@@ -203,10 +203,11 @@ async def table(ledger: Ledger, *columns, where=None) -> list[tuple]:
 
 
 async def drained(ledger: Ledger) -> bool:
-    """Every event has become its messages, and every message is out."""
+    """Every event has become its messages, and every message is out. The cursor is read first:
+    read after the counts, it could include the events of messages queued in between."""
+    cursor = int(await ledger.get_meta(schema.OUTBOX_CURSOR) or 0)
     if set(await ledger.outbox.counts()) - DONE_STATES:
         return False
-    cursor = int(await ledger.get_meta(schema.OUTBOX_CURSOR) or 0)
     return not await ledger.events_after(cursor, limit=1)
 
 
