@@ -1,6 +1,7 @@
 """The balance line's webhooks: a sub-app behind the Twilio signature check. Thin: each handler
 reads the form, asks the ledger's balance view, and returns what ivr/flow.py builds."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,7 +13,7 @@ from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
 from saldo.keys import LINE, METRICS
 
 from . import flow
-from .limits import LookupRules, refused_until
+from .limits import CEILING_WINDOW, LookupRules, ceiling_until, refused_until
 from .line import Line, LineConfig
 from .script import (
     MENU_ANOTHER_METER,
@@ -24,7 +25,7 @@ from .script import (
     locked_out_greeting,
     locked_out_script,
 )
-from saldo.signature import signature_middleware
+from saldo.signature import form_of, signature_middleware
 from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")
@@ -32,6 +33,10 @@ log = logging.getLogger("saldo.ivr")
 # The audit trail's actions: a code typed and looked up, and a balance heard again (menu 1,
 # which is not another look-up: it counts toward no limit).
 LOOKUP, REPEAT = "ivr-balance", "ivr-repeat"
+# Every unknown code is also written under one actor of its own, so that every server counts the
+# unknown codes of the last minute, all callers together (the ceiling, LookupRules).
+ALL_CALLERS, UNKNOWN_CODE = "ivr:all-callers", "ivr-unknown-code"
+CEILING_REACHED = "ceiling"  # the audit outcome of a look-up refused by the ceiling
 LONGEST_CALL = timedelta(hours=4)  # Twilio ends a call after four hours
 
 
@@ -87,7 +92,7 @@ async def answer(request: web.Request) -> web.Response:
         return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
     if (metrics := request.config_dict.get(METRICS)) is not None:
         metrics.call_answered()
-    form = await request.post()
+    form = await form_of(request)
     caller, ledger = line.caller(form), line.ledger(request)
     try:
         wait = await _refused_for(line, ledger, caller)
@@ -113,13 +118,22 @@ async def _refused_for(line: Line, ledger: Ledger, caller: str) -> timedelta | N
     return None if until is None else until - now
 
 
+async def _ceiling_for(line: Line, ledger: Ledger) -> timedelta | None:
+    """How long nobody may look up a code, the last minute's unknown codes (all callers) having
+    reached the ceiling; None if they may now."""
+    now = line.clock.now()
+    unknown = await ledger.lookups_by(ALL_CALLERS, UNKNOWN_CODE, since=now - CEILING_WINDOW)
+    until = ceiling_until((lookup.at for lookup in unknown), now, line.rules)
+    return None if until is None else until - now
+
+
 def _call(form) -> str:
     return f"call:{form.get('CallSid', '')}"
 
 
 async def choose_language(request: web.Request) -> web.Response:
     line = request.app[LINE]
-    form = await request.post()
+    form = await form_of(request)
     tries = max(1, _count(request, "tries"))
     language = flow.language_of(form.get("Digits", ""))
     if language is None and tries < 2:
@@ -140,13 +154,20 @@ async def enter_ean(request: web.Request) -> web.Response:
     language = _language(request)
     prompts, voice = line.prompts[language], line.config.voices[language]
     failures = _count(request, "failures")
-    form = await request.post()
+    form = await form_of(request)
     digits = form.get("Digits", "")
     caller, call = line.caller(form), _call(form)
     ledger = line.ledger(request)
-    if (wait := await _refused_for(line, ledger, caller)) is not None:  # locked out mid-call
-        await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="locked_out",
-                           detail=call)
+    wait, ceiling = await asyncio.gather(_refused_for(line, ledger, caller),
+                                         _ceiling_for(line, ledger))
+    if wait is None and ceiling is not None:  # too many unknown codes, all callers: try later
+        wait, outcome = ceiling, CEILING_REACHED
+        if (metrics := request.config_dict.get(METRICS)) is not None:
+            metrics.ceiling_refused()
+    else:
+        outcome = "locked_out"
+    if wait is not None:  # locked out mid-call
+        await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome=outcome, detail=call)
         return _counted(request, "locked_out", _twiml(
             flow.goodbye(prompts, voice, locked_out_script(prompts, line.words, wait))))
     problem = await _problem_with(ledger, digits)
@@ -160,6 +181,9 @@ async def enter_ean(request: web.Request) -> web.Response:
         await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome=problem, detail=call)
     if problem or view is None:
         problem = problem or "code_unknown"
+        if problem == "code_unknown":
+            await ledger.audit(actor=ALL_CALLERS, action=UNKNOWN_CODE, ean=None,
+                               outcome="unknown", detail=call)
         return _counted(request, _OUTCOMES[problem],
                         _twiml(flow.ean_problem(prompts, voice, failures + 1, problem)))
     return _counted(request, "found", _twiml(flow.balance(
@@ -188,7 +212,7 @@ async def menu(request: web.Request) -> web.Response:
     line = request.app[LINE]
     language = _language(request)
     prompts, voice = line.prompts[language], line.config.voices[language]
-    form = await request.post()
+    form = await form_of(request)
     choice = form.get("Digits", "")
     if choice == MENU_REPEAT and (ean := await _found_in_this_call(request, line, form)):
         view = await line.ledger(request).balance_view(
@@ -217,7 +241,7 @@ async def _found_in_this_call(request: web.Request, line: Line, form) -> str | N
 
 async def call_ended(request: web.Request) -> web.Response:
     """The number's call status callback: how calls end, and how long they last, for /metrics."""
-    form = await request.post()
+    form = await form_of(request)
     duration = form.get("CallDuration", "")
     if (metrics := request.config_dict.get(METRICS)) is not None:
         metrics.call_ended(form.get("CallStatus", ""),
@@ -234,7 +258,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
 
     async def load(app: web.Application):
         rules = LookupRules(config.lookups_per_hour, config.unknown_before_lockout,
-                            config.lockout)
+                            config.lockout, config.unknown_codes_per_minute)
         app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
                          ledger, clock, rules)
         yield

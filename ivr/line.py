@@ -12,7 +12,7 @@ from aiohttp import web
 from ledger import Clock, Ledger
 
 from .flow import Voice
-from .limits import LookupRules
+from .limits import LookupRules, caller_identity
 from .script import Prompts
 from .spoken import Vocabulary
 
@@ -27,6 +27,7 @@ class LineConfig:
     lookups_per_hour: int = 20
     unknown_before_lockout: int = 5
     lockout: timedelta = timedelta(hours=1)
+    unknown_codes_per_minute: int = 30
 
 
 @dataclass
@@ -41,7 +42,9 @@ class Line:
     rules: LookupRules
 
     def caller(self, form: Mapping[str, str]) -> str:
-        """Caller numbers are kept only as a keyed hash."""
-        digest = hmac.new(self.config.caller_hash_key, form.get("From", "").encode(),
+        """Whom the look-up limits count (ivr/limits.py: the number in E.164, or the call when
+        the number is withheld), kept only as a keyed hash."""
+        identity = caller_identity(form.get("From", ""), form.get("CallSid", ""))
+        digest = hmac.new(self.config.caller_hash_key, identity.encode("utf-8", "surrogatepass"),
                           hashlib.sha256).hexdigest()
         return f"ivr:{digest[:16]}"

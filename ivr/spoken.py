@@ -145,7 +145,20 @@ def _de(n: int) -> str:
     return head if rest == 0 else head + _de_below_thousand(rest)
 
 
+def _fr_millions(m: int) -> str:  # un million, deux millions, quatre-vingts millions (a noun)
+    return "un million" if m == 1 else f"{_fr(m)} millions"
+
+
+def _nl_millions(m: int) -> str:  # één miljoen, twee miljoen
+    return f"{_nl(m)} miljoen"
+
+
+def _de_millions(m: int) -> str:  # eine Million, zwei Millionen
+    return "eine Million" if m == 1 else f"{_de_attributive(_de(m))} Millionen"
+
+
 _NUMBER_WORDS = {"fr": _fr, "nl": _nl, "de": _de}
+_MILLIONS = {"fr": _fr_millions, "nl": _nl_millions, "de": _de_millions}
 
 
 def number_words(n: int, language: str) -> str:
@@ -156,6 +169,19 @@ def number_words(n: int, language: str) -> str:
     if not 0 <= n <= LARGEST:
         raise ValueError(f"{n} is outside the numbers said in words (0 to {LARGEST})")
     return _NUMBER_WORDS[language](n)
+
+
+def _large_number_words(n: int, language: str) -> str:
+    """Up to 999 999 999 999 before a noun, millions as nouns of their own: "un million deux
+    cent mille", "twee miljoen", "eine Million" (a balance the ledger holds is under 22 million
+    euros: whatever it holds, the line can say it)."""
+    if n <= LARGEST:
+        return number_words(n, language)
+    millions, rest = divmod(n, 1_000_000)
+    if millions > LARGEST:
+        raise ValueError(f"{n} is outside the numbers said in words")
+    head = _MILLIONS[language](millions)
+    return head if rest == 0 else f"{head} {number_words(rest, language)}"
 
 
 # The words around the numbers ---------------------------------------------------------------------
@@ -226,7 +252,7 @@ def _feminine(word: str, language: str) -> str:
 def _count(n: int, noun: tuple[str, str], vocabulary: Vocabulary, feminine: bool = False) -> str:
     """A number before its noun: "un euro", "zéro jour", "nul dagen", "hundertein Euro"."""
     language = vocabulary.language
-    word = number_words(n, language)
+    word = _large_number_words(n, language)
     if language == "de":
         word = _de_attributive(word)
         if feminine and word.endswith("ein"):
@@ -234,7 +260,10 @@ def _count(n: int, noun: tuple[str, str], vocabulary: Vocabulary, feminine: bool
     elif feminine:
         word = _feminine(word, language)
     singular = n == 1 or (n == 0 and language == "fr")        # French counts zero in the singular
-    return f"{word} {noun[0] if singular else noun[1]}"
+    name = noun[0] if singular else noun[1]
+    if language == "fr" and n >= 1_000_000 and n % 1_000_000 == 0:  # un million d'euros
+        return f"{word} d'{name}" if name[:1] in "aeiouéh" else f"{word} de {name}"
+    return f"{word} {name}"
 
 
 def amount_words(cents: int, vocabulary: Vocabulary) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from . import schema
 from .clock import from_text, to_text
@@ -24,7 +24,8 @@ from .errors import InvalidInput, LedgerError
 LANGUAGES = ("fr", "nl", "de")
 MIN_PASSWORD_LENGTH = 12
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-CHANNELS = ("terminal", "online", "transfer")  # the payment channels an API client may be
+CHANNELS = ("terminal", "online", "transfer")
+CLIENT_ACTOR = "web:client"  # + ":" + the client's key: the per-address count's actor  # the payment channels an API client may be
 
 
 class LoginRefused(LedgerError):
@@ -34,7 +35,7 @@ class LoginRefused(LedgerError):
 
     def __init__(self, why: str):
         super().__init__(why)
-        self.why = why  # unknown | wrong | locked | disabled
+        self.why = why  # unknown | wrong | locked | disabled | throttled
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,13 @@ def _digest(token: str) -> str:
 
 class Access:
     def __init__(self, ledger, *, max_failures: int = 5, lockout: timedelta = timedelta(minutes=15),
-                 idle: timedelta = timedelta(minutes=30), longest: timedelta = timedelta(hours=10)):
+                 idle: timedelta = timedelta(minutes=30), longest: timedelta = timedelta(hours=10),
+                 max_failures_per_client: int = 20):
         self._ledger = ledger
         self.max_failures = max_failures
+        # Per client address, over `lockout`: log-ins begun and not ended by a session, whatever
+        # the names tried (one address trying many names meets this, not the per-name lockout).
+        self.max_failures_per_client = max_failures_per_client
         self.lockout = lockout
         self.idle = idle
         self.longest = longest
@@ -117,9 +122,16 @@ class Access:
             await conn.execute(delete(schema.staff_sessions).where(
                 schema.staff_sessions.c.staff_id == row[0]))
 
-    async def log_in(self, username: str, password: str, *, replacing: str | None = None
-                     ) -> tuple[Staff, str]:
+    async def log_in(self, username: str, password: str, *, replacing: str | None = None,
+                     client: str | None = None) -> tuple[Staff, str]:
         """A new session's token (ending the session `replacing`, if any), or LoginRefused.
+
+        `client`: a key for the address the attempt came from (the pages give a keyed hash of
+        it, never the address). Each attempt from it is written to the audit trail in the
+        transaction that counts the earlier ones, and a success writes its end: more than
+        `max_failures_per_client` attempts without a session within `lockout` are refused as
+        `throttled`, before any name is looked at. The count lives in the database, so every
+        instance sees the same one.
 
         Each attempt is counted before its password is checked, in the transaction that reads
         the count, so attempts sent all at once get `max_failures` checks at most: the ones
@@ -131,6 +143,11 @@ class Access:
         now = self._now()
         locked_from_now = {"failed_logins": 0, "locked_until": to_text(now + self.lockout)}
         async with self._ledger._writing() as conn:
+            if client is not None and await self._client_attempts(conn, client, now) \
+                    >= self.max_failures_per_client:
+                raise LoginRefused("throttled")
+            if client is not None:
+                await self._client_attempt(conn, client, now, "attempt")
             row = (await conn.execute(select(
                 s.c.id, s.c.username, s.c.cpas, s.c.language, s.c.password_hash, s.c.disabled_at,
                 s.c.failed_logins, s.c.locked_until).where(
@@ -162,12 +179,28 @@ class Access:
         async with self._ledger._writing() as conn:
             await conn.execute(update(s).where(s.c.id == row.id).values(
                 failed_logins=0, locked_until=None))
+            if client is not None:
+                await self._client_attempt(conn, client, now, "session")
             if replacing:  # no session outlives a new log-in on the same browser
                 await conn.execute(delete(t).where(t.c.token_hash == _digest(replacing)))
             await conn.execute(t.insert().values(
                 token_hash=_digest(token), staff_id=row.id, created_at=to_text(now),
                 last_seen_at=to_text(now)))
         return Staff(row.id, row.username, row.cpas, row.language), token
+
+    async def _client_attempts(self, conn, client: str, now: datetime) -> int:
+        """Attempts from `client` within `lockout` that no session ended."""
+        u = schema.audit
+        counted = (await conn.execute(select(func.sum(case((u.c.outcome == "attempt", 1),
+                                                           else_=-1))).where(
+            u.c.actor == f"{CLIENT_ACTOR}:{client}", u.c.action == "log-in-attempt",
+            u.c.at > to_text(now - self.lockout)))).scalar()
+        return counted or 0
+
+    async def _client_attempt(self, conn, client: str, now: datetime, outcome: str) -> None:
+        await conn.execute(schema.audit.insert().values(
+            at=to_text(now), actor=f"{CLIENT_ACTOR}:{client}", action="log-in-attempt",
+            ean=None, outcome=outcome))
 
     async def _verify(self, hashed: str, password: str) -> bool:
         try:

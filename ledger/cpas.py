@@ -4,18 +4,21 @@ An account of another CPAS is answered exactly as an unknown one (UnknownAccount
 attempt is written to the audit trail as `foreign`.
 """
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from . import schema
-from .clock import BRUSSELS, from_text
+from .calendar import NonDisconnectionPeriod
+from .clock import BRUSSELS, from_text, to_text
 from .db import fetch_rows, reading
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
 from .outbox import MessageRecord
-from .view import BalanceView
+from .rules import EXHAUSTED_AT_CENTS
+from .view import OUTFLOW_WINDOW_DAYS, BalanceView
 
 HISTORY_DAYS = 60
 POSTINGS_SHOWN = 50
@@ -143,3 +146,160 @@ def _history(postings: list[PostingLine], consumed: dict[date, int], now: dateti
             index += 1
         days.append(Day(day, consumed.get(day), balance))
     return days
+
+
+# ---- the residents list, one page at a time ------------------------------------------------
+
+# Who needs help first: no energy now, then soon none, then eating into the emergency credit,
+# then low; the others last. The states as the rules name them (ledger.rules.State).
+ATTENTION_ORDER = ("disconnected", "power_limited", "disconnection_pending", "emergency", "low",
+                   "normal")
+RESIDENT_SORTS = ("attention", "name", "balance", "days")
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+QUERY_MAX_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class ResidentsPage:
+    """One page of a CPAS's residents, in the order asked, and the counts of the whole list."""
+
+    residents: list  # of ledger.Resident, in order
+    total: int  # residents matching the search
+    counts: dict[str, int]  # every resident under mandate, by state (ATTENTION_ORDER)
+    offset: int
+    limit: int
+
+
+def folded(text: str) -> str:
+    """Case and accents aside: 'zoe' finds 'Zoé'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _sqlite_fold(text):
+    return None if text is None else folded(text)
+
+
+# PostgreSQL: the accented Latin letters (Latin-1 and Latin Extended-A) as their base letter,
+# then lower(); SQLite calls folded() itself, for the names that are not plain ASCII only.
+_ONE_TO_ONE = {c: folded(c) for c in map(chr, range(0xC0, 0x180))
+               if folded(c) != c and len(folded(c)) == 1}
+_ONE_TO_MANY = {c: folded(c) for c in map(chr, range(0xC0, 0x180))
+                if folded(c) != c and len(folded(c)) > 1}
+
+
+def _folded_name(conn, column):
+    if conn.dialect.name == "sqlite":
+        return case((column.op("GLOB")("*[^ -~]*"), func.saldo_fold(column)),
+                    else_=func.lower(column))
+    expression = func.translate(column, "".join(_ONE_TO_ONE), "".join(_ONE_TO_ONE.values()))
+    for letter, letters in _ONE_TO_MANY.items():
+        expression = func.replace(expression, letter, letters)
+    return func.lower(expression).collate("C")  # code-point order, as Python sorts
+
+
+def _code_point_order(conn, expression):
+    return expression.collate("C") if conn.dialect.name == "postgresql" else expression
+
+
+def _lapsed_before(ndp: NonDisconnectionPeriod, now: datetime) -> datetime:
+    """The latest announcement whose non-disconnection period is over by now: a cut announced
+    until then is a cut now (the rules say so before the worker's tick records it). end_after
+    never goes back in time, so it is found by halving."""
+    if ndp.end_after(now) <= now:
+        return now
+    low, high = now - timedelta(days=62), now
+    if ndp.end_after(low) > now:
+        return low
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if ndp.end_after(middle) <= now:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _attention_rank(a, lapsed: str):
+    """ATTENTION_ORDER's index of each account's state, as ledger.rules.classify gives it."""
+    cut = case((a.c.power_limiter, 1), else_=0)
+    return case(
+        (a.c.supply == "off", cut),
+        (and_(a.c.supply == "pending", a.c.pending_since.is_not(None),
+              a.c.pending_since <= lapsed), cut),
+        (a.c.supply == "pending", 2),
+        (a.c.balance_cents < 0, 3),
+        (a.c.balance_cents < a.c.threshold_cents, 4),
+        else_=5)
+
+
+def _days_left(a):
+    """ledger.view.estimated_days_left in SQL: the usable credit at the average outflow of the
+    last 7 posted days (found by the consumption days' primary key, 7 rows an account)."""
+    t, s = schema.consumption_days.alias("recent"), schema.consumption_days.alias("seventh")
+    seventh = (select(s.c.day).where(s.c.account_id == a.c.id).order_by(s.c.day.desc())
+               .limit(1).offset(OUTFLOW_WINDOW_DAYS - 1).correlate(a).scalar_subquery())
+    window = and_(t.c.account_id == a.c.id, t.c.day >= func.coalesce(seventh, ""))
+    total = (select(func.sum(t.c.amount_cents + t.c.repaid_cents)).where(window)
+             .correlate(a).scalar_subquery())
+    days = select(func.count()).select_from(t).where(window).correlate(a).scalar_subquery()
+    usable = a.c.balance_cents - EXHAUSTED_AT_CENTS
+    usable = case((usable > 0, usable), else_=0)
+    return case((total > 0, usable * days // total), else_=None)
+
+
+def _search(conn, a, query: str):
+    """Digits: a part of the EAN's last 13; anything else: a part of the name, case and
+    accents aside."""
+    digits = query.replace(" ", "").replace(".", "")
+    if digits.isascii() and digits.isdigit():
+        return a.c.ean13.contains(digits, autoescape=True)
+    return func.coalesce(_folded_name(conn, a.c.name), "").contains(folded(query),
+                                                                     autoescape=True)
+
+
+def _order(conn, a, sort: str, lapsed: str) -> list:
+    if sort == "name":
+        return [_code_point_order(conn, func.coalesce(
+            _folded_name(conn, func.nullif(a.c.name, "")), "~")), a.c.ean]
+    if sort == "balance":
+        return [a.c.balance_cents, a.c.ean]
+    if sort == "days":  # the fewest days left first; unknown last
+        days = _days_left(a)
+        return [days.is_(None), func.coalesce(days, 0), a.c.ean]
+    return [_attention_rank(a, lapsed), a.c.balance_cents,
+            _code_point_order(conn, func.coalesce(_folded_name(conn, a.c.name), "")), a.c.id]
+
+
+async def residents_order(ledger, conn, cpas: str, *, sort: str, query: str, offset: int,
+                          limit: int) -> tuple[list[int], int, dict[str, int]]:
+    """One page of a CPAS's residents (their ids, in the order asked), how many match the
+    search, and how many of them all are in each state: three statements over the CPAS's
+    accounts (found by their index), none returning more than `limit` rows or the six counts."""
+    if sort not in RESIDENT_SORTS:
+        raise InvalidInput("sort", f"one of {', '.join(RESIDENT_SORTS)}", "value.refused")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput("limit", f"from 1 to {MAX_PAGE_SIZE}", "value.refused")
+    if offset < 0:
+        raise InvalidInput("offset", "0 or more", "value.refused")
+    query = "".join(c for c in query if c.isprintable()).strip()[:QUERY_MAX_LENGTH]
+    if conn.dialect.name == "sqlite":
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.create_function("saldo_fold", 1, _sqlite_fold,
+                                                    deterministic=True)
+    a = schema.accounts
+    lapsed = to_text(_lapsed_before(ledger.ndp, ledger.clock.now()))
+    mandate = a.c.cpas == cpas
+    ranks = select(_attention_rank(a, lapsed).label("rank")).where(mandate).subquery()
+    counts = dict.fromkeys(ATTENTION_ORDER, 0)
+    for rank, count in await conn.execute(select(ranks.c.rank, func.count())
+                                          .group_by(ranks.c.rank)):
+        counts[ATTENTION_ORDER[rank]] = count
+    where = [mandate, _search(conn, a, query)] if query else [mandate]
+    total = (await conn.execute(select(func.count()).select_from(a).where(*where))
+             ).scalar_one() if query else sum(counts.values())
+    ids = [id_ for (id_,) in await conn.execute(
+        select(a.c.id).where(*where).order_by(*_order(conn, a, sort, lapsed))
+        .limit(limit).offset(offset))]
+    return ids, total, counts

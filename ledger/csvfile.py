@@ -4,9 +4,8 @@ Each bad value is reported with its line and field; the valid rows go on to the 
 """
 
 import csv
-import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from .clock import BRUSSELS
 from .contacts import normalise_email, normalise_mobile
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_digits, short_or_full
 from .errors import InvalidInput
+from .limits import TEXT_LIMITS, check_text
 from .money import parse_cents
 from .service import AccountInput, ConsumptionInput, RowError
 
@@ -32,8 +32,42 @@ _NO = {"no", "n", "false", "0", "non", "nee", "nein", ""}
 T = TypeVar("T")
 
 
+# A physical line longer than this is refused on its own (as a blank line is skipped), so that
+# one huge value neither fills the memory nor stops the file.
+LONGEST_LINE = 8192
+
+
 class FileRefused(Exception):
     """The whole file cannot be read (encoding, header); nothing was posted."""
+
+
+class RowRefused(Exception):
+    """Every bad value of one row, each an InvalidInput naming its field."""
+
+    def __init__(self, errors: list[InvalidInput]):
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
+
+
+class _Fields:
+    """Parses a row's values one by one, keeping every refusal rather than the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[InvalidInput] = []
+
+    def take(self, parse: Callable[..., T], *args) -> T | None:
+        try:
+            return parse(*args)
+        except InvalidInput as error:
+            self.errors.append(error)
+            return None
+
+    def text(self, field: str, value: str | None) -> str | None:
+        return self.take(check_text, field, value)
+
+    def done(self) -> None:
+        if self.errors:
+            raise RowRefused(self.errors)
 
 
 @dataclass
@@ -42,21 +76,46 @@ class Parsed(Generic[T]):
     errors: list[RowError]
 
 
-def _read_table(path: Path, known: tuple[str, ...], required: tuple[str, ...]
-                ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+def _text_lines(raw: Iterable[bytes], too_long: list[RowError]) -> Iterator[str]:
+    """The file's lines decoded one at a time (the file is streamed, never read whole)."""
+    for number, line in enumerate(raw, start=1):
+        if len(line) > LONGEST_LINE:
+            too_long.append(RowError(number, "(row)", f"a line of {len(line)} bytes: at most "
+                                     f"{LONGEST_LINE} are read"))
+            yield "\n"  # skipped as a blank line
+            continue
+        try:
+            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise FileRefused(f"line {number}: not UTF-8 text (byte {error.start + 1} of the "
+                              "line cannot be read); save the file as UTF-8") from None
+        if "\x00" in text:
+            too_long.append(RowError(number, "(row)", "contains a NUL character"))
+            yield "\n"
+            continue
+        yield text
+
+
+def _read_table(path: Path, known: tuple[str, ...], required: tuple[str, ...],
+                too_long: list[RowError]) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise FileRefused(f"not UTF-8 text (byte {error.start} cannot be read)") from None
+        raw = path.open("rb")
     except OSError as error:
         raise FileRefused(error.strerror or str(error)) from None
-    first_line = text.split("\n", 1)[0]
+    lines = _text_lines(_closing(raw), too_long)
+    first_line = next(lines, None)
+    if first_line is None:
+        raise FileRefused("the file is empty: it needs a header row")
+    if too_long:
+        raise FileRefused(f"line 1: {too_long[0].message}")
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_chain(first_line, lines), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         raise FileRefused("the file is empty: it needs a header row") from None
+    except csv.Error as error:
+        raise FileRefused(f"line 1: {error}") from None
     columns = [name.strip().lower() for name in header]
     unknown = [c for c in columns if c not in known]
     if unknown:
@@ -68,6 +127,16 @@ def _read_table(path: Path, known: tuple[str, ...], required: tuple[str, ...]
     if missing:
         raise FileRefused(f"line 1: the column {missing[0]!r} is missing")
     return columns, _lines(reader)
+
+
+def _closing(raw) -> Iterator[bytes]:
+    with raw:
+        yield from raw
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
 
 
 def _lines(reader) -> Iterator[tuple[int, list[str]]]:
@@ -84,13 +153,16 @@ Build = Callable[[int, list[str], dict[str, int]], T]
 def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
                 build: Build) -> Parsed[T]:
     """Rows built from each line's values (stripped); a line must have the header's width."""
-    columns, records = _read_table(path, known, required)
+    skipped: list[RowError] = []
+    columns, records = _read_table(path, known, required, skipped)
     position = {name: i for i, name in enumerate(columns)}
     required_at = [(name, position[name]) for name in required]
     width = len(columns)
     rows: list[T] = []
     errors: list[RowError] = []
     for line, values in records:
+        while skipped:
+            errors.append(skipped.pop(0))
         values = [v.strip() for v in values]
         if not any(values):
             continue  # a blank line, or one of separators only
@@ -100,13 +172,23 @@ def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
             errors.append(RowError(line, "(row)", f"{len(values)} values for {width} columns "
                                    "(a value with a comma needs quotes, or use ';')"))
             continue
+        missing = [RowError(line, name, "is required") for name, i in required_at if not values[i]]
         try:
-            for name, i in required_at:
-                if not values[i]:
-                    raise InvalidInput(name, "is required", "value.required")
-            rows.append(build(line, values, position))
+            row = build(line, values, position)
+        except RowRefused as refused:
+            named = {error.field for error in missing}
+            errors.extend(missing)
+            errors.extend(RowError(line, error.field, error.message) for error in refused.errors
+                          if error.field not in named)
+            continue
         except InvalidInput as error:
-            errors.append(RowError(line, error.field, error.message))
+            errors.extend(missing or [RowError(line, error.field, error.message)])
+            continue
+        if missing:
+            errors.extend(missing)
+        else:
+            rows.append(row)
+    errors.extend(skipped)
     return Parsed(rows, errors)
 
 
@@ -123,7 +205,7 @@ def parse_yes_no(text: str, field: str) -> bool:
     raise InvalidInput(field, f"{text!r} is not yes or no", "yes_no.invalid", text=text)
 
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 EARLIEST_YEAR = 2000  # before smart meters existed: a typing error
 
 
@@ -160,43 +242,62 @@ def parse_moment(text: str, field: str) -> datetime:
 
 def _account(line: int, values: list[str], position: dict[str, int]) -> AccountInput:
     r = {name: values[i] for name, i in position.items()}
-    mobile = _optional(r, "mobile")
-    email = _optional(r, "email")
+    f = _Fields()
+    mobile = f.text("mobile", _optional(r, "mobile"))
+    email = f.text("email", _optional(r, "email"))
     threshold = _optional(r, "low_credit_threshold")
     transferred = _optional(r, "transferred_balance")
     activated = _optional(r, "activated_at")
-    return AccountInput(
-        ean=short_or_full(r["ean"]),
+    row = AccountInput(
+        ean=f.take(short_or_full, r["ean"]) if r["ean"] else "",
         energy=r["energy"].lower(),
         language=r["language"].lower(),
-        name=_optional(r, "name"),
-        mobile=normalise_mobile(mobile) if mobile else None,
-        email=normalise_email(email) if email else None,
+        name=f.text("name", _optional(r, "name")),
+        mobile=f.take(normalise_mobile, mobile) if mobile else None,
+        email=f.take(normalise_email, email) if email else None,
         notify=(_optional(r, "notify") or "").lower() or None,
-        threshold_cents=parse_cents(threshold, "low_credit_threshold") if threshold else None,
-        transferred_cents=parse_cents(transferred, "transferred_balance") if transferred else None,
-        activated_at=parse_moment(activated, "activated_at") if activated else None,
-        power_limiter=parse_yes_no(r.get("power_limiter", ""), "power_limiter"),
-        cpas=_optional(r, "cpas"),
+        threshold_cents=(f.take(parse_cents, threshold, "low_credit_threshold")
+                         if threshold else None),
+        transferred_cents=(f.take(parse_cents, transferred, "transferred_balance")
+                           if transferred else None),
+        activated_at=f.take(parse_moment, activated, "activated_at") if activated else None,
+        power_limiter=bool(f.take(parse_yes_no, r.get("power_limiter", ""), "power_limiter")),
+        cpas=f.text("cpas", _optional(r, "cpas")),
         line=line,
     )
+    f.done()
+    return row
 
 
 def _consumption(line: int, values: list[str], position: dict[str, int]) -> ConsumptionInput:
     ean = values[position["ean"]]
-    if not (is_digits(ean) and len(ean) in (SHORT_LENGTH, FULL_LENGTH)):
-        ean = short_or_full(ean)  # says what is wrong with it
-    # An 18-digit code is checked against the accounts: the ledger says when it is mistyped.
     quantity = position.get("quantity")
     unit = position.get("unit")
-    return ConsumptionInput(
+    day = values[position["day"]]
+    amount = values[position["amount"]]
+    if (is_digits(ean) and len(ean) in (SHORT_LENGTH, FULL_LENGTH) and _DAY.match(day)
+            and (quantity is None or len(values[quantity]) <= TEXT_LIMITS["quantity"])
+            and (unit is None or len(values[unit]) <= TEXT_LIMITS["unit"])):
+        try:  # the common row, without the bookkeeping of every refusal
+            return ConsumptionInput(ean, parse_day(day), parse_cents(amount, "amount"),
+                                    values[quantity] or None if quantity is not None else None,
+                                    values[unit] or None if unit is not None else None, line)
+        except InvalidInput:
+            pass
+    f = _Fields()
+    if ean and not (is_digits(ean) and len(ean) in (SHORT_LENGTH, FULL_LENGTH)):
+        f.take(short_or_full, ean)  # says what is wrong with it
+    # An 18-digit code is checked against the accounts: the ledger says when it is mistyped.
+    row = ConsumptionInput(
         ean,
-        parse_day(values[position["day"]]),
-        parse_cents(values[position["amount"]], "amount"),
-        values[quantity] or None if quantity is not None else None,
-        values[unit] or None if unit is not None else None,
+        f.take(parse_day, day) if day else None,
+        f.take(parse_cents, amount, "amount") if amount else None,
+        f.text("quantity", values[quantity] or None) if quantity is not None else None,
+        f.text("unit", values[unit] or None) if unit is not None else None,
         line,
     )
+    f.done()
+    return row
 
 
 def read_accounts(path: Path) -> Parsed[AccountInput]:

@@ -60,6 +60,8 @@ REFUSALS: Mapping[str, tuple[str, ...]] = {
     "client.kind_missing": (),
     "client.unknown": ("number",),
     "label.missing": (),
+    "text.too_long": ("max_length", "length"),
+    "text.nul": (),
     "database.folder_missing": ("folder",),
     "demo.refused": (),
     "login.refused": (),

@@ -4,7 +4,7 @@ import re
 
 from .errors import InvalidInput
 
-_AMOUNT = re.compile(r"^([+-]?)(\d{1,9})(?:[.,](\d{1,2}))?$")
+_AMOUNT = re.compile(r"^([+-]?)([0-9]{1,9})(?:[.,]([0-9]{1,2}))?$")  # ASCII digits only
 
 
 def parse_cents(text: str, field: str = "amount") -> int:

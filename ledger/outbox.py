@@ -20,6 +20,7 @@ from .contacts import normalise_email, normalise_mobile
 from .db import fetch_rows, insert_many, reading, update_many
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
+from .limits import check_text
 from .events import Event, event_from_row
 
 AUDIENCES = ("customer", "cpas")
@@ -358,6 +359,9 @@ class Outbox:
         """Where a CPAS is told of its residents' serious events; neither removes it."""
         if not cpas.strip():
             raise InvalidInput("cpas", "a CPAS code is needed", "cpas.missing")
+        check_text("cpas", cpas.strip())
+        check_text("mobile", mobile)
+        check_text("email", email)
         if language not in ("fr", "nl", "de"):
             raise InvalidInput("language", f"{language!r} is not fr, nl or de",
                                "language.unknown", value=language)

@@ -26,6 +26,7 @@ from .db import appending, create_engine, fetch_rows, insert_many, reading, sqli
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
 from .errors import InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, event_from_row
+from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS, check_text
 from .access import Access
 from .cpas import CpasDesk
 from .groupcommit import GroupCommit
@@ -299,8 +300,19 @@ def _lookups_by(actor, action, since):
             .order_by(u.c.at, u.c.id))
 
 
-def _consumption_error(row: ConsumptionInput, ids: dict[str, int], today: date
-                       ) -> tuple[str, str] | None:
+def check_account_texts(row: AccountInput) -> None:
+    """The limits of an account's text fields (ledger.limits): the first one broken."""
+    for name in ("name", "mobile", "email", "cpas"):
+        check_text(name, getattr(row, name))
+
+
+def _consumption_error(row: ConsumptionInput, ids: dict[str, int], today: date,
+                       most_cents: int) -> tuple[str, str] | None:
+    for name in ("quantity", "unit"):
+        try:
+            check_text(name, getattr(row, name))
+        except InvalidInput as error:
+            return name, error.message
     if row.ean not in ids:
         if len(row.ean) == FULL_LENGTH and not is_valid_full(row.ean):
             return "ean", "the check digit does not match: the code seems mistyped"
@@ -309,6 +321,9 @@ def _consumption_error(row: ConsumptionInput, ids: dict[str, int], today: date
         return "day", f"{row.day.isoformat()} has not ended yet"
     if row.amount_cents < 0:
         return "amount", "a consumption cannot be negative"
+    if row.amount_cents > most_cents:
+        return "amount", (f"more than {most_cents // 100},{most_cents % 100:02d} € in a day "
+                          "(DAY_CONSUMPTION_MAX)")
     return None
 
 
@@ -349,8 +364,12 @@ class Ledger:
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None,
                  ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None,
-                 sqlite_file: Path | None = None):
+                 sqlite_file: Path | None = None,
+                 day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS,
+                 adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS):
         self.engine = engine
+        self.day_consumption_max_cents = day_consumption_max_cents
+        self.adjustment_max_cents = adjustment_max_cents
         # On SQLite the balance line's look-ups and audit records bypass the async adapter.
         self._inline_reads = InlineReader(sqlite_file) if sqlite_file else None
         self._direct_writes = ThreadWriter(sqlite_file) if sqlite_file else None
@@ -517,6 +536,7 @@ class Ledger:
         return report
 
     def _complete(self, row: AccountInput, prefix: str | None) -> AccountInput:
+        check_account_texts(row)
         ean = row.ean
         if len(ean) == SHORT_LENGTH:
             if not prefix:
@@ -547,6 +567,11 @@ class Ledger:
         if not 0 <= threshold <= TOPUP_MAX_CENTS:
             raise InvalidInput("low_credit_threshold", "must lie between 0,00 and 250,00 €",
                                "threshold.out_of_range", low_cents=0, high_cents=TOPUP_MAX_CENTS)
+        most = self.adjustment_max_cents
+        if row.transferred_cents is not None and not -most <= row.transferred_cents <= most:
+            raise InvalidInput("transferred_balance", "lies beyond an agent's adjustment "
+                               "(ADJUSTMENT_MAX)", "amount.out_of_range", low_cents=-most,
+                               high_cents=most)
         if row.activated_at and row.activated_at > self.clock.now():
             raise InvalidInput("activated_at", "lies in the future", "date.in_the_future")
         return replace(row, ean=ean, notify=notify, threshold_cents=threshold, line=row.line)
@@ -648,7 +673,7 @@ class Ledger:
         today = self.clock.now().astimezone(BRUSSELS).date()
         latest: dict[tuple[int, date], ConsumptionInput] = {}
         for row in rows:
-            error = _consumption_error(row, ids, today)
+            error = _consumption_error(row, ids, today, self.day_consumption_max_cents)
             if error:
                 report.errors.append(RowError(row.line, *error))
                 continue
@@ -719,6 +744,9 @@ class Ledger:
             writes.post(account_id, "consumption", book, ENERGY_SOLD, row.amount_cents, at,
                         _consumption_reference(account_id, day, revision), day)
             balance -= row.amount_cents
+            if balance < -LARGEST_CENTS:
+                report.errors.append(RowError(row.line, "amount", "the balance cannot go lower"))
+                continue
             self._settle(writes, account, balance, now, at)
         await writes.flush(conn)
 
@@ -741,8 +769,9 @@ class Ledger:
             outcome = {InvalidInput: f"refused:{getattr(refused, 'field', '')}",
                        UnknownAccount: "unknown",
                        ReferenceConflict: "conflict"}.get(type(refused), "refused")
+            detail = (reference or "").replace("\x00", "").strip()[:200] or None
             await self.audit(actor=actor, action="topup", ean=ean, outcome=outcome,
-                             detail=(reference or "").strip()[:200] or None)
+                             detail=detail)
             raise
 
     async def _top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
@@ -754,6 +783,10 @@ class Ledger:
         if not reference:
             raise InvalidInput("reference", "a top-up needs its payment reference",
                                "reference.missing")
+        check_text("reference", reference)
+        check_text("reason", reason)
+        if issuer is not None:
+            check_text("issuer", issuer)
         if channel == "agent":
             if amount_cents == 0:
                 raise InvalidInput("amount", "an agent's adjustment cannot be zero",
@@ -761,18 +794,27 @@ class Ledger:
             if not (reason or "").strip():
                 raise InvalidInput("reason", "an agent's adjustment needs a reason",
                                    "reason.missing")
+            most = self.adjustment_max_cents
+            if not -most <= amount_cents <= most:
+                raise InvalidInput("amount", f"an agent's adjustment lies between "
+                                   f"-{most // 100},{most % 100:02d} € and "
+                                   f"{most // 100},{most % 100:02d} € (ADJUSTMENT_MAX)",
+                                   "amount.out_of_range", low_cents=-most, high_cents=most)
         elif not TOPUP_MIN_CENTS <= amount_cents <= TOPUP_MAX_CENTS:
             raise InvalidInput("amount", "a top-up lies between 5,00 € and 250,00 €",
                                "amount.out_of_range", low_cents=TOPUP_MIN_CENTS,
                                high_cents=TOPUP_MAX_CENTS)
+        if reference.isascii() and reference.isdigit() and len(reference) in (SHORT_LENGTH,
+                                                                              FULL_LENGTH):
+            # Terminals quote the 13 digits to find the meter; as a key it would swallow every
+            # later top-up of that meter. Refused whether or not such a meter exists, before
+            # looking: the answer must not tell a caller which EANs are there.
+            raise InvalidInput("reference", "must identify this payment (a receipt or "
+                               "transaction number), not a meter (13 or 18 digits)",
+                               "reference.is_the_meter")
         key = f"topup:{channel}@{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
-            if reference in (account.ean, account.ean[-SHORT_LENGTH:]):
-                # Terminals quote the 13 digits to find the meter; as a key it would swallow
-                # every later top-up of that meter.
-                raise InvalidInput("reference", "must identify this payment (a receipt or "
-                                   "transaction number), not the meter", "reference.is_the_meter")
             p = schema.postings
             earlier = (await conn.execute(
                 select(p.c.account_id, p.c.amount_cents, p.c.from_book).where(p.c.reference == key)
@@ -791,6 +833,10 @@ class Ledger:
             writes.post(account.id, "topup", source, balance_book(account.id), amount_cents, at, key,
                         detail=reason)
             new_balance = account.balance_cents + amount_cents
+            if not -LARGEST_CENTS <= new_balance <= LARGEST_CENTS:
+                raise InvalidInput("amount", "the balance would leave what the ledger holds",
+                                   "amount.out_of_range", low_cents=-LARGEST_CENTS,
+                                   high_cents=LARGEST_CENTS)
             if amount_cents > 0:
                 account.last_topup_at, account.last_topup_cents = at, amount_cents
                 account.last_topup_channel = channel
@@ -819,6 +865,10 @@ class Ledger:
                                "daily.out_of_range", low_cents=1, high_cents=amount_cents)
         if not reference.strip():
             raise InvalidInput("reference", "a payment plan needs a reference", "reference.missing")
+        check_text("reference", reference.strip())
+        if amount_cents > LARGEST_CENTS:
+            raise InvalidInput("amount", "lies beyond what the ledger holds", "amount.out_of_range",
+                               low_cents=1, high_cents=LARGEST_CENTS)
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             book = f"debt:plan:{account.id}:{reference.strip()}"
@@ -884,17 +934,24 @@ class Ledger:
         return build_view(meter=account.meter, as_of=from_text(account.as_of), now=self.clock.now(),
                           ndp=self.ndp, debts=debts, last_topup=last, daily_outflows_cents=outflows)
 
-    async def residents(self, cpas: str, *, actor: str) -> list[Resident]:
-        """Every account a CPAS has under mandate, with its balance view; the look is audited."""
+    async def residents(self, cpas: str, *, actor: str, sort: str = "attention",
+                        query: str = "", offset: int = 0, limit: int = 50) -> "ResidentsPage":
+        """One page of the accounts a CPAS has under mandate, each with its balance view, in
+        the order asked (who needs help first by default); the search, the order and the
+        counts by state are the database's (ledger.cpas), so a request reads `limit` accounts
+        whatever the CPAS's size. The look is audited: one record per resident shown."""
+        from .cpas import ResidentsPage, residents_order
         a, t = schema.accounts, schema.consumption_days
         async with reading(self.engine) as conn:
-            names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.cpas == cpas)))
-            accounts = await self._load(conn, sorted(names))
+            ids, total, counts = await residents_order(self, conn, cpas, sort=sort, query=query,
+                                                       offset=offset, limit=limit)
+            names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
+            accounts = await self._load(conn, ids)
             newest_first = func.row_number().over(partition_by=t.c.account_id,
                                                   order_by=t.c.day.desc()).label("n")
             recent = (select(t.c.account_id, (t.c.amount_cents + t.c.repaid_cents).label("out"),
-                             newest_first).where(t.c.account_id.in_(sorted(names))).subquery())
-            outflows: dict[int, list[int]] = {id_: [] for id_ in names}
+                             newest_first).where(t.c.account_id.in_(ids)).subquery())
+            outflows: dict[int, list[int]] = {id_: [] for id_ in ids}
             for account_id, out in await fetch_rows(conn, select(recent.c.account_id, recent.c.out)
                                                     .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
                                                     .order_by(recent.c.account_id, recent.c.n)):
@@ -903,10 +960,9 @@ class Ledger:
         # into one write by the audit's group commit).
         await asyncio.gather(*(
             self.audit(actor=actor, action="cpas-residents", ean=accounts[id_].ean,
-                       outcome="listed", detail=cpas) for id_ in names))
-        # _load reads a dense range of ids whole: only this CPAS's accounts are kept.
-        return [Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
-                for id_ in sorted(names)]
+                       outcome="listed", detail=cpas) for id_ in ids))
+        return ResidentsPage([Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
+                              for id_ in ids], total, counts, offset, limit)
 
     async def _account_and_outflows(self, ean: str) -> tuple[_Account | None, list[int]]:
         """One account with its open debts, and what left its balance on each of the last posted

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ledger import Ledger
-from saldo.signature import signature_middleware
+from saldo.signature import form_of, signature_middleware
 
 log = logging.getLogger("saldo.messaging")
 
@@ -25,7 +25,7 @@ def _is_sid(text: str) -> bool:
 def create_status_app(auth_token: str, public_base_url: str,
                       ledger: Callable[[web.Request], Ledger]) -> web.Application:
     async def delivery_report(request: web.Request) -> web.Response:
-        form = await request.post()
+        form = await form_of(request)
         sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
         if not _is_sid(sid):
             raise web.HTTPBadRequest(text="MessageSid: missing or not a message SID")

@@ -31,7 +31,16 @@ from ledger import (
     UnknownAccount,
 )
 from ledger.access import ApiClient
-from ledger.cpas import DebtLine, Day, PostingLine, ResidentFile
+from ledger.cpas import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    QUERY_MAX_LENGTH,
+    RESIDENT_SORTS,
+    DebtLine,
+    Day,
+    PostingLine,
+    ResidentFile,
+)
 
 from saldo.keys import API_CLIENT
 
@@ -39,6 +48,7 @@ log = logging.getLogger("saldo.api")
 
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
 REFERENCE_MAX_LENGTH = 100
+BODY_LIMIT = 16 * 1024  # a top-up is a hundred bytes
 TOPUP_FIELDS = ("ean", "amount_cents", "reference")
 # The ledger's names for the fields it refuses, as the API's clients know them.
 LEDGER_FIELDS = {"amount": "amount_cents"}
@@ -128,8 +138,12 @@ def topup_json(ean: str, amount_cents: int, reference: str, channel: str,
 
 async def topup_body(request: web.Request) -> tuple[str, int, str]:
     """The EAN, the amount and the reference of a top-up, or ApiError 422 naming the field."""
+    if (request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+        raise ApiError(422, "invalid_json", "The body is JSON in UTF-8 (RFC 8259), not "
+                       f"{request.charset[:40]!r}.")
     try:
-        body = json.loads(await request.text())
+        # The bytes, decoded here: a Content-Type naming an unknown charset is no 500.
+        body = json.loads((await request.read()).decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(422, "invalid_json", "The body must be a JSON object: "
                        '{"ean": "...", "amount_cents": 2000, "reference": "..."}.') from None
@@ -155,6 +169,12 @@ async def topup_body(request: web.Request) -> tuple[str, int, str]:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise ApiError(422, "invalid_input", "The amount is a whole number of cents "
                        "(2000 for 20,00 €).", "amount_cents")
+    for name in ("ean", "reference"):
+        if isinstance(body[name], str) and not _storable(body[name]):
+            raise ApiError(422, "invalid_input", f"The field {name!r} holds a character no text "
+                           "may hold (a control character such as NUL, or a lone surrogate "
+                           "such as \\ud800).", name,
+                           refused=InvalidInput(name, "unreadable characters", "value.refused"))
     if not isinstance(reference, str) or not reference.strip():
         raise ApiError(422, "invalid_input", "The reference is a non-empty string identifying "
                        "this payment (a receipt or transaction number).", "reference",
@@ -166,9 +186,42 @@ async def topup_body(request: web.Request) -> tuple[str, int, str]:
     return ean, amount, reference.strip()
 
 
+def residents_query(request: web.Request) -> tuple[str, str, int, int]:
+    """The list's sort, search, page (from 1) and limit from the query string, or ApiError
+    422 naming the parameter."""
+    values = request.query
+    sort = values.get("sort", "attention")
+    if sort not in RESIDENT_SORTS:
+        raise ApiError(422, "invalid_input", f"The sort is one of {', '.join(RESIDENT_SORTS)}.",
+                       "sort")
+    query = values.get("q", "")
+    if len(query) > QUERY_MAX_LENGTH or not query.isprintable():
+        raise ApiError(422, "invalid_input", f"The search has at most {QUERY_MAX_LENGTH} "
+                       "printable characters (a name, or digits of the EAN).", "q")
+    numbers = []
+    for name, default, low, high in (("page", 1, 1, 10**7), ("limit", PAGE_SIZE, 1,
+                                                               MAX_PAGE_SIZE)):
+        text = values.get(name, str(default))
+        if not (text.isascii() and text.isdigit() and len(text) <= 10
+                and low <= int(text) <= high):
+            raise ApiError(422, "invalid_input", f"The {name} is a whole number from {low} to "
+                           f"{high}.", name)
+        numbers.append(int(text))
+    return sort, query, numbers[0], numbers[1]
+
+
+def _storable(text: str) -> bool:
+    """No control character (NUL…) and no lone surrogate: text that every database keeps."""
+    return all(c.isprintable() or c == " " for c in text)
+
+
 def bearer_token(request: web.Request) -> str | None:
+    """The token of 'Authorization: Bearer <token>', or None. Ours are printable ASCII: bytes
+    of another kind (aiohttp hands them on as surrogates) are no token of ours, not a 500."""
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     token = token.strip()
+    if not (token.isascii() and token.isprintable()):
+        return ""
     return token if scheme.lower() == "bearer" and token else None
 
 
@@ -196,6 +249,8 @@ class _Api:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Unknown paths and methods first (the routes are public), then the bearer token; every
         error becomes JSON, and nothing unexpected shows its traceback."""
+        # A sub-app's client_max_size is not applied by aiohttp (the root app's is): here it is.
+        request = request.clone(client_max_size=BODY_LIMIT)
         try:
             exception = request.match_info.http_exception
             if exception is not None:
@@ -231,6 +286,11 @@ class _Api:
 
     async def _authenticate(self, request: web.Request) -> None:
         token = bearer_token(request)
+        if token == "":
+            raise ApiError(401, "unauthorized", "The Authorization header holds bytes that are "
+                           "not a token (tokens are printable ASCII: 'Bearer saldo_…').",
+                           headers={"WWW-Authenticate":
+                                    'Bearer realm="saldo", error="invalid_token"'})
         if token is None:
             raise ApiError(401, "unauthorized", "This API needs a bearer token: "
                            "'Authorization: Bearer <token>'.",
@@ -249,9 +309,19 @@ class _Api:
     async def residents(self, request: web.Request) -> web.Response:
         client = client_of(request, "cpas")
         assert client.cpas is not None
-        residents = await self._ledger(request).residents(client.cpas, actor=actor(client))
-        return web.json_response({"residents": [
-            {"name": r.name, "balance": r.view.to_json()} for r in residents]})
+        sort, query, number, limit = residents_query(request)
+        page = await self._ledger(request).residents(
+            client.cpas, actor=actor(client), sort=sort, query=query,
+            offset=(number - 1) * limit, limit=limit)
+
+        def link(to: int) -> str:
+            return str(request.rel_url.update_query(page=str(to), limit=str(limit)))
+
+        return web.json_response({
+            "residents": [{"name": r.name, "balance": r.view.to_json()} for r in page.residents],
+            "total": page.total, "counts": page.counts, "page": number, "limit": limit,
+            "next": link(number + 1) if number * limit < page.total else None,
+            "previous": link(number - 1) if number > 1 else None})
 
     async def resident(self, request: web.Request) -> web.Response:
         client = client_of(request, "cpas")

@@ -5,7 +5,7 @@ Cookies: the session (its token, signed; HTTP-only; SameSite=Lax), the CSRF secr
 double submit: each form carries an HMAC of it), and the chosen language.
 """
 
-import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from babel.dates import format_date
 from markupsafe import Markup
+from yarl import URL
 
 from ivr.script import balance_script, load_prompts
 from ivr.spoken import load_vocabularies
@@ -39,7 +41,7 @@ from messaging.render import BABEL_LOCALES, date_time, money, short_date_time
 from saldo.keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
 
 from .chart import ChartLabels, balance_chart
-from .residents import SORTS, arrange, needs_attention
+from .residents import SORTS, needs_attention
 from .state import Portal, PortalConfig
 
 log = logging.getLogger("saldo.portal")
@@ -47,6 +49,8 @@ log = logging.getLogger("saldo.portal")
 LANGUAGES = ("fr", "nl", "de")
 SESSION_COOKIE, CSRF_COOKIE, LANGUAGE_COOKIE = "saldo_session", "saldo_csrf", "saldo_lang"
 PUBLIC_PATHS = ("/login", "/language", "/static/")
+PAGE_SIZE = 50  # residents a page of the list
+BODY_LIMIT = 16 * 1024  # forms here are a few fields: nothing bigger is read (see security)
 TEXTS_FILE = "portal.json"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -120,6 +124,11 @@ def _language(request: web.Request) -> str:
     return accepted if accepted in LANGUAGES else "fr"
 
 
+def _csrf_secret_ok(secret: str) -> bool:
+    """Ours are token_urlsafe(24): a cookie with anything else is replaced by a new one."""
+    return 0 < len(secret) <= 64 and secret.isascii() and secret.isprintable()
+
+
 def _csrf_secret(request: web.Request) -> str:
     return request.get(NEW_CSRF_SECRET) or request.cookies.get(CSRF_COOKIE, "")
 
@@ -146,13 +155,28 @@ def render(request: web.Request, template: str, status: int = 200, **values) -> 
 async def security(request: web.Request, handler):
     """Headers on every answer; a CSRF secret for every visitor; POSTs must carry its HMAC."""
     portal = request.app[PORTAL]
-    if not request.cookies.get(CSRF_COOKIE):
+    # The pages' own limit: a sub-app's client_max_size is not the one aiohttp applies (the
+    # root app's, 1 MiB, is), so each request of the pages is given it here.
+    request = request.clone(client_max_size=BODY_LIMIT)
+    if not _csrf_secret_ok(request.cookies.get(CSRF_COOKIE, "")):
         request[NEW_CSRF_SECRET] = secrets.token_urlsafe(24)
     if request.method == "POST":
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("portal: a form over %d bytes was refused", BODY_LIMIT)
+            return _finish(request, render(request, "expired.html", status=413))
+        except (ValueError, LookupError, AssertionError, RuntimeError, HttpProcessingError):
+            # A body that is no form (bytes that are not UTF-8, an unknown charset, a broken
+            # multipart): its CSRF token cannot be read, so it is refused as one without.
+            form = None
+        for value in form.values() if form is not None else ():
+            if isinstance(value, web.FileField):  # no form here has one: nothing is kept
+                value.file.close()
         secret = request.cookies.get(CSRF_COOKIE, "")
-        if not secret or not hmac.compare_digest(str(form.get("csrf", "")),
-                                                 portal.sign(secret, "csrf")):
+        token = form.get("csrf", "") if form is not None else ""
+        if not secret or not isinstance(token, str) \
+                or not portal.verify(secret, "csrf", token):
             log.warning("portal: a form without a valid CSRF token was refused")
             response = render(request, "expired.html", status=403)
             return _finish(request, response)
@@ -228,15 +252,17 @@ async def log_in(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
     ledger = portal.ledger(request)
     form = await request.post()
-    username = str(form.get("username", "")).strip().lower()[:64]
+    username = _printable(str(form.get("username", ""))).strip().lower()[:64]
     signed = request.cookies.get(SESSION_COOKIE, "")
     try:
         staff, token = await ledger.access.log_in(
             username, str(form.get("password", ""))[:1024],
-            replacing=portal.unsigned(signed, "session") if signed else None)
+            replacing=portal.unsigned(signed, "session") if signed else None,
+            client=portal.sign(client_address(request), "client")[:32])
     except LoginRefused as refused:
         # What was typed as a name is kept only if it is one: it may be a password.
-        await ledger.audit(actor=f"web:{username}" if refused.why != "unknown" else "web:?",
+        await ledger.audit(actor=f"web:{username}" if refused.why not in ("unknown", "throttled")
+                           else "web:?",
                            action="log-in", ean=None, outcome=refused.why)
         # One answer for every refusal: the page must not tell which names exist.
         return render(request, "login.html", status=401,
@@ -266,6 +292,24 @@ async def log_out(request: web.Request) -> web.Response:
     raise response
 
 
+def client_address(request: web.Request) -> str:
+    """Where a log-in comes from, for its throttle. Behind a reverse proxy (a peer on a private
+    or loopback address) the client is the last address the proxy added to X-Forwarded-For;
+    a peer on a public address is the client itself (its header could be anything)."""
+    peer = request.remote or ""
+    try:
+        behind_proxy = ipaddress.ip_address(peer).is_private
+    except ValueError:
+        behind_proxy = False
+    forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+    if behind_proxy and forwarded:
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
+    return peer
+
+
 def _remember_language(response: web.StreamResponse, portal: Portal, language: str) -> None:
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax",
                         secure=portal.config.secure_cookies, path=portal.config.base_path)
@@ -284,18 +328,45 @@ async def choose_language(request: web.Request) -> web.Response:
     raise response
 
 
+def _printable(text: str) -> str:
+    """What was typed, without control characters (NUL…) or lone surrogates: no database
+    takes them, and nobody types them."""
+    return "".join(c for c in text if c.isprintable())
+
+
+def _page_number(text: str) -> int:
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 6 \
+        and int(text) > 0 else 1
+
+
 async def residents_page(request: web.Request) -> web.Response:
+    """One page of the residents (PAGE_SIZE), in the order asked, with the counts by state of
+    them all on top: sorting, search and counting are the database's."""
     staff = staff_of(request)
     ledger = request.app[PORTAL].ledger(request)
     sort = request.query.get("sort", "attention")
     sort = sort if sort in SORTS else "attention"
-    query = request.query.get("q", "")[:40]
-    everyone = await ledger.residents(staff.cpas, actor=f"staff:{staff.username}")
-    shown = arrange(everyone, sort=sort, query=query)
+    query = _printable(request.query.get("q", "")).strip()[:40]
+    number = _page_number(request.query.get("page", ""))
+    actor = f"staff:{staff.username}"
+    page = await ledger.residents(staff.cpas, actor=actor, sort=sort, query=query,
+                                  offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    pages = max(1, -(-page.total // PAGE_SIZE))
+    if number > pages:  # past the end (the list got shorter): its last page
+        number = pages
+        page = await ledger.residents(staff.cpas, actor=actor, sort=sort, query=query,
+                                      offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    shown = page.residents
+
+    def page_link(n: int) -> str:
+        values = {"sort": sort, **({"q": query} if query else {}), "page": str(n)}
+        return str(URL.build(path=f"{request.app[PORTAL].config.base_path}/", query=values))
+
     return render(request, "residents.html", sort=sort, sorts=SORTS, query=query,
                   attention=[r for r in shown if needs_attention(r)] if sort == "attention"
                   else [], others=[r for r in shown if not needs_attention(r)]
-                  if sort == "attention" else shown, total=len(everyone))
+                  if sort == "attention" else shown, total=page.total, counts=page.counts,
+                  page=number, pages=pages, page_link=page_link)
 
 
 async def resident_page(request: web.Request) -> web.Response:
@@ -343,6 +414,10 @@ async def office_top_up(request: web.Request) -> web.Response:
     amount, reference = str(form.get("amount", ""))[:20], str(form.get("reference", ""))[:60]
     ledger = portal.ledger(request)
     try:
+        if not (amount.isprintable() and reference.isprintable()):
+            # No database takes a NUL; nobody types control characters.
+            raise InvalidInput("reference" if amount.isprintable() else "amount",
+                               "control characters are refused", "value.refused")
         result = await ledger.cpas.top_up(staff.cpas, ean, parse_cents(amount), reference,
                                           actor=f"staff:{staff.username}")
     except UnknownAccount:
@@ -397,7 +472,7 @@ def _chart(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
 def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger]
                       ) -> web.Application:
     # Forms here are a few fields: nothing bigger is read.
-    app = web.Application(middlewares=[security, session], client_max_size=16 * 1024)
+    app = web.Application(middlewares=[security, session], client_max_size=BODY_LIMIT)
 
     async def load(app: web.Application):
         pages = jinja2.Environment(

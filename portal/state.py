@@ -33,11 +33,20 @@ class Portal:
     words: Mapping[str, Vocabulary]
 
     def sign(self, value: str, purpose: str) -> str:
-        mac = hmac.new(self.config.secret, f"{purpose}:{value}".encode(), hashlib.sha256)
+        # surrogatepass: a cookie's undecodable bytes (kept as lone surrogates) sign too.
+        mac = hmac.new(self.config.secret,
+                       f"{purpose}:{value}".encode("utf-8", "surrogatepass"), hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+    def verify(self, value: str, purpose: str, signature: str) -> bool:
+        """Whether `signature` is ours for `value`: whatever was sent (non-ASCII, surrogates)
+        is compared as bytes, in constant time, and is simply not ours."""
+        return hmac.compare_digest(self.sign(value, purpose).encode(),
+                                   signature.encode("utf-8", "surrogatepass"))
 
     def unsigned(self, signed: str, purpose: str) -> str | None:
         value, _, signature = signed.rpartition(".")
-        if value and hmac.compare_digest(self.sign(value, purpose), signature):
+        if value and value.isascii() and value.isprintable() \
+                and self.verify(value, purpose, signature):
             return value
         return None

@@ -9,7 +9,12 @@ from aiohttp.abc import AbstractAccessLogger
 
 
 def route_of(request: web.BaseRequest) -> str:
-    match_info = getattr(request, "match_info", None)
+    """The route's pattern; "(no route)" for a path no route matches, and for a request aiohttp
+    could not parse, which never reached the router (its match_info asserts then)."""
+    try:
+        match_info = getattr(request, "match_info", None)
+    except AssertionError:
+        match_info = None
     resource = match_info.route.resource if match_info is not None else None
     return resource.canonical if resource is not None else "(no route)"
 

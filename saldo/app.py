@@ -21,6 +21,7 @@ from portal.state import PortalConfig
 from ledger import Clock, Ledger, SystemClock
 
 from . import keys, observability, worker
+from .logs import quiet_malformed_requests
 from .sending import STATUS_MOUNT, open_dispatcher
 from .settings import Settings
 
@@ -39,7 +40,9 @@ def locales_dir(settings: Settings) -> Path:
 
 async def open_ledger(settings: Settings, clock: Clock) -> Ledger:
     return await Ledger.open(settings.database_url, clock=clock, ndp=settings.ndp,
-                             ean_prefix=settings.ean_prefix)
+                             ean_prefix=settings.ean_prefix,
+                             day_consumption_max_cents=settings.day_consumption_max_cents,
+                             adjustment_max_cents=settings.adjustment_max_cents)
 
 
 async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -76,7 +79,8 @@ def _balance_line(settings: Settings, clock: Clock) -> web.Application | None:
         voices={language: Voice(name, code) for language, name, code in settings.voices},
         locales=locales_dir(settings), lookups_per_hour=settings.lookups_per_hour,
         unknown_before_lockout=settings.unknown_before_lockout,
-        lockout=timedelta(minutes=settings.lockout_minutes))
+        lockout=timedelta(minutes=settings.lockout_minutes),
+        unknown_codes_per_minute=settings.unknown_codes_per_minute)
     return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], clock)
 
 
@@ -94,6 +98,7 @@ def _portal(settings: Settings) -> web.Application:
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
                with_demo_worker: bool = False) -> web.Application:
+    quiet_malformed_requests()  # a request aiohttp cannot parse: a warning, not a traceback
     metrics = observability.Metrics.create()  # a registry of this app's own
     app = web.Application(middlewares=[
         observability.webhook_timer(metrics, mounts=("/voice", STATUS_MOUNT))])

@@ -3,6 +3,7 @@ traceback — and exit code 1."""
 
 import argparse
 import asyncio
+import errno
 import getpass
 import json
 import logging
@@ -11,7 +12,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy.exc
@@ -34,6 +36,10 @@ from ledger import (
     read_accounts,
     read_consumption,
 )
+
+from ledger.db import sqlite_path
+from ledger.ean import SHORT_LENGTH, digits_of, is_digits, is_valid_full
+from ledger.errors import UnknownAccount
 
 from . import worker
 from .access_log import RouteAccessLogger
@@ -194,12 +200,54 @@ def _fallback_twiml(settings: Settings) -> str:
     return line_unavailable(load_prompts(locales_dir(settings)), voices)
 
 
+_ADDRESS_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
+@contextmanager
+def _listening(settings: Settings) -> Iterator[None]:
+    """A port taken (or not ours to take) is said with its address, not as an internal error."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in _ADDRESS_ERRORS:
+            raise
+        reason = os.strerror(error.errno).lower()
+        raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {reason} "
+                         "(set HOST or PORT)") from None
+
+
+# Commands that may start a new SQLite file; the others need the ledger to exist already.
+_MAY_CREATE = {"db", "staff", "api-client", "cpas-contact"}
+
+
+def _check_database_exists(args: argparse.Namespace, settings: Settings) -> None:
+    path = sqlite_path(settings.database_url)
+    if path is None or path.exists() or str(path) == ":memory:" or not path.parent.is_dir():
+        return  # (a missing folder is named by Ledger.open)
+    if args.command in _MAY_CREATE or (args.command == "import" and args.kind == "accounts"):
+        return
+    raise UsageError(f"the database file {path} does not exist (DATABASE_URL; working folder "
+                     f"{Path.cwd()}); `saldo db upgrade` creates an empty ledger, "
+                     "`saldo import accounts` its first accounts")
+
+
+async def _unknown_meter(ledger: Ledger, ean_text: str) -> str:
+    """What to say of a code no account has: mistyped when its check digit does not match."""
+    digits = ean_text if is_digits(ean_text) else digits_of(ean_text)
+    if is_digits(digits) and len(digits) == SHORT_LENGTH:
+        prefix = await ledger.ean_prefix()
+        if prefix and not is_valid_full(prefix + digits):
+            return "ean: the check digit does not match: the code seems mistyped"
+    return "ean: no prepayment account has this EAN"
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     clock: Clock = SystemClock()
     if args.command == "serve":
-        web.run_app(create_app(settings, clock=clock), host=settings.host, port=settings.port,
-                    access_log_class=RouteAccessLogger, shutdown_timeout=SHUTDOWN_SECONDS,
-                    print=lambda text: log.info("%s", text.strip()))
+        with _listening(settings):
+            web.run_app(create_app(settings, clock=clock), host=settings.host, port=settings.port,
+                        access_log_class=RouteAccessLogger, shutdown_timeout=SHUTDOWN_SECONDS,
+                        print=lambda text: log.info("%s", text.strip()))
         return 0
     if args.command == "fallback-twiml":
         print(_fallback_twiml(settings))
@@ -210,7 +258,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_call(args, settings))
     if args.command == "demo":
         from .demo import run_demo
-        return run_demo(settings, serve=not args.no_serve)
+        with _listening(settings):
+            return run_demo(settings, serve=not args.no_serve)
+    _check_database_exists(args, settings)
     return asyncio.run(_with_ledger(args, settings, clock))
 
 
@@ -238,47 +288,53 @@ async def _worker(settings: Settings, clock: Clock, *, once: bool) -> int:
 async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
     ledger = await open_ledger(settings, clock)
     try:
-        if args.command == "db":
-            print("schema is current")
-            return 0
-        if args.command == "import":
-            return await _import(ledger, args.kind, args.file)
-        if args.command == "topup":
-            amount = parse_cents(args.amount)
-            result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason,
-                                         actor=f"cli:{_operator()}")
-            word = "already recorded" if result.replayed else "recorded"
-            print(f"top-up {word}; balance {format_cents(result.balance_cents)}")
-            return 0
-        if args.command == "plan":
-            added = await ledger.add_payment_plan(args.ean, parse_cents(args.amount),
-                                                  parse_cents(args.daily, "daily"), args.reference)
-            print("payment plan added" if added else "payment plan already recorded")
-            return 0
-        if args.command == "staff":
-            return await _staff(ledger, args)
-        if args.command == "api-client":
-            return await _api_client(ledger, args)
-        if args.command == "cpas-contact":
-            contact = await ledger.outbox.register_cpas_contact(
-                args.cpas, mobile=args.mobile, email=args.email, language=args.language)
-            channels = [name for name, value in (("SMS", contact.mobile),
-                                                 ("e-mail", contact.email)) if value]
-            print(f"{contact.cpas}: serious events of its residents go by "
-                  f"{' and '.join(channels)}" if channels else
-                  f"{contact.cpas}: no longer told of its residents' events")
-            await ledger.audit(actor=f"cli:{_operator()}", action="cpas-contact", ean=None,
-                               outcome="registered", detail=contact.cpas)
-            return 0
-        if args.command == "balance":
-            view = await ledger.balance_view(args.ean, actor=f"cli:{_operator()}")
-            if args.json:
-                print(json.dumps(view.to_json(), ensure_ascii=False))
-            else:
-                print(describe(view))
-            return 0
+        return await _on_ledger(ledger, args)
+    except UnknownAccount:
+        raise UsageError(await _unknown_meter(ledger, getattr(args, "ean", ""))) from None
     finally:
         await ledger.close()
+
+
+async def _on_ledger(ledger: Ledger, args: argparse.Namespace) -> int:
+    if args.command == "db":
+        print("schema is current")
+        return 0
+    if args.command == "import":
+        return await _import(ledger, args.kind, args.file)
+    if args.command == "topup":
+        amount = parse_cents(args.amount)
+        result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason,
+                                     actor=f"cli:{_operator()}")
+        word = "already recorded" if result.replayed else "recorded"
+        print(f"top-up {word}; balance {format_cents(result.balance_cents)}")
+        return 0
+    if args.command == "plan":
+        added = await ledger.add_payment_plan(args.ean, parse_cents(args.amount),
+                                              parse_cents(args.daily, "daily"), args.reference)
+        print("payment plan added" if added else "payment plan already recorded")
+        return 0
+    if args.command == "staff":
+        return await _staff(ledger, args)
+    if args.command == "api-client":
+        return await _api_client(ledger, args)
+    if args.command == "cpas-contact":
+        contact = await ledger.outbox.register_cpas_contact(
+            args.cpas, mobile=args.mobile, email=args.email, language=args.language)
+        channels = [name for name, value in (("SMS", contact.mobile),
+                                             ("e-mail", contact.email)) if value]
+        print(f"{contact.cpas}: serious events of its residents go by "
+              f"{' and '.join(channels)}" if channels else
+              f"{contact.cpas}: no longer told of its residents' events")
+        await ledger.audit(actor=f"cli:{_operator()}", action="cpas-contact", ean=None,
+                           outcome="registered", detail=contact.cpas)
+        return 0
+    if args.command == "balance":
+        view = await ledger.balance_view(args.ean, actor=f"cli:{_operator()}")
+        if args.json:
+            print(json.dumps(view.to_json(), ensure_ascii=False))
+        else:
+            print(describe(view))
+        return 0
     raise UsageError(f"unknown command {args.command}")
 
 

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
 # They log statements, envelopes and request URLs with customers' data in them.
 CHATTY_LOGGERS = ("aiosqlite", "sqlalchemy", "aiosmtplib", "twilio", "mail.log")
 
@@ -103,17 +106,63 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class MalformedRequests(logging.Filter):
+    """On aiohttp's server logger: a request aiohttp could not parse (a bad request line, header
+    or body framing — the client's doing, answered 400 and written to the access log), and the
+    rest of a body that does not decode (a compressed or chunked body, read again by aiohttp
+    after the answer), become a warning naming the kind of error, without aiohttp's traceback
+    and without the bytes received (they may hold anything). aiohttp logs them as errors with
+    their stack (at debug level for what is not HTTP at all, kept at debug here). An error a
+    handler raised is left as it is: that is a 500, a fault of ours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        message = str(record.msg)
+        if isinstance(error, HttpProcessingError) and message.startswith(
+                "Error handling request") and not _raised_in_a_handler(error):
+            text, kind = "malformed HTTP request (%s): answered 400", type(error).__name__
+        elif isinstance(error, RequestPayloadError) and message == "Unhandled exception":
+            text = "a request body that does not decode (%s): connection closed"
+            kind = type(error.__cause__ or error).__name__
+        else:
+            return True
+        record.msg, record.args = text, (kind,)
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _raised_in_a_handler(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_name == "_handle_request":
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+_MALFORMED_REQUESTS = MalformedRequests()
+
+
+def quiet_malformed_requests() -> None:
+    """Installs MalformedRequests on aiohttp's server logger (once, however often called)."""
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED_REQUESTS)
+
+
 def configure_logging(level: str, *, json_lines: bool = True,
                       stream: TextIO | None = None) -> None:
     """The process's logging: one handler on the root logger, at `level`, writing `stream`
     (standard error by default) as JSON lines, or as text for a person at a terminal; the
-    redacting filter on it; the chatty libraries quieted to warnings.
+    redacting filter on it; the chatty libraries quieted to warnings; a malformed request a
+    warning without a traceback (MalformedRequests).
 
     Like `logging.basicConfig`, it leaves alone a root logger that already has handlers (the
     test runner's, an embedding program's); the libraries are quieted all the same.
     """
     for chatty in CHATTY_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    quiet_malformed_requests()
     root = logging.getLogger()
     if root.handlers:
         return

@@ -47,6 +47,7 @@ class Metrics:
     call_ends: Counter
     call_seconds: Histogram
     lookups: Counter
+    ceiling_refusals: Counter
     webhook_seconds: Histogram
     messages: Gauge
     accounts: Gauge
@@ -71,6 +72,11 @@ class Metrics:
                             "Codes typed at the balance line, by outcome; error: the line "
                             "apologised for an internal error.",
                             ["outcome"], registry=registry),
+            ceiling_refusals=Counter("saldo_line_ceiling_refusals",
+                                     "Look-ups refused because the unknown codes typed in the "
+                                     "last minute, all callers together, reached "
+                                     "UNKNOWN_CODES_PER_MINUTE: someone may be guessing codes.",
+                                     registry=registry),
             webhook_seconds=Histogram("saldo_webhook_duration_seconds",
                                       "Time to answer a Twilio webhook, by route pattern.",
                                       ["route"], buckets=WEBHOOK_BUCKETS, registry=registry),
@@ -97,6 +103,9 @@ class Metrics:
 
     def looked_up(self, outcome: str) -> None:
         self.lookups.labels(outcome).inc()
+
+    def ceiling_refused(self) -> None:
+        self.ceiling_refusals.inc()
 
     async def read_ledger(self, ledger: Ledger) -> None:
         """The gauges read at scrape time. Read first, then set without an await in between, so

@@ -10,6 +10,8 @@ import holidays
 
 from ledger import InvalidInput, NonDisconnectionPeriod
 from ledger.contacts import normalise_email, normalise_mobile
+from ledger.limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS
+from ledger.money import format_cents, parse_cents
 from messaging.mail import SmtpServer
 
 
@@ -34,6 +36,7 @@ class Settings:
     lookups_per_hour: int = 20
     unknown_before_lockout: int = 5
     lockout_minutes: int = 60
+    unknown_codes_per_minute: int = 30
     twilio_account_sid: str | None = None
     twilio_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
@@ -46,6 +49,8 @@ class Settings:
     send_lease_seconds: int = 120
     portal_secret: str | None = field(default=None, repr=False)
     portal_secure_cookies: bool = True
+    day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS
+    adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS
     voices: tuple[tuple[str, str, str], ...] = (
         ("fr", "Polly.Isabelle-Neural", "fr-BE"),
         ("nl", "Polly.Lisa-Neural", "nl-BE"),
@@ -72,6 +77,8 @@ class Settings:
             unknown_before_lockout=_integer(env, "UNKNOWN_BEFORE_LOCKOUT",
                                             cls.unknown_before_lockout, 1, 1000),
             lockout_minutes=_integer(env, "LOCKOUT_MINUTES", cls.lockout_minutes, 1, 7 * 24 * 60),
+            unknown_codes_per_minute=_integer(env, "UNKNOWN_CODES_PER_MINUTE",
+                                              cls.unknown_codes_per_minute, 1, 100_000),
             twilio_account_sid=_account_sid(env.get("TWILIO_ACCOUNT_SID")),
             twilio_from=_sender(env.get("TWILIO_FROM")),
             twilio_api_url=_http_url(env, "TWILIO_API_URL", cls.twilio_api_url),
@@ -84,6 +91,9 @@ class Settings:
             send_attempts=_integer(env, "SEND_ATTEMPTS", cls.send_attempts, 1, 50),
             portal_secret=_secret(env.get("PORTAL_SECRET")),
             portal_secure_cookies=_yes_no(env, "PORTAL_SECURE_COOKIES", True),
+            day_consumption_max_cents=_euros(env, "DAY_CONSUMPTION_MAX",
+                                             cls.day_consumption_max_cents),
+            adjustment_max_cents=_euros(env, "ADJUSTMENT_MAX", cls.adjustment_max_cents),
             send_lease_seconds=_integer(env, "SEND_LEASE_SECONDS", cls.send_lease_seconds, 1,
                                         3600),
             voices=tuple(
@@ -100,6 +110,20 @@ class Settings:
                   "PUBLIC_BASE_URL": self.public_base_url,  # where delivery reports come back
                   "SMTP_URL": self.smtp_url, "MAIL_FROM": self.mail_from}
         return [name for name, value in needed.items() if not value]
+
+
+def _euros(env: Mapping[str, str], name: str, default: int) -> int:
+    """An amount in euros ('1000', '1000,00'), more than 0 and within what the ledger holds."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        cents = parse_cents(value, name)
+    except InvalidInput as error:
+        raise SettingsError(f"{name}: {error.message}") from None
+    if not 0 < cents <= LARGEST_CENTS:
+        raise SettingsError(f"{name}: must lie between 0,01 € and {format_cents(LARGEST_CENTS)}")
+    return cents
 
 
 def _yes_no(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -4,15 +4,38 @@ token (the twilio library's RequestValidator checks it). Without a valid one: 40
 
 Webhook Settings (Twilio's Webhooks configuration API) may sign with a key of your own and
 HMAC-SHA256 instead; the request then names its algorithm in another header, and
-TWILIO_AUTH_TOKEN holds that key's secret."""
+TWILIO_AUTH_TOKEN holds that key's secret.
+
+Any body is met with an answer, never a 500: Twilio posts a small UTF-8 form
+(application/x-www-form-urlencoded), and a body that is not one — bytes that are not UTF-8 (or
+not of the charset it names), a charset Python does not know, multipart (a file part), JSON, a NUL
+character, more than MAX_BODY_BYTES, a transfer or content encoding that does not decode — is
+refused before any handler sees it: 403 unless its signature is valid, 400 if it is. The
+signature is checked against what can be read: a form's fields (read byte for byte, as Latin-1,
+when they are not text in its charset), no fields at all when the body is not a form or cannot be
+read. The handlers read the checked form with `form_of`, never the body again.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
     get_signature_algorithm,
 )
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+# Twilio's webhooks carry a few kilobytes of parameters; anything far larger is not Twilio's.
+MAX_BODY_BYTES = 64 * 1024
+
+# The form a webhook request was signed with, once checked (set by the middleware).
+TWILIO_FORM = web.RequestKey("twilio_form", MultiDictProxy)
 
 
 def public_url(public_base_url: str, request: web.Request) -> str:
@@ -21,17 +44,94 @@ def public_url(public_base_url: str, request: web.Request) -> str:
     return public_base_url.rstrip("/") + str(request.rel_url)
 
 
+@dataclass(frozen=True)
+class Body:
+    """What a webhook request's body gives: the parameters its signature is checked against, and
+    either the form the handlers may read or, when there is none, why (`problem`)."""
+
+    signed: MultiDict
+    form: MultiDict | None
+    problem: str | None = None
+    broken: bool = False  # the body's stream failed: the connection cannot be used again
+
+
+def _refused(problem: str, signed: MultiDict | None = None, *, broken: bool = False) -> Body:
+    return Body(MultiDict() if signed is None else signed, None, problem, broken)
+
+
+async def read_body(request: web.BaseRequest) -> Body:
+    """The body of a webhook request, read as Twilio writes it (only a POST has one)."""
+    if request.method != "POST":
+        return Body(MultiDict(), MultiDict())
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        return _refused(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _refused(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    except (HttpProcessingError, RequestPayloadError):  # chunks or compression that do not decode
+        return _refused("the body could not be read (its transfer or content encoding)",
+                        broken=True)
+    if len(data) > MAX_BODY_BYTES:
+        return _refused(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if not data:
+        return Body(MultiDict(), MultiDict())
+    if request.content_type != FORM_TYPE:
+        return _refused(f"the body is not a form ({FORM_TYPE})")
+    # Each field's bytes, percent-escapes decoded: Latin-1 maps every byte to one character.
+    fields = parse_qsl(data.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    as_bytes = MultiDict(fields)
+    charset = request.charset or "utf-8"
+    try:
+        b"".decode(charset)  # a charset Python knows, and a text encoding (not "hex", "zlib")
+        form = MultiDict((name.encode("latin-1").decode(charset),
+                          value.encode("latin-1").decode(charset)) for name, value in fields)
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return _refused(f"the form is not text in its charset ({charset[:40]!r})", as_bytes)
+    if any("\x00" in name or "\x00" in value for name, value in form.items()):
+        return _refused("the form holds a NUL character", form)
+    return Body(form, form)
+
+
+def _valid(validator: RequestValidator, url: str, params: MultiDict,
+           request: web.BaseRequest) -> bool:
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not signature:
+        return False
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    try:
+        return validator.validate(url, params, signature, algorithm)
+    except (UnicodeError, ValueError):  # a URL that cannot be encoded: never signed
+        return False
+
+
 def signature_middleware(auth_token: str, public_base_url: str):
     validator = RequestValidator(auth_token)
 
     @web.middleware
     async def require_twilio_signature(request: web.Request, handler):
-        params = dict(await request.post()) if request.method == "POST" else {}
-        signature = request.headers.get(SIGNATURE_HEADER, "")
-        algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-        if not signature or not validator.validate(public_url(public_base_url, request), params,
-                                                   signature, algorithm):
-            raise web.HTTPForbidden(text="forbidden")
+        body = await read_body(request)
+        if not _valid(validator, public_url(public_base_url, request), body.signed, request):
+            return _refusal(403, "forbidden", body)
+        if body.form is None:
+            return _refusal(400, f"bad request: {body.problem}", body)
+        request[TWILIO_FORM] = MultiDictProxy(body.form)
         return await handler(request)
 
     return require_twilio_signature
+
+
+def _refusal(status: int, text: str, body: Body) -> web.Response:
+    response = web.Response(status=status, text=text)
+    if body.broken:
+        response.force_close()
+    return response
+
+
+async def form_of(request: web.Request) -> MultiDictProxy:
+    """The webhook's form, as its signature was checked (the middleware read it)."""
+    form = request.get(TWILIO_FORM)
+    if form is None:  # a handler mounted without the middleware: aiohttp's own reading
+        return await request.post()  # type: ignore[return-value]
+    return form

@@ -5,8 +5,11 @@ screenshots/ for a person to look at."""
 import pytest
 from playwright.async_api import expect
 
+from ledger import AccountInput, Ledger, NonDisconnectionPeriod
 from saldo.app import create_app
 from tests.browser import screenshot, serving
+from tests.conftest import make_ean
+from tests.integration.test_ledger import ACTIVATED
 from tests.integration.test_portal import (
     LEA,
     PASSWORD,
@@ -130,3 +133,29 @@ async def test_the_residents_list_is_usable_on_a_390_pixel_wide_phone(page, data
         layout = await page.evaluate(OVERFLOW)
         assert layout["page"] <= 390 and layout["clipped"] == []
         await screenshot(page, "resident-390")
+
+
+async def test_the_residents_list_is_paged_with_the_keyboard(page, database_url, clock):
+    await populate(database_url, clock)
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    await ledger.import_accounts([AccountInput(make_ean(200 + n), "gas", "fr",
+                                               name=f"Bewoner {n:02d}", cpas="CPAS-NAMUR",
+                                               activated_at=ACTIVATED) for n in range(60)])
+    await ledger.close()
+    async with serving(create_app(portal_settings(database_url), clock=clock)) as url:
+        await log_in(page, url)
+        rows = page.locator("tbody th[scope=row]")
+        assert await rows.count() == 50
+        assert (await rows.all_inner_texts())[:2] == ["Marc Coupé", "Anna Laag"]
+        counts = page.get_by_role("list", name="Résidents par état")
+        assert "61" in await counts.inner_text()
+        await page.get_by_role("link", name="Page suivante").focus()
+        async with page.expect_navigation():
+            await page.keyboard.press("Enter")
+        assert await rows.count() == 13
+        assert "Page 2 sur 2 (63 résidents)" in await page.get_by_role(
+            "navigation", name="Pages de la liste").inner_text()
+        await screenshot(page, "residents-page-2")
+        async with page.expect_navigation():
+            await page.get_by_role("link", name="Page précédente").click()
+        assert await rows.count() == 50

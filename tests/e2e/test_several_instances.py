@@ -339,7 +339,7 @@ async def test_two_servers_and_two_workers_one_killed_send_each_message_once(
 
         # Delivery reports, alternately through each server.
         sms_sids = [sid for (sid,) in await table(ledger, schema.outbox.c.provider_id,
-                                                   where=schema.outbox.c.channel == "sms")]
+                                                   where=schema.outbox.c.channel == "sms") if sid]  # not the superseded, never sent
         for n, sid in enumerate(sms_sids[:DELIVERY_REPORTS]):
             twilio.callback_base_url = f"http://127.0.0.1:{ports[n % 2]}"
             assert await twilio.send_status(sid, "delivered") == 204

@@ -133,7 +133,7 @@ async def test_a_cpas_lists_its_residents_only_and_the_look_is_audited(ledger):
         AccountInput(make_ean(3), "gas", "nl", name="Tweede Bewoner", cpas="CPAS-NAMUR",
                      activated_at=ACTIVATED)])
     await post_days(ledger, [300] * 9, make_ean(3))
-    residents = await ledger.residents("CPAS-NAMUR", actor="staff:a.dupont")
+    residents = (await ledger.residents("CPAS-NAMUR", actor="staff:a.dupont")).residents
     assert sorted((r.name, r.view.ean) for r in residents) == [
         ("Résidente Fictive", make_ean(1)), ("Tweede Bewoner", make_ean(3))]
     second = next(r.view for r in residents if r.view.ean == make_ean(3))
@@ -143,3 +143,38 @@ async def test_a_cpas_lists_its_residents_only_and_the_look_is_audited(ledger):
     assert sorted((r["actor"], r["ean"], r["outcome"], r["detail"]) for r in listed) == [
         ("staff:a.dupont", make_ean(1), "listed", "CPAS-NAMUR"),
         ("staff:a.dupont", make_ean(3), "listed", "CPAS-NAMUR")]
+
+
+async def test_log_ins_are_throttled_per_client_address_on_every_instance(ledger, clock,
+                                                                            database_url):
+    """One address trying many names meets a limit of its own, kept in the database: another
+    instance of the server (a second Ledger on the same database) counts the same attempts."""
+    from ledger import Ledger, NonDisconnectionPeriod
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    other = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    try:
+        for access in (ledger.access, other.access):
+            access.max_failures_per_client = 4
+        for number, access in enumerate([ledger.access, other.access] * 2):
+            with pytest.raises(LoginRefused, match="unknown"):  # a new name each time
+                await access.log_in(f"nobody{number}", PASSWORD, client="addr-1")
+        for access in (ledger.access, other.access):
+            with pytest.raises(LoginRefused, match="throttled"):  # even the right password
+                await access.log_in("a.dupont", PASSWORD, client="addr-1")
+        await other.access.log_in("a.dupont", PASSWORD, client="addr-2")  # another address
+        clock.advance(timedelta(minutes=16))
+        await ledger.access.log_in("a.dupont", PASSWORD, client="addr-1")  # the window is over
+    finally:
+        await other.close()
+
+
+async def test_a_session_ends_its_attempt_so_an_office_behind_one_address_logs_in(ledger):
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD)
+    ledger.access.max_failures_per_client = 2
+    for _ in range(5):
+        await ledger.access.log_in("a.dupont", PASSWORD, client="office")
+    with pytest.raises(LoginRefused, match="wrong"):
+        await ledger.access.log_in("a.dupont", "wrong password!", client="office")
+    await ledger.access.log_in("a.dupont", PASSWORD, client="office")
+    trail = [r for r in await ledger.audit_trail(100) if r["action"] == "log-in-attempt"]
+    assert {r["actor"] for r in trail} == {"web:client:office"} and len(trail) == 13

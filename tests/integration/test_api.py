@@ -400,3 +400,49 @@ async def test_the_openapi_document_names_exactly_the_routes(ledger):
                                                    "head", "options", "trace")}
     assert registered == documented
     assert len(registered) == 4
+
+
+# ---- the residents list, paged ----------------------------------------------------------------
+
+async def test_the_residents_come_a_page_at_a_time_with_the_counts_of_all(api):
+    first = await (await api.http.get(f"{MOUNT}/residents", params={"limit": "1"},
+                                      headers=api.namur)).json()
+    conforms(first, "ResidentList")
+    assert [r["name"] for r in first["residents"]] == ["Marc Coupé"]  # cut off: first
+    assert first["total"] == 2 and first["previous"] is None
+    assert first["counts"]["disconnected"] == 1 and sum(first["counts"].values()) == 2
+    second = await (await api.http.get(first["next"], headers=api.namur)).json()
+    assert [r["name"] for r in second["residents"]] == ["Zoé Normale"]
+    assert second["next"] is None and second["previous"].startswith(f"{MOUNT}/residents?")
+    found = await (await api.http.get(f"{MOUNT}/residents", params={"q": "zoe", "sort": "name"},
+                                      headers=api.namur)).json()
+    assert [r["name"] for r in found["residents"]] == ["Zoé Normale"] and found["total"] == 1
+    assert sum(found["counts"].values()) == 2
+    listed = [r for r in await api.ledger.audit_trail(200) if r["action"] == "cpas-residents"]
+    assert len(listed) == 3  # one per resident shown, page after page
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"sort": "fun"}, "sort"), ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"),
+    ({"page": "0"}, "page"), ({"page": "9" * 5000}, "page"), ({"limit": "١٠"}, "limit"),
+    ({"q": "x" * 41}, "q"), ({"q": "a\x00b"}, "q")])
+async def test_a_bad_page_is_422_naming_the_parameter(api, params, field):
+    error = await error_of(await api.http.get(f"{MOUNT}/residents", params=params,
+                                              headers=api.namur), 422)
+    assert error["field"] == field
+
+
+@pytest.mark.parametrize("reference", [ZOE[-13:], ZOE, NOBODY[-13:], NOBODY, "1234567890123",
+                                       "123456789012345678"])
+async def test_a_meter_shaped_reference_gets_one_answer_whether_the_ean_exists_or_not(
+        api, reference):
+    """No existence oracle: 13 or 18 digits as a reference are refused before the EAN is
+    looked up, so a payment channel learns nothing from the answer."""
+    answers = []
+    for ean in (ZOE, NOBODY):
+        answer = await api.http.post(f"{MOUNT}/topups", headers=api.terminal, json={
+            "ean": ean, "amount_cents": 2000, "reference": reference})
+        answers.append((answer.status, await answer.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 422 and answers[0][1]["error"]["refusal"] == "reference.is_the_meter"
+    assert (await api.ledger.balance_view(ZOE, actor="test")).balance_cents == 2000

@@ -151,6 +151,7 @@ def test_consumption_import_top_up_and_balance(tmp_path, capsys):
 
 
 def test_an_unknown_ean_and_a_mistyped_one(tmp_path, capsys):
+    assert run(capsys, "db", "upgrade")[0] == 0  # a ledger that exists, with no account
     code, _, err = run(capsys, "balance", make_ean(1))
     assert code == 1 and "no prepayment account" in err
     code, _, err = run(capsys, "balance", "12345")
@@ -242,7 +243,7 @@ def test_impossible_activation_dates_are_named(tmp_path, capsys, value, message)
 def test_odd_files_get_a_message_not_a_traceback(tmp_path, capsys):
     huge = write(tmp_path, "huge.csv", f"ean;energy;language\n\"{'x' * 200_000}\";gas;fr\n")
     code, _, err = run(capsys, "import", "accounts", str(huge))
-    assert code == 1 and f"{huge}: line 2:" in err
+    assert code == 1 and f"{huge}:2: (row): a line of 200010 bytes" in err  # the row, not the file
     twice = write(tmp_path, "twice.csv", "ean;day;amount;amount\n")
     code, _, err = run(capsys, "import", "consumption", str(twice))
     assert code == 1 and "'amount' appears twice" in err
@@ -350,3 +351,43 @@ def test_the_fallback_twiml_is_printed_for_a_twiml_bin(capsys, monkeypatch):
         "Polly.Isabelle-Neural", "Polly.Lisa-Neural", "Polly.Marlene"}
     assert all(apology in out for apology in ("désolés", "Het spijt ons", "Es tut uns leid"))
     assert document[-1].tag == "Hangup"
+
+
+# --- issue 13: the CLI answers clearly -------------------------------------------------------
+
+def test_serve_on_a_taken_port_names_the_address(monkeypatch, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("HOST", "127.0.0.1")
+        monkeypatch.setenv("PORT", str(port))
+        code, _, err = run(capsys, "serve")
+    assert code == 1
+    assert f"127.0.0.1:{port}" in err and "in use" in err and "internal error" not in err
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("argv", [("balance", make_ean(1)),
+                                  ("topup", make_ean(1), "20", "--channel", "cpas",
+                                   "--reference", "R-1"),
+                                  ("import", "consumption", "missing.csv")])
+def test_a_database_file_that_does_not_exist_is_not_created(argv, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///nothing-here.db")
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and "nothing-here.db does not exist" in err, err
+    assert not (tmp_path / "nothing-here.db").exists()
+
+
+def test_a_topup_with_a_wrong_check_digit_says_mistyped(tmp_path, capsys):
+    run(capsys, "import", "accounts", str(accounts_file(
+        tmp_path, f"{make_ean(1)};electricity;fr;;;;;;;2026-11-01;;")))
+    last_13 = make_ean(1)[-13:]
+    wrong = last_13[:-1] + str((int(last_13[-1]) + 1) % 10)
+    for code_text in (wrong, make_ean(1)[:-1] + wrong[-1]):
+        code, _, err = run(capsys, "topup", code_text, "20", "--channel", "cpas",
+                           "--reference", "R-1")
+        assert code == 1 and "mistyped" in err, err
+    code, _, err = run(capsys, "topup", make_ean(2)[-13:], "20", "--channel", "cpas",
+                       "--reference", "R-2")
+    assert code == 1 and "no prepayment account has this EAN" in err

@@ -1,12 +1,14 @@
 """A CPAS under its mandate: one resident's file, the office top-up; another CPAS's resident is
 answered as an unknown one, and the attempt is audited."""
 
-from datetime import date, timedelta
+import unicodedata
+from collections import Counter
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from ledger import AccountInput, ConsumptionInput, InvalidInput, UnknownAccount
-from tests.conftest import make_ean
+from ledger import BRUSSELS, AccountInput, ConsumptionInput, InvalidInput, UnknownAccount
+from tests.conftest import TUESDAY_10, make_ean
 from tests.integration.test_ledger import ACTIVATED
 
 OURS, THEIRS = make_ean(1), make_ean(2)
@@ -74,7 +76,7 @@ async def test_two_offices_may_both_have_a_receipt_0001(desk, ledger):
     assert not first.replayed and not second.replayed
     file = await desk.resident("CPAS-NAMUR", OURS, actor="staff:a")
     assert file.postings[0].receipt == "0001"
-    with pytest.raises(InvalidInput, match="not the meter"):
+    with pytest.raises(InvalidInput, match="not a meter"):
         await desk.top_up("CPAS-NAMUR", OURS, 1000, OURS[5:], actor="staff:a")
 
 
@@ -107,3 +109,110 @@ async def test_a_refused_office_top_up_says_why_as_a_code_with_its_values(desk):
     with pytest.raises(InvalidInput) as refused:
         await desk.top_up("CPAS-NAMUR", OURS, 1000, "  ", actor="staff:a.dupont")
     assert refused.value.code == "reference.missing"
+
+
+# ---- the residents list, paged by the database ----------------------------------------------
+
+TUESDAY_20 = datetime(2026, 11, 24, 20, 0, tzinfo=BRUSSELS)  # inside the NDP
+NAMES = ["Zoé Normale", "zoe Autre", "Émile Été", "Anna Laag", None, "", "Ödön Łukasz",
+         "Marc Coupé", "Jürgen Müller", "Ana Straße"]
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def arranged(residents, sort: str, query: str = ""):
+    """The order the pages had when they sorted in Python (the reference for the SQL)."""
+    attention = ("disconnected", "power_limited", "disconnection_pending", "emergency", "low")
+
+    def matches(r):
+        digits = query.replace(" ", "").replace(".", "")
+        if not query:
+            return True
+        if digits.isdigit():
+            return digits in r.view.ean[5:]
+        return _folded(query) in _folded(r.name or "")
+    chosen = [r for r in residents if matches(r)]
+    if sort == "name":
+        return sorted(chosen, key=lambda r: (_folded(r.name or "~"), r.view.ean))
+    if sort == "balance":
+        return sorted(chosen, key=lambda r: (r.view.balance_cents, r.view.ean))
+    if sort == "days":
+        return sorted(chosen, key=lambda r: (r.view.estimated_days_left is None,
+                                             r.view.estimated_days_left or 0, r.view.ean))
+    return sorted(chosen, key=lambda r: (
+        attention.index(r.view.state) if r.view.state in attention else 5,
+        r.view.balance_cents, _folded(r.name or "")))
+
+
+@pytest.fixture
+async def many(ledger, clock):
+    """41 residents in every state (a cut announced in the evening, one whose announced cut is
+    already due), names with accents, none or empty; another CPAS's."""
+    clock.set(datetime(2026, 11, 23, 20, 0, tzinfo=BRUSSELS))  # Monday evening: in the NDP
+    rows = [AccountInput(make_ean(100 + i), "electricity" if i % 3 else "gas", "fr",
+                         name=NAMES[i % len(NAMES)], cpas="CPAS-NAMUR", activated_at=ACTIVATED,
+                         power_limiter=i % 3 == 1) for i in range(41)]
+    await ledger.import_accounts(rows + [AccountInput(make_ean(99), "gas", "fr", name="Zoé Ailleurs",
+                                                      cpas="CPAS-LIEGE", activated_at=ACTIVATED)])
+    days = [ConsumptionInput(make_ean(100 + i), date(2026, 11, 10) + timedelta(days=d),
+                             (i * 37) % 900 if d % (1 + i % 4) else 0)
+            for i in range(30) for d in range(1 + i % 9)]
+    await ledger.post_consumption(days)  # some cut announced tonight (in the NDP)
+    clock.set(TUESDAY_10)  # the period ended at 08:00: those cuts are due, the tick not run
+    await ledger.post_consumption([ConsumptionInput(make_ean(130 + i), date(2026, 11, 23),
+                                                    900 * i) for i in range(6)])
+    return rows
+
+
+async def everyone(ledger, sort: str, query: str = "", size: int = 7):
+    """Every page, one after the other."""
+    shown, offset = [], 0
+    while True:
+        page = await ledger.residents("CPAS-NAMUR", actor="test", sort=sort, query=query,
+                                      offset=offset, limit=size)
+        shown += page.residents
+        offset += size
+        if offset >= page.total:
+            return shown, page
+
+
+@pytest.mark.parametrize("sort", ["attention", "name", "balance", "days"])
+async def test_the_pages_of_residents_keep_the_order_that_python_gave(ledger, many, sort):
+    whole = (await ledger.residents("CPAS-NAMUR", actor="test", sort=sort, limit=200)).residents
+    assert len(whole) == 41
+    expected = arranged(whole, sort)
+    assert [r.view.ean for r in whole] == [r.view.ean for r in expected]
+    paged, page = await everyone(ledger, sort)
+    assert [r.view.ean for r in paged] == [r.view.ean for r in expected]
+    states = Counter(r.view.state.value for r in whole)
+    assert page.counts == {state: states.get(state, 0) for state in page.counts}
+    assert {"disconnected", "power_limited", "disconnection_pending", "emergency",
+            "low", "normal"} <= set(page.counts) and len(states) >= 4
+
+
+@pytest.mark.parametrize("query", ["zoe", "ZOÉ", "ete", "lukasz", "strasse", "0000001",
+                                   "0 0000 0001 1", "%", "_", "nobody"])
+async def test_the_search_is_the_databases_with_case_and_accents_aside(ledger, many, query):
+    whole = (await ledger.residents("CPAS-NAMUR", actor="test", limit=200)).residents
+    found, page = await everyone(ledger, "attention", query)
+    assert [r.view.ean for r in found] == [r.view.ean for r in arranged(whole, "attention", query)]
+    assert page.total == len(found)
+    assert sum(page.counts.values()) == 41  # the counts are of the whole list
+
+
+async def test_a_page_is_audited_for_its_residents_only(ledger, many):
+    page = await ledger.residents("CPAS-NAMUR", actor="staff:a", offset=7, limit=7)
+    listed = [r for r in await ledger.audit_trail(500) if r["action"] == "cpas-residents"]
+    assert sorted(r["ean"] for r in listed) == sorted(r.view.ean for r in page.residents)
+    assert len(listed) == 7 and page.total == 41
+
+
+@pytest.mark.parametrize("values", [{"sort": "fun"}, {"limit": 0}, {"limit": 201},
+                                    {"offset": -1}])
+async def test_a_bad_page_is_refused_naming_the_field(ledger, values):
+    with pytest.raises(InvalidInput) as refused:
+        await ledger.residents("CPAS-NAMUR", actor="test", **values)
+    assert refused.value.field == next(iter(values))

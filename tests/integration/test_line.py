@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
-from ivr.app import create_line_app
+from ivr.app import ALL_CALLERS, LOOKUP, create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger
@@ -92,7 +92,7 @@ async def test_a_caller_guessing_codes_is_locked_out_and_every_lookup_is_audited
     locked = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:])
     assert locked.find("Hangup") is not None
     assert "seize euros" not in said(locked)  # the balance of the real meter is not said
-    trail = await ledger.audit_trail()
+    trail = [record for record in await ledger.audit_trail() if record["action"] == LOOKUP]
     assert trail[0]["outcome"] == "locked_out"
     assert [a["outcome"] for a in trail[1:6]] == ["unknown"] * 5
     for record in trail[:6]:
@@ -188,3 +188,106 @@ async def test_the_greeting_tells_a_locked_out_caller_at_once(line, ledger):
     assert "dans une heure" in text and "over één uur" in text and "eine Stunde" in text
     other = await post(line, "/voice", From="+32470000111")  # another caller: the menu
     assert other.find("Gather") is not None
+
+
+# Who a caller is, and the ceiling on unknown codes across all callers ---------------------------
+
+def call_of(n: int, number: str) -> dict[str, str]:
+    return {"CallSid": f"CA{n:032x}", "From": number}
+
+
+async def guess(client, times: int, start: int = 100, **call) -> ET.Element:
+    answer = None
+    for attempt in range(times):
+        answer = await post(client, "/voice/ean?lang=fr&failures=0",
+                            Digits=make_ean(start + attempt)[-13:], **call)
+    return answer
+
+
+def refused(document: ET.Element) -> bool:
+    return document.find("Hangup") is not None and "euro" not in said(document)
+
+
+@pytest.mark.parametrize("other", ["0032470555001", "0470 55 50 01", "+32 470 55 50 01"])
+async def test_one_number_however_written_is_one_caller(line, other):
+    await guess(line, 5, **call_of(1, "+32470555001"))
+    again = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
+                       **call_of(2, other))
+    assert refused(again)  # no fresh budget for the same number written otherwise
+    someone_else = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
+                              **call_of(3, "+32470555002"))
+    assert "euro" in said(someone_else)
+
+
+@pytest.mark.parametrize("withheld", ["anonymous", "Restricted", "unknown", "",
+                                      "+266696687", "+7378742833", "+2562533", "+8656696"])
+async def test_a_withheld_callers_failures_lock_only_that_call(line, withheld):
+    await guess(line, 5, **call_of(1, withheld))
+    same_call = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
+                           **call_of(1, withheld))
+    assert refused(same_call)
+    for n, other in enumerate(["anonymous", "", "+266696687", "restricted"], start=2):
+        answer = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
+                            **call_of(n, other))  # another withheld caller, another call
+        assert "euro" in said(answer), other
+    greeting = await post(line, "/voice", **call_of(9, withheld))
+    assert greeting.find("Gather") is not None  # the menu, not "locked out"
+
+
+@pytest.fixture
+async def ceiling_line(ledger):
+    """The line with a ceiling of 3 unknown codes a minute, all callers together, and metrics."""
+    from saldo import keys
+    from saldo.observability import Metrics
+
+    await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "fr",
+                                               activated_at=datetime(2026, 11, 1, tzinfo=BRUSSELS))])
+    root = web.Application()
+    root[keys.METRICS] = metrics = Metrics.create()
+    config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES,
+                        unknown_codes_per_minute=3)
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock))
+    async with TestClient(logged_server(root)) as client:
+        yield client, metrics
+
+
+def refusals(metrics) -> float:
+    return metrics.registry.get_sample_value("saldo_line_ceiling_refusals_total")
+
+
+async def test_beyond_the_ceiling_on_unknown_codes_every_caller_is_told_to_try_later(
+        ceiling_line, ledger):
+    client, metrics = ceiling_line
+    for n in range(3):  # three callers, one unknown code each: none is locked out on their own
+        await guess(client, 1, start=100 + n, **call_of(n, f"+3247055500{n}"))
+    assert refusals(metrics) == 0
+    fresh = await post(client, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
+                       **call_of(7, "+32470555007"))
+    assert refused(fresh)  # a real code, a new caller: the line says try later
+    assert "cinq minutes" in said(fresh)
+    assert refusals(metrics) == 1
+    looked_up = metrics.registry.get_sample_value("saldo_line_lookups_total",
+                                                  {"outcome": "locked_out"})
+    assert looked_up == 1
+    trail = await ledger.audit_trail()
+    assert (trail[0]["action"], trail[0]["outcome"], trail[0]["ean"]) == (LOOKUP, "ceiling", None)
+    assert [r["actor"] for r in trail if r["action"] != LOOKUP] == [ALL_CALLERS] * 3
+    ledger.clock.advance(timedelta(seconds=61))  # the minute has passed: looked up again
+    answer = await post(client, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
+                        **call_of(7, "+32470555007"))
+    assert "euro" in said(answer)
+    assert refusals(metrics) == 1
+
+
+async def test_refusals_by_the_ceiling_do_not_count_toward_the_callers_own_limits(
+        ceiling_line, ledger):
+    client, _ = ceiling_line
+    for n in range(3):
+        await guess(client, 1, start=100 + n, **call_of(n, f"+3247055500{n}"))
+    for _ in range(25):  # more than LOOKUPS_PER_HOUR and UNKNOWN_BEFORE_LOCKOUT
+        assert refused(await post(client, "/voice/ean?lang=fr&failures=0",
+                                  Digits=make_ean(1)[-13:], **call_of(7, "+32470555007")))
+    ledger.clock.advance(timedelta(seconds=61))
+    answer = await post(client, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
+                        **call_of(7, "+32470555007"))
+    assert "euro" in said(answer)

@@ -127,3 +127,28 @@ async def test_a_write_the_driver_calls_a_misuse_is_rolled_back_and_written_agai
     check.close()
     assert tries[0] is not tries[1]  # on a new connection
     assert "writing again" in caplog.text
+
+
+async def test_the_unknown_codes_of_every_server_count_toward_one_ceiling(ledger, database_url,
+                                                                          clock):
+    """The ceiling on unknown codes a minute (all callers) is read from the audit trail: codes
+    typed on one server count on the other at once."""
+    from datetime import timedelta
+
+    from ivr.app import ALL_CALLERS, UNKNOWN_CODE
+    from ivr.limits import CEILING_WINDOW, LookupRules, ceiling_until
+
+    rules = LookupRules(unknown_codes_per_minute=3)
+    other = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    try:
+        for n, server in enumerate((ledger, other, ledger)):
+            await server.audit(actor=ALL_CALLERS, action=UNKNOWN_CODE, ean=None,
+                               outcome="unknown", detail=f"call:CA{n}")
+            clock.advance(timedelta(seconds=10))
+        for server in (ledger, other):
+            now = clock.now()
+            seen = await server.lookups_by(ALL_CALLERS, UNKNOWN_CODE, since=now - CEILING_WINDOW)
+            assert ceiling_until([lookup.at for lookup in seen], now, rules) == (
+                now - timedelta(seconds=30) + CEILING_WINDOW)
+    finally:
+        await other.close()

@@ -447,3 +447,32 @@ async def test_the_chart_of_a_resident_activated_ten_days_ago_starts_at_the_acti
     await choose(evening, "de")
     page = unescape(await (await evening.get(f"/cpas/residents/{NINA[5:]}")).text())
     assert "Seit der Aktivierung der Vorauszahlung am 14. November 2026" in page
+
+
+async def test_the_list_comes_a_page_of_50_at_a_time_with_the_counts_on_top(client, database_url,
+                                                                             clock):
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    await ledger.import_accounts([AccountInput(make_ean(200 + n), "gas", "fr",
+                                               name=f"Bewoner {n:02d}", cpas="CPAS-NAMUR",
+                                               activated_at=ACTIVATED) for n in range(60)])
+    await ledger.close()
+    await log_in(client)
+    first = unescape(await (await client.get("/cpas/")).text())
+    names = NAMES.findall(first)
+    assert len(names) == 50 and names[:2] == ["Marc Coupé", "Anna Laag"]  # who needs help first
+    assert re.search(r"Coupé</span> <strong>1</strong>", first)
+    assert re.search(r"Normal</span> <strong>61</strong>", first)
+    assert "Page 1 sur 2 (63 résidents)" in first and 'rel="prev"' not in first
+    following = re.search(r'<a rel="next" href="([^"]+)"', first).group(1)
+    assert following == "/cpas/?sort=attention&page=2"
+    second = unescape(await (await client.get(following)).text())
+    assert len(NAMES.findall(second)) == 13 and not set(NAMES.findall(second)) & set(names)
+    assert 'rel="next"' not in second and 'rel="prev"' in second
+    found = unescape(await (await client.get("/cpas/", params={"q": "bewoner 5",
+                                                               "sort": "name"})).text())
+    assert NAMES.findall(found) == [f"Bewoner {n}" for n in range(50, 60)]
+    assert "Normal</span> <strong>61</strong>" in found  # the counts are of everyone
+    beyond = unescape(await (await client.get("/cpas/", params={"page": "99"})).text())
+    assert "Page 2 sur 2" in beyond
+    for odd in ("0", "-1", "abc", "١", "9" * 5000):
+        assert (await client.get("/cpas/", params={"page": odd})).status == 200

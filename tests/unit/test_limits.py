@@ -1,10 +1,12 @@
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.limits import LookupRules, locked_until, may_look_up, refused_until
+from ivr.limits import (LookupRules, caller_identity, ceiling_until, locked_until, may_look_up,
+                        refused_until)
 
 NINE = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
@@ -105,3 +107,60 @@ def test_refused_until_agrees_with_may_look_up_and_is_in_the_future(events, now_
     if until is not None:
         assert until > now
         assert may_look_up(history, until, rules)   # by then, the caller may indeed
+
+
+# Who one caller is ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("written", ["+32470555001", "0032470555001", "0470555001",
+                                     "+32 470 55 50 01", " 0470/55.50.01 "])
+def test_a_number_is_counted_in_e164_however_it_is_written(written):
+    assert caller_identity(written, "CA1") == "+32470555001"
+
+
+@pytest.mark.parametrize("withheld", ["", "  ", "anonymous", "Anonymous", "RESTRICTED", "unknown",
+                                      "blocked", "private", "+266696687", "+7378742833",
+                                      "+2562533", "+8656696", "00266696687"])
+def test_a_withheld_number_is_counted_by_its_call(withheld):
+    assert caller_identity(withheld, "CA1") == "call:CA1"
+    assert caller_identity(withheld, "CA2") != caller_identity(withheld, "CA1")
+
+
+@pytest.mark.parametrize("other", ["client:alice", "sip:bob@example.com", "x" * 300, "+"])
+def test_what_is_no_phone_number_is_counted_as_sent(other):
+    assert caller_identity(other, "CA1") == f"as-sent:{other.strip()}"
+    assert caller_identity(other, "CA2") == caller_identity(other, "CA1")
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_any_from_gives_an_identity(number, call):
+    identity = caller_identity(number, call)
+    assert identity.startswith(("+", "call:", "as-sent:"))
+
+
+# The ceiling on unknown codes, all callers together -------------------------------------------------
+
+def test_the_ceiling_refuses_until_the_oldest_unknown_code_leaves_the_minute():
+    rules = LookupRules(unknown_codes_per_minute=3)
+    unknown = [after(0.1), after(0.5), after(0.9)]
+    assert ceiling_until(unknown[:2], after(1), rules) is None
+    assert ceiling_until(unknown, after(1), rules) == after(1.1)
+    assert ceiling_until(unknown, after(1.1), rules) is None  # the first has left the minute
+    assert ceiling_until(unknown + [after(1.05)], after(1.1), rules) == after(1.5)
+
+
+def test_unknown_codes_older_than_a_minute_do_not_count():
+    rules = LookupRules(unknown_codes_per_minute=2)
+    assert ceiling_until([after(0), after(0.5), after(0.9)], after(2), rules) is None
+
+
+@given(st.lists(st.floats(0, 5), max_size=40), st.floats(0, 6), st.integers(1, 10))
+def test_the_ceiling_is_in_the_future_and_lifted_by_then(minutes, now_minutes, ceiling):
+    rules = LookupRules(unknown_codes_per_minute=ceiling)
+    unknown = [after(m) for m in minutes if m <= now_minutes]
+    now = after(now_minutes)
+    until = ceiling_until(unknown, now, rules)
+    in_the_minute = [at for at in unknown if at > now - timedelta(minutes=1)]
+    assert (until is None) == (len(in_the_minute) < ceiling)
+    if until is not None:
+        assert now < until <= now + timedelta(minutes=1)
+        assert ceiling_until(unknown, until, rules) is None

@@ -21,7 +21,7 @@ LEDGER = ROOT / "ledger"
 TEXTS = {language: json.loads((ROOT / "locales" / language / "portal.json")
                               .read_text(encoding="utf-8")) for language in LANGUAGES}
 SAMPLES = {"text": "4,9x", "value": "fax", "year": 2000, "min_length": 12, "max_length": 64,
-           "username": "a.dupont", "number": 7, "folder": "/srv/saldo"}
+           "username": "a.dupont", "number": 7, "folder": "/srv/saldo", "length": 100}
 
 
 def coded_raises(source: str, filename: str = "<source>") -> list[str]:

@@ -1,0 +1,231 @@
+"""Every webhook door answers clearly, whatever comes in, as an attacker would try them: the whole
+app (`saldo serve`'s), on SQLite or PostgreSQL. Generated requests — signed and unsigned, any
+method, content type, body and headers — at every Twilio webhook route: never a 5xx, never a
+traceback or an error in the logs, and nothing changed in the database by a refused request. A
+malformed HTTP request: a warning without a traceback, and its access-log line."""
+
+import asyncio
+import io
+import logging
+from datetime import date, datetime
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from multidict import MultiDict
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from datetime import date, datetime
+
+from ledger import BRUSSELS, AccountInput, ConsumptionInput, schema
+from saldo import keys
+from saldo.app import create_app
+from saldo.settings import Settings
+from saldo.signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
+from tests.browser import logged_server
+from tests.conftest import make_ean
+
+TOKEN = "made-up-auth-token-for-edge-tests"
+PUBLIC = "https://saldo.example.be"
+FORM = "application/x-www-form-urlencoded"
+# Every Twilio webhook route of the app: the balance line's steps, its call status callback,
+# the SMS delivery reports.
+ROUTES = ("/voice", "/voice/language", "/voice/ask", "/voice/ean", "/voice/menu",
+          "/voice/status", "/sms/status")
+QUERIES = ("", "?lang=fr&failures=0", "?lang=nl&failures=2", "?tries=1", "?lang=xx&failures=9999",
+           "?lang=de&failures=%FF", "?tries=-1&lang=", "?bodySHA256=abc")
+
+
+@pytest.fixture
+async def server(database_url, clock):
+    settings_ = Settings(database_url=database_url, public_base_url=PUBLIC,
+                         twilio_auth_token=TOKEN, portal_secret="s" * 32)
+    app = create_app(settings_, clock=clock)
+    async with TestClient(logged_server(app)) as client:
+        ledger = app[keys.LEDGER]
+        await ledger.import_accounts([AccountInput(
+            make_ean(1), "electricity", "fr", activated_at=datetime(2026, 11, 1, tzinfo=BRUSSELS))])
+        await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 23), 2020)])
+        yield client, ledger
+
+
+async def snapshot(ledger) -> dict[str, list]:
+    """Every row of every table: what a refused request must leave as it was."""
+    rows = {}
+    async with ledger.engine.connect() as conn:
+        for table in schema.metadata.sorted_tables:
+            result = await conn.execute(select(table))
+            rows[table.name] = sorted(map(repr, result.all()))
+    return rows
+
+
+def signature(path: str, params) -> str:
+    return RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)
+
+
+# ---- generated requests --------------------------------------------------------------------------
+
+FIELDS = ("CallSid", "From", "To", "Digits", "CallStatus", "CallDuration", "MessageSid",
+          "MessageStatus", "AccountSid")
+VALUES = ("", "CA" + "0" * 32, "CA" + "f" * 32, "SM" + "a" * 32, "+32470000999", "0032470000999",
+          "anonymous", "+266696687", "1", "2", "3", "0", "*", "#", "99999999999999999999",
+          "5414400000000000019", "541440000000000019", "delivered", "failed", "completed",
+          "-1", "1e9", "\x00", "é", "\u202e", "🙂")
+text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+forms = st.lists(st.tuples(st.sampled_from(FIELDS) | text, st.sampled_from(VALUES) | text),
+                 max_size=8)
+CONTENT_TYPES = (FORM, f"{FORM}; charset=utf-8", f"{FORM}; charset=ISO-8859-1",
+                 f"{FORM}; charset=klingon", f"{FORM}; charset=hex", f"{FORM}; charset=utf-16",
+                 "multipart/form-data; boundary=xyz", "multipart/form-data", "application/json",
+                 "text/plain", "application/octet-stream", "", ";;", "a/b; charset=\"")
+HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=30)
+EXTRA_HEADERS = st.dictionaries(
+    st.sampled_from(["Content-Encoding", SIGNATURE_SETTINGS_HEADER, "Accept", "X-Forwarded-For",
+                     "X-Forwarded-Proto", "Cookie", "Authorization", "Accept-Charset"]),
+    st.sampled_from(["gzip", "deflate", "br", "identity", "key=k,algorithm=HMAC_SHA256",
+                     "algorithm=HMAC_MD5", "*/*", "text/html"]) | HEADER_TEXT, max_size=3)
+
+
+@st.composite
+def requests(draw):
+    method = draw(st.sampled_from(["POST"] * 6 + ["GET", "PUT", "DELETE", "PATCH", "OPTIONS",
+                                                  "HEAD"]))
+    path = draw(st.sampled_from(ROUTES)) + draw(st.sampled_from(QUERIES))
+    fields = draw(forms)
+    kind = draw(st.sampled_from(["form", "form", "bytes", "multipart"]))
+    if kind == "form":
+        body = urlencode(fields).encode()
+    elif kind == "bytes":
+        body = draw(st.binary(max_size=300))
+    else:
+        body = (b"--xyz\r\nContent-Disposition: form-data; name=\"CallSid\"\r\n\r\nCA1\r\n"
+                b"--xyz\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.wav\"\r\n"
+                b"Content-Type: audio/wav\r\n\r\n\x00\x01\xff\r\n--xyz--\r\n")
+    headers = {"Content-Type": draw(st.sampled_from(CONTENT_TYPES))} if draw(st.booleans()) \
+        else {}
+    if kind == "form" and draw(st.booleans()):
+        headers["Content-Type"] = FORM
+    headers.update(draw(EXTRA_HEADERS))
+    signed = draw(st.sampled_from(["no", "fields", "url only", "wrong"]))
+    if signed == "fields":
+        headers[SIGNATURE_HEADER] = signature(path, MultiDict(fields) if method == "POST" else {})
+    elif signed == "url only":
+        headers[SIGNATURE_HEADER] = signature(path, {})
+    elif signed == "wrong":
+        headers[SIGNATURE_HEADER] = draw(HEADER_TEXT)
+    return method, path, body, headers, signed
+
+
+def trouble_in(records: list[logging.LogRecord]) -> list[str]:
+    """Errors, and tracebacks at any level, in the log records."""
+    return [f"{r.name} {r.levelname}: {r.getMessage()}" for r in records
+            if r.levelno >= logging.ERROR or r.exc_info or r.exc_text]
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(request=requests())
+async def test_generated_webhook_requests_never_get_a_5xx_nor_a_traceback(server, caplog,
+                                                                          request):
+    client, ledger = server
+    method, path, body, headers, signed = request
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)
+    before = await snapshot(ledger)
+    answer = await client.request(method, path, data=body, headers=headers)
+    await answer.read()
+    told = (method, path, body[:200], headers, answer.status, (await answer.text())[:200])
+    assert answer.status < 500, told
+    # aiohttp's parser refuses some requests (a Content-Encoding it cannot decode) before the
+    # app sees them: a malformed request, 400 and a warning
+    malformed = any(r.name == "aiohttp.server" and r.getMessage().startswith(
+        "malformed HTTP request") for r in caplog.records)
+    if signed in ("no", "wrong"):
+        assert answer.status == 403 or (answer.status == 400 and malformed), told
+    if answer.status >= 400:
+        assert await snapshot(ledger) == before
+    assert not trouble_in(caplog.records)
+
+
+# ---- explicit cases at every route ---------------------------------------------------------------
+
+CALL = {"CallSid": "CA" + "0" * 31 + "9", "From": "+32470000999", "Digits": "1",
+        "CallStatus": "completed", "MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered"}
+
+
+BODIES = {  # body, Content-Type, what its signature covers
+    "not UTF-8": (b"CallSid=CA1&From=%FF%FE", FORM, {"CallSid": "CA1", "From": "\xff\xfe"}),
+    "unknown charset": (urlencode(CALL).encode(), f"{FORM}; charset=klingon", CALL),
+    "NUL": (urlencode({**CALL, "Digits": "1\x00"}).encode(), FORM, {**CALL, "Digits": "1\x00"}),
+    "multipart with a file": (
+        b"--xyz\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.wav\"\r\n"
+        b"Content-Type: audio/wav\r\n\r\n\x00\x01\r\n--xyz--\r\n",
+        "multipart/form-data; boundary=xyz", {}),
+    "huge": (b"Digits=" + b"1" * (2 * 1024 * 1024), FORM, {}),
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("case", BODIES)
+async def test_every_route_refuses_what_it_cannot_read_without_changing_anything(
+        server, caplog, route, case):
+    client, ledger = server
+    body, content_type, covered = BODIES[case]
+    before = await snapshot(ledger)
+    for headers, status in (({}, 403), ({SIGNATURE_HEADER: signature(route, covered)}, 400)):
+        answer = await client.post(route, data=io.BytesIO(body), headers={
+            "Content-Type": content_type, **headers})
+        assert answer.status == status, await answer.text()
+    assert await snapshot(ledger) == before
+    assert not trouble_in(caplog.records)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_every_route_still_answers_a_signed_form(server, route):
+    client, _ = server
+    answer = await client.post(route, data=CALL, headers={SIGNATURE_HEADER: signature(route, CALL)})
+    assert answer.status in (200, 204)
+
+
+# ---- malformed HTTP ------------------------------------------------------------------------------
+
+MALFORMED = {
+    "a Content-Length that is no number": b"POST /voice HTTP/1.1\r\nHost: x\r\n"
+                                          b"Content-Length: nope\r\n\r\n",
+    "a header without a colon": b"POST /voice/ean HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+    "a bad chunk": b"POST /sms/status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"zz\r\nCallSid=CA1\r\n0\r\n\r\n",
+    "an unknown HTTP version": b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n",
+    "a second request line that is not HTTP": b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                              b"\x16\x03\x01 not http\r\n\r\n",
+}
+
+
+async def raw(client, data: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+async def test_a_malformed_request_is_a_warning_without_a_traceback_and_is_in_the_access_log(
+        server, caplog, case):
+    client, ledger = server
+    caplog.set_level(logging.DEBUG)
+    before = await snapshot(ledger)
+    answer = await raw(client, MALFORMED[case])
+    assert b" 400 Bad Request\r\n" in answer
+    assert not trouble_in(caplog.records)
+    warned = [r for r in caplog.records if r.name == "aiohttp.server"
+              and r.getMessage().startswith("malformed HTTP request")]
+    # (aiohttp says at debug level what is not HTTP at all on a connection's first request)
+    assert warned and all(r.levelno in (logging.WARNING, logging.DEBUG) for r in warned)
+    assert any(r.name == "aiohttp.access" and " 400 " in r.getMessage() for r in caplog.records)
+    assert await snapshot(ledger) == before
