@@ -17,7 +17,8 @@ HEADER = "ean;energy;language;name;mobile;email;notify;low_credit_threshold;tran
 @pytest.fixture(autouse=True)
 def environment(monkeypatch, tmp_path, database_url):
     monkeypatch.chdir(tmp_path)
-    for name in ("PORT", "EAN_PREFIX", "NDP_EXTRA_HOLIDAYS", "LOG_LEVEL"):
+    for name in ("PORT", "EAN_PREFIX", "NDP_EXTRA_HOLIDAYS", "LOG_LEVEL", "DAY_CONSUMPTION_MAX",
+                 "ADJUSTMENT_MAX"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url)
     # The CLI runs on the real clock: without a non-disconnection period its answers do not

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.integration import test_cli
+
 from ledger import Ledger
 from saldo.cli import main
 from tests.conftest import make_ean
@@ -15,17 +17,7 @@ GOOD = f"{make_ean(1)};electricity;fr;Camille Essai;0470 00 01 01;;;;;2026-11-01
 GOOD_2 = f"{make_ean(2)};gas;nl;Jan Proef;;;;;;2026-11-01;;"
 
 
-@pytest.fixture(autouse=True)
-def environment(monkeypatch, tmp_path, database_url):
-    monkeypatch.chdir(tmp_path)
-    for name in ("PORT", "EAN_PREFIX", "NDP_EXTRA_HOLIDAYS", "LOG_LEVEL", "DAY_CONSUMPTION_MAX",
-                 "ADJUSTMENT_MAX"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("NDP_WEEKENDS", "no")
-    monkeypatch.setenv("NDP_HOLIDAYS", "none")
-    monkeypatch.setenv("NDP_FROM", "00:00")
-    monkeypatch.setenv("NDP_UNTIL", "00:00")
+environment = test_cli.environment  # the CLI's settings, as the CLI tests set them
 
 
 def run(capsys, *argv):
