@@ -1,22 +1,27 @@
 """The balance line alone, then while the rest of the server works — side by side, one run.
 
-    python bench/line_isolation.py [--accounts N] [--requests N] [--concurrency N]
-                                   [--staff N] [--database-url URL]
+    python bench/line_isolation.py [--accounts N] [--rate R] [--seconds S] [--staff N]
+                                   [--topups-per-second R] [--database-url URL]
 
-The line: --requests (default 3,000) signed POST /voice/ean look-ups (as bench/ivr_webhooks.py
-sends them) at --concurrency (default 4) connections — a busy evening on the free line, not a
-flood — against one server process of the real app. Measured twice in the same run:
+The line: signed POST /voice/ean look-ups (as bench/ivr_webhooks.py sends them) arriving at a
+fixed --rate (default 100 a second, for --seconds, default 30) against one server process of
+the real app. Callers do not wait for each other, so the requests are paced, not sent one after
+the other's answer: each latency is counted from the moment its request was due, and a server
+that falls behind shows it (no coordinated omission). 100 look-ups a second is some 1,500 calls
+under way at once, far above the free line's busiest hour. Measured twice in the same run:
 
 1. alone;
-2. while, on the same server and database, --staff (default 4) CPAS workers page through the
-   CPAS's --accounts (default 20,000) residents by the API (`GET /api/v1/residents`, every page
-   in turn, then again), a payment channel posts top-ups (`POST /api/v1/topups`) one after the
-   other, and `saldo import consumption` posts a day for every account in its own process.
+2. while, on the same server and database, --staff (default 8) CPAS workers page through the
+   CPAS's --accounts (default 20,000) residents by the API (`GET /api/v1/residents`, every
+   page in turn, a page every --page-every seconds each, default 2: four pages a second, as
+   many offices at their busiest), a payment channel posts --topups-per-second (default 10)
+   top-ups (`POST /api/v1/topups`), and `saldo import consumption` posts a day for every
+   account in its own process.
 
 Printed: each phase's p50 and p99, and the loaded p99 over the alone p99 (target: 1.5 at most:
 nothing else the server does may hold a caller's answer back), with how much of the other work
-got done meanwhile. The machine's load average is printed too: on a shared 2-core machine the
-import's own process takes a core.
+got done meanwhile and how late it was. The machine's load average is printed too: on a shared
+2-core machine the import's own process takes a core.
 """
 
 import argparse
@@ -34,17 +39,20 @@ import aiohttp  # noqa: E402
 
 from ledger import Ledger, SettableClock, read_accounts  # noqa: E402
 from ivr_webhooks import (  # noqa: E402 - bench/ is the script's folder
+    ACTIVATED_ON,
+    BALANCE_MARK,
     CONSUMPTION_DAY,
     NOW,
     Figures,
+    Request,
     Server,
     create_ledger,
     line,
-    load,
     make_requests,
-    met,
 )
 from made_up import (  # noqa: E402
+    ENERGIES,
+    LANGUAGES,
     belgian_amount,
     bench_database,
     load_average,
@@ -60,14 +68,14 @@ RESIDENTS_PAGE = "/api/v1/residents"
 def write_cpas_accounts(path: Path, eans: list[str]) -> None:
     """Every account under the one CPAS's mandate: its list is as long as it gets."""
     lines = ["ean;energy;language;activated_at;cpas"]
-    for i, ean in enumerate(eans):
-        lines.append(f"{ean};electricity;{'fr' if i % 2 else 'nl'};"
-                     f"{(CONSUMPTION_DAY - timedelta(days=6)).isoformat()};{CPAS}")
+    for i, ean in enumerate(eans):  # as create_ledger made them, the CPAS added
+        lines.append(f"{ean};{ENERGIES[i % len(ENERGIES)]};{LANGUAGES[i % len(LANGUAGES)]};"
+                     f"{ACTIVATED_ON.isoformat()};{CPAS}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_next_day(path: Path, eans: list[str]) -> None:
-    day = CONSUMPTION_DAY - timedelta(days=1)  # a day before: already ended at NOW
+def write_day_before(path: Path, eans: list[str]) -> None:
+    day = CONSUMPTION_DAY - timedelta(days=1)  # ended at NOW, not yet posted
     lines = ["ean;day;amount"] + [f"{ean};{day.isoformat()};{belgian_amount(300 + i % 700)}"
                                   for i, ean in enumerate(eans)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -82,7 +90,8 @@ async def setup(database_url: str, folder: Path, eans: list[str]) -> tuple[str, 
         write_cpas_accounts(folder / "cpas.csv", eans)
         parsed = read_accounts(folder / "cpas.csv")
         report = await ledger.import_accounts(parsed.rows)
-        require(report.updated == len(eans), f"mandates: {report.updated} of {len(eans)}")
+        require(report.updated == len(eans), f"mandates: {report.updated} of {len(eans)}, "
+                f"errors {report.errors[:3]}")
         _, cpas_token = await ledger.access.add_client("bench CPAS", cpas=CPAS)
         _, channel_token = await ledger.access.add_client("bench kiosk", channel="terminal")
         return cpas_token, channel_token
@@ -90,104 +99,172 @@ async def setup(database_url: str, folder: Path, eans: list[str]) -> tuple[str, 
         await ledger.close()
 
 
+async def paced(every: float, action, count: int | None = None,
+                stopping: asyncio.Event | None = None) -> list[float]:
+    """`action(i)` started every `every` seconds whether or not the earlier ones are done, `count`
+    times or until `stopping`; returns each one's seconds from when it was due to when it ended."""
+    start = time.perf_counter()
+    late: dict[int, float] = {}
+
+    async def one(i: int, due: float) -> None:
+        await action(i)
+        late[i] = time.perf_counter() - due
+
+    tasks = []
+    i = 0
+    while (count is None or i < count) and not (stopping is not None and stopping.is_set()):
+        due = start + i * every
+        pause = due - time.perf_counter()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        tasks.append(asyncio.create_task(one(i, due)))
+        i += 1
+    await asyncio.gather(*tasks)
+    return [late[n] for n in range(i)]
+
+
+async def line_load(url: str, requests: list[Request], rate: float) -> Figures:
+    """Every answer must be a spoken balance (its menu follows), not an apology."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def ask(i: int) -> None:
+            request = requests[i]
+            async with session.post(url, data=request.body, headers=request.headers) as resp:
+                body = await resp.text()
+            if resp.status != 200 or BALANCE_MARK not in body:
+                raise SystemExit(f"FAILED: {url} answered {resp.status}: {body[:300]!r}")
+
+        started = time.perf_counter()
+        latencies = await paced(1 / rate, ask, len(requests))
+        return Figures(len(requests), time.perf_counter() - started, latencies)
+
+
 class Background:
-    """The other work, until stopped: counts what it got done."""
+    """The other work, paced, until stopped: counts what it got done and how late."""
 
     def __init__(self, base_url: str, cpas_token: str, channel_token: str, eans: list[str],
-                 staff: int):
+                 staff: int, page_every: float, topups_per_second: float):
         self.base_url, self.eans, self.staff = base_url, eans, staff
+        self.page_every, self.topups_per_second = page_every, topups_per_second
         self.cpas = {"Authorization": f"Bearer {cpas_token}"}
         self.channel = {"Authorization": f"Bearer {channel_token}"}
-        self.pages = self.top_ups = 0
+        self.pages: list[float] = []
+        self.top_ups: list[float] = []
         self.stopping = asyncio.Event()
 
-    async def page_through(self, session: aiohttp.ClientSession, offset: int) -> None:
-        page = 1 + offset
+    async def page_through(self, session: aiohttp.ClientSession, first_page: int) -> None:
+        page = first_page
         while not self.stopping.is_set():
+            due = time.perf_counter()
             async with session.get(self.base_url + RESIDENTS_PAGE, params={"page": page},
                                    headers=self.cpas) as response:
                 require(response.status == 200, f"residents page {page}: {response.status}")
                 data = await response.json()
-            self.pages += 1
-            more = data.get("next") if isinstance(data, dict) else None
-            page = page + 1 if more else 1
+            self.pages.append(time.perf_counter() - due)
+            page = page + 1 if data.get("next") else 1
+            await asyncio.sleep(max(0.0, due + self.page_every - time.perf_counter()))
 
     async def pay(self, session: aiohttp.ClientSession) -> None:
-        n = 0
-        while not self.stopping.is_set():
-            n += 1
+        async def top_up(n: int) -> None:
             body = {"ean": self.eans[n % len(self.eans)], "amount_cents": 1000,
                     "reference": f"KIOSK-{n}"}
             async with session.post(self.base_url + "/api/v1/topups", json=body,
                                     headers=self.channel) as response:
                 require(response.status in (200, 201), f"top-up: {response.status}")
-            self.top_ups += 1
 
-    async def run(self) -> None:
+        self.top_ups = await paced(1 / self.topups_per_second, top_up, stopping=self.stopping)
+
+    async def run(self, without: set[str]) -> None:
         async with aiohttp.ClientSession() as session:
-            await asyncio.gather(self.pay(session),
-                                 *(self.page_through(session, i * 10) for i in range(self.staff)))
+            work = [] if "topups" in without else [self.pay(session)]
+            if "pages" not in without:
+                work += [self.page_through(session, 1 + i * 37) for i in range(self.staff)]
+            await asyncio.gather(*work)
 
 
-async def loaded(server: Server, requests, concurrency: int, background: Background,
-                 database_url: str, consumption: Path) -> tuple[Figures, float, int]:
+async def loaded(server: Server, requests: list[Request], rate: float, background: Background,
+                 database_url: str, consumption: Path, without: set[str]
+                 ) -> tuple[Figures, float]:
     """The line's requests while the background work and an import run."""
     env = {**os.environ, "DATABASE_URL": database_url}
     started = time.perf_counter()
-    importing = subprocess.Popen([sys.executable, "-m", "saldo", "import", "consumption",
-                                  str(consumption)], env=env, stdout=subprocess.DEVNULL,
+    command = ([sys.executable, "-m", "saldo", "import", "consumption", str(consumption)]
+               if "import" not in without else [sys.executable, "-c", "pass"])
+    importing = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE)
-    others = asyncio.create_task(background.run())
+    others = asyncio.create_task(background.run(without))
     await asyncio.sleep(0.5)  # the others under way first
-    figures, _ = await load([server.url], requests, concurrency)
+    figures = await line_load(server.url, requests, rate)
     background.stopping.set()
     await others
     code = importing.wait()
     require(code == 0, f"the import failed: {importing.stderr.read().decode()[-500:]}")
-    return figures, time.perf_counter() - started, code
+    return figures, time.perf_counter() - started
+
+
+def quantile_ms(latencies: list[float], q: float) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000, help="residents of the one CPAS")
-    parser.add_argument("--requests", type=int, default=3_000, help="line requests per phase")
-    parser.add_argument("--concurrency", type=int, default=4, help="line connections")
-    parser.add_argument("--staff", type=int, default=4, help="CPAS workers paging at once")
+    parser.add_argument("--rate", type=float, default=100, help="line look-ups a second")
+    parser.add_argument("--seconds", type=float, default=30, help="each phase's length")
+    parser.add_argument("--staff", type=int, default=8, help="CPAS workers paging at once")
+    parser.add_argument("--page-every", type=float, default=2,
+                        help="seconds between one worker's pages")
+    parser.add_argument("--topups-per-second", type=float, default=10)
     parser.add_argument("--database-url", metavar="URL",
                         help="a PostgreSQL server; the ledger is a new database there")
+    parser.add_argument("--without", default="", metavar="WORK,…",
+                        help="leave out some of the other work (pages, topups, import), to find "
+                             "which one holds the line back")
     args = parser.parse_args()
-    require(min(args.accounts, args.requests, args.concurrency, args.staff) > 0,
-            "the counts must be positive")
+    without = {work for work in args.without.split(",") if work}
+    require(without <= {"pages", "topups", "import"}, "--without: pages, topups, import")
+    require(min(args.accounts, args.rate, args.seconds, args.staff, args.page_every,
+                args.topups_per_second) > 0, "the counts must be positive")
     eans = [make_ean(i) for i in range(1, args.accounts + 1)]
+    count = int(args.rate * args.seconds)
     with bench_database(args.database_url) as (database_url, folder):
         t0 = time.perf_counter()
         cpas_token, channel_token = asyncio.run(setup(database_url, folder, eans))
-        write_next_day(folder / "next_day.csv", eans)
+        write_day_before(folder / "day_before.csv", eans)
         print(f"setup (not timed): {args.accounts:,} accounts under one CPAS, in "
               f"{time.perf_counter() - t0:.0f} s")
         warmup = make_requests(eans, 300, seed=1)
-        alone_requests = make_requests(eans, args.requests, seed=2)
-        loaded_requests = make_requests(eans, args.requests, seed=3)
+        alone_requests = make_requests(eans, count, seed=2)
+        loaded_requests = make_requests(eans, count, seed=3)
         server = Server("real", database_url, folder)
         try:
-            asyncio.run(load([server.url], warmup, args.concurrency))
-            alone, _ = asyncio.run(load([server.url], alone_requests, args.concurrency))
-            background = Background(server.base_url, cpas_token, channel_token, eans, args.staff)
-            busy, seconds, _ = asyncio.run(loaded(server, loaded_requests, args.concurrency,
-                                                  background, database_url,
-                                                  folder / "next_day.csv"))
+            asyncio.run(line_load(server.url, warmup, args.rate))
+            alone = asyncio.run(line_load(server.url, alone_requests, args.rate))
+            background = Background(server.base_url, cpas_token, channel_token, eans,
+                                    args.staff, args.page_every, args.topups_per_second)
+            busy, seconds = asyncio.run(loaded(server, loaded_requests, args.rate, background,
+                                               database_url, folder / "day_before.csv",
+                                               without))
         except SystemExit:
             server.print_log_tail()
             raise
         finally:
             server.close()
+        print(f"the line at {args.rate:g} look-ups a second, each latency from when it was due"
+              + (f"; without: {', '.join(sorted(without))}" if without else ""))
         print(line("balance line alone", alone))
         print(line("balance line while the others work", busy))
-        print(f"meanwhile: {background.pages:,} residents pages, {background.top_ups:,} API "
-              f"top-ups, an import of {args.accounts:,} consumption days, in {seconds:.1f} s")
+        print(f"meanwhile, in {seconds:.1f} s: {len(background.pages):,} residents pages "
+              f"(p50 {quantile_ms(background.pages, 0.5):.0f} ms, p99 "
+              f"{quantile_ms(background.pages, 0.99):.0f} ms), {len(background.top_ups):,} API "
+              f"top-ups (p99 {quantile_ms(background.top_ups, 0.99):.0f} ms)"
+              + ("" if "import" in without else
+                 f", an import of {args.accounts:,} consumption days in its own process"))
         ratio = busy.percentile_ms(99) / alone.percentile_ms(99)
         print(f"p99 ratio, busy / alone: {ratio:.2f} (target <= {TARGET_P99_RATIO}): "
-              f"{met(ratio <= TARGET_P99_RATIO)}")
+              f"{'met' if ratio <= TARGET_P99_RATIO else 'not met'}")
         print(f"load average after the run: {load_average()}")
 
 

@@ -17,6 +17,7 @@ from .outbox import (
     MessageRecord,
     NewMessage,
     OutboxMessage,
+    Postponed,
     Retry,
     Sent,
 )
@@ -39,7 +40,7 @@ __all__ = [
     "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "BalanceView", "Clock",
     "ConsumptionInput", "Contacts", "CpasContact", "DemoRefused", "Event", "FileRefused", "GaveUp",
     "ImportReport", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "Lookup", "MessageRecord",
-    "NewMessage", "NonDisconnectionPeriod", "OutboxMessage", "ReferenceConflict", "Resident", "Retry",
+    "NewMessage", "NonDisconnectionPeriod", "OutboxMessage", "Postponed", "ReferenceConflict", "Resident", "Retry",
     "RowError", "Sent", "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount",
     "format_cents", "masked", "parse_cents", "read_accounts", "read_consumption",
 ]

@@ -20,10 +20,13 @@ from . import schema
 from .clock import from_text, to_text
 from .db import reading
 from .errors import InvalidInput, LedgerError
+from .limits import TEXT_LIMITS, check_text
 
 LANGUAGES = ("fr", "nl", "de")
 MIN_PASSWORD_LENGTH = 12
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# A pass phrase, not a file: argon2 reads all of it.
+MAX_PASSWORD_LENGTH = 1024
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,%d}$" % (TEXT_LIMITS["username"] - 1))
 CHANNELS = ("terminal", "online", "transfer")
 CLIENT_ACTOR = "web:client"  # + ":" + the client's key: the per-address count's actor  # the payment channels an API client may be
 
@@ -72,9 +75,10 @@ class Access:
         self.idle = idle
         self.longest = longest
         self._hasher = PasswordHasher()
-        # argon2 takes ~64 MiB and tens of ms a check: a flood of log-ins waits here, in turn,
-        # instead of filling every thread (and the memory) of the process.
-        self._hashing = asyncio.Semaphore(2)
+        # argon2 takes ~64 MiB and tens of ms a check: a flood of log-ins waits here, one at a
+        # time, instead of filling every thread (and the memory) of the process — and never
+        # takes both cores of a small machine from the balance line.
+        self._hashing = asyncio.Semaphore(1)
         self._dummy_hash: str | None = None  # verified against for unknown names: same time
 
     def _now(self) -> datetime:
@@ -86,13 +90,17 @@ class Access:
                         ) -> Staff:
         username = username.strip().lower()
         if not USERNAME.match(username):
-            raise InvalidInput("username", "2 to 64 lower-case letters, digits, '.', '_' or '-'",
-                               "username.malformed", min_length=2, max_length=64)
+            raise InvalidInput(
+                "username", f"2 to {TEXT_LIMITS['username']} lower-case letters, digits, '.', "
+                "'_' or '-'", "username.malformed", min_length=2,
+                max_length=TEXT_LIMITS["username"])
         if not cpas.strip():
             raise InvalidInput("cpas", "a CPAS code is needed", "cpas.missing")
+        check_text("cpas", cpas.strip())
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidInput("password", f"at least {MIN_PASSWORD_LENGTH} characters",
                                "password.too_short", min_length=MIN_PASSWORD_LENGTH)
+        check_text("password", password, MAX_PASSWORD_LENGTH)
         if language not in LANGUAGES:
             raise InvalidInput("language", f"{language!r} is not fr, nl or de",
                                "language.unknown", value=language)
@@ -256,6 +264,8 @@ class Access:
                                "channel.unknown", value=channel)
         if not label.strip():
             raise InvalidInput("label", "say who the client is", "label.missing")
+        check_text("label", label.strip())
+        check_text("cpas", cpas)
         token = "saldo_" + secrets.token_urlsafe(32)
         kind = "cpas" if cpas else "channel"
         async with self._ledger._writing() as conn:

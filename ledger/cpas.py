@@ -4,7 +4,6 @@ An account of another CPAS is answered exactly as an unknown one (UnknownAccount
 attempt is written to the audit trail as `foreign`.
 """
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -15,6 +14,7 @@ from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, from_text, to_text
 from .db import fetch_rows, reading
 from .ean import short_or_full
+from .names import folded
 from .errors import InvalidInput, UnknownAccount
 from .outbox import MessageRecord
 from .rules import EXHAUSTED_AT_CENTS
@@ -99,26 +99,34 @@ class CpasDesk:
                                                detail=cpas)
         d, p, t = schema.debts, schema.postings, schema.consumption_days
         book = f"balance:{account_id}"
+        signed = case((p.c.to_book == book, p.c.amount_cents), else_=-p.c.amount_cents)
+        mine = and_(p.c.account_id == account_id, or_(p.c.to_book == book, p.c.from_book == book))
+        columns = (p.c.at, p.c.kind, signed, p.c.day, p.c.reference)
+        # Bounded whatever the account's age: the chart's days, the last postings shown, and the
+        # balance before the chart begins summed by the database.
         async with reading(self._ledger.engine) as conn:
-            activated_on = (await conn.execute(select(schema.accounts.c.activated_on).where(
-                schema.accounts.c.id == account_id))).scalar_one()
+            activated_on = date.fromisoformat((await conn.execute(
+                select(schema.accounts.c.activated_on).where(schema.accounts.c.id == account_id)
+            )).scalar_one())
+            first = _first_day_shown(self._ledger.clock.now(), activated_on)
+            since = to_text(datetime.combine(first, datetime.min.time(), tzinfo=BRUSSELS))
             consumed = {date.fromisoformat(day): amount for day, amount in await fetch_rows(
-                conn, select(t.c.day, t.c.amount_cents).where(t.c.account_id == account_id))}
+                conn, select(t.c.day, t.c.amount_cents).where(t.c.account_id == account_id,
+                                                               t.c.day >= first.isoformat()))}
             debts = [DebtLine(*row) for row in await fetch_rows(conn, select(
                 d.c.kind, d.c.principal_cents, d.c.outstanding_cents, d.c.daily_cents)
                 .where(d.c.account_id == account_id).order_by(d.c.id))]
-            moves = await fetch_rows(conn, select(
-                p.c.at, p.c.kind, p.c.from_book, p.c.to_book, p.c.amount_cents, p.c.day,
-                p.c.reference).where(p.c.account_id == account_id,
-                                     or_(p.c.to_book == book, p.c.from_book == book))
-                .order_by(p.c.at, p.c.id))
-        postings = [PostingLine(from_text(at), kind, amount if to_book == book else -amount,
-                                date.fromisoformat(day) if day else None, reference)
-                    for at, kind, from_book, to_book, amount, day, reference in moves]
+            opening = (await conn.execute(select(func.coalesce(func.sum(signed), 0))
+                                          .where(mine, p.c.at < since))).scalar_one()
+            in_window = await fetch_rows(conn, select(*columns).where(mine, p.c.at >= since)
+                                         .order_by(p.c.at, p.c.id))
+            latest = await fetch_rows(conn, select(*columns).where(mine)
+                                      .order_by(p.c.at.desc(), p.c.id.desc())
+                                      .limit(POSTINGS_SHOWN))
         messages = await self._ledger.outbox.messages_for(ean)
-        history = _history(postings, consumed, self._ledger.clock.now(),
-                           activated_on=date.fromisoformat(activated_on))
-        return ResidentFile(name, view, debts, history, postings[::-1][:POSTINGS_SHOWN],
+        history = _history([_posting_line(*row) for row in in_window], consumed, opening,
+                           self._ledger.clock.now(), first=first)
+        return ResidentFile(name, view, debts, history, [_posting_line(*row) for row in latest],
                             messages)
 
     async def top_up(self, cpas: str, ean_text: str, amount_cents: int, reference: str, *,
@@ -130,14 +138,25 @@ class CpasDesk:
                                          issuer=cpas)
 
 
-def _history(postings: list[PostingLine], consumed: dict[date, int], now: datetime, *,
-             activated_on: date) -> list[Day]:
-    """The last HISTORY_DAYS days, from the activation at the earliest (before it there was no
-    prepayment to show): each day's posted consumption, and the balance at its end (all
-    postings made by then, whatever day they concern)."""
+def _posting_line(at: str, kind: str, amount: int, day: str | None, reference: str
+                  ) -> PostingLine:
+    return PostingLine(from_text(at), kind, amount, date.fromisoformat(day) if day else None,
+                       reference)
+
+
+def _first_day_shown(now: datetime, activated_on: date) -> date:
+    """HISTORY_DAYS back, or the activation (before it there was no prepayment to show)."""
     today = now.astimezone(BRUSSELS).date()
-    first = max(today - timedelta(days=HISTORY_DAYS - 1), activated_on)
-    days, balance, index = [], 0, 0
+    return max(today - timedelta(days=HISTORY_DAYS - 1), activated_on)
+
+
+def _history(postings: list[PostingLine], consumed: dict[date, int], opening_cents: int,
+             now: datetime, *, first: date) -> list[Day]:
+    """Each day from `first` to today: its posted consumption, and the balance at its end (all
+    postings made by then, whatever day they concern; `opening_cents` those made before
+    `first`, `postings` the others, oldest first)."""
+    today = now.astimezone(BRUSSELS).date()
+    days, balance, index = [], opening_cents, 0
     for offset in range((today - first).days + 1):
         day = first + timedelta(days=offset)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=BRUSSELS)
@@ -171,35 +190,8 @@ class ResidentsPage:
     limit: int
 
 
-def folded(text: str) -> str:
-    """Case and accents aside: 'zoe' finds 'Zoé'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def _sqlite_fold(text):
-    return None if text is None else folded(text)
-
-
-# PostgreSQL: the accented Latin letters (Latin-1 and Latin Extended-A) as their base letter,
-# then lower(); SQLite calls folded() itself, for the names that are not plain ASCII only.
-_ONE_TO_ONE = {c: folded(c) for c in map(chr, range(0xC0, 0x180))
-               if folded(c) != c and len(folded(c)) == 1}
-_ONE_TO_MANY = {c: folded(c) for c in map(chr, range(0xC0, 0x180))
-                if folded(c) != c and len(folded(c)) > 1}
-
-
-def _folded_name(conn, column):
-    if conn.dialect.name == "sqlite":
-        return case((column.op("GLOB")("*[^ -~]*"), func.saldo_fold(column)),
-                    else_=func.lower(column))
-    expression = func.translate(column, "".join(_ONE_TO_ONE), "".join(_ONE_TO_ONE.values()))
-    for letter, letters in _ONE_TO_MANY.items():
-        expression = func.replace(expression, letter, letters)
-    return func.lower(expression).collate("C")  # code-point order, as Python sorts
-
-
 def _code_point_order(conn, expression):
+    """As Python sorts text; PostgreSQL's default collation would not."""
     return expression.collate("C") if conn.dialect.name == "postgresql" else expression
 
 
@@ -255,21 +247,20 @@ def _search(conn, a, query: str):
     digits = query.replace(" ", "").replace(".", "")
     if digits.isascii() and digits.isdigit():
         return a.c.ean13.contains(digits, autoescape=True)
-    return func.coalesce(_folded_name(conn, a.c.name), "").contains(folded(query),
-                                                                     autoescape=True)
+    return func.coalesce(a.c.name_key, "").contains(folded(query), autoescape=True)
 
 
 def _order(conn, a, sort: str, lapsed: str) -> list:
     if sort == "name":
         return [_code_point_order(conn, func.coalesce(
-            _folded_name(conn, func.nullif(a.c.name, "")), "~")), a.c.ean]
+            func.nullif(a.c.name_key, ""), "~")), a.c.ean]
     if sort == "balance":
         return [a.c.balance_cents, a.c.ean]
     if sort == "days":  # the fewest days left first; unknown last
         days = _days_left(a)
         return [days.is_(None), func.coalesce(days, 0), a.c.ean]
     return [_attention_rank(a, lapsed), a.c.balance_cents,
-            _code_point_order(conn, func.coalesce(_folded_name(conn, a.c.name), "")), a.c.id]
+            _code_point_order(conn, func.coalesce(a.c.name_key, "")), a.c.id]
 
 
 async def residents_order(ledger, conn, cpas: str, *, sort: str, query: str, offset: int,
@@ -284,10 +275,6 @@ async def residents_order(ledger, conn, cpas: str, *, sort: str, query: str, off
     if offset < 0:
         raise InvalidInput("offset", "0 or more", "value.refused")
     query = "".join(c for c in query if c.isprintable()).strip()[:QUERY_MAX_LENGTH]
-    if conn.dialect.name == "sqlite":
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.create_function("saldo_fold", 1, _sqlite_fold,
-                                                    deterministic=True)
     a = schema.accounts
     lapsed = to_text(_lapsed_before(ledger.ndp, ledger.clock.now()))
     mandate = a.c.cpas == cpas

@@ -128,8 +128,17 @@ async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str
     if not rows:
         return
     sql = _compiled(conn, (conn.dialect.name, "insert", table.name, tuple(columns)),
-                    lambda: insert(table).values({c: bindparam(c) for c in columns}))
+                    lambda: _insert_in_table_order(table, columns))
     await conn.exec_driver_sql(sql, rows)
+
+
+def _insert_in_table_order(table: Table, columns: Sequence[str]):
+    # The compiled INSERT lists its columns in the table's order, and the rows are positional.
+    in_table_order = [c.name for c in table.columns if c.name in set(columns)]
+    if list(columns) != in_table_order:
+        raise ValueError(f"insert_many into {table.name}: give the columns in the table's order, "
+                         f"{in_table_order}")
+    return insert(table).values({c: bindparam(c) for c in columns})
 
 
 async def update_many(conn: AsyncConnection, table: Table, key: str, columns: Sequence[str],

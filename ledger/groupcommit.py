@@ -20,11 +20,17 @@ class GroupCommit(Generic[T]):
         self._writer: asyncio.Task[None] | None = None
 
     async def add(self, record: T) -> None:
+        await self.add_many([record])
+
+    async def add_many(self, records: list[T]) -> None:
+        """Several records, in the same write: returns once they are all committed."""
+        if not records:
+            return
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((record, done))
+        self._pending += [(record, done) for record in records]
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())
-        # shield: a caller who hangs up does not take its record (or others') out of the batch
+        # shield: a caller who hangs up does not take its records (or others') out of the batch
         await asyncio.shield(done)
 
     async def _write_all(self) -> None:

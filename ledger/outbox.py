@@ -108,7 +108,15 @@ class GaveUp:
     undeliverable: bool  # permanent (a bad address) rather than retries exhausted
 
 
-Outcome = Sent | Retry | GaveUp
+@dataclass(frozen=True)
+class Postponed:
+    """Claimed but not tried: it may not go out before `not_before` (quiet hours, say)."""
+
+    message_id: int
+    not_before: datetime
+
+
+Outcome = Sent | Retry | GaveUp | Postponed
 
 
 @dataclass(frozen=True)
@@ -251,6 +259,11 @@ class Outbox:
             await update_many(conn, o, "id", ("state", "error", "not_before"),
                               [("queued", x.error, to_text(x.not_before), x.message_id)
                                for x in current if isinstance(x, Retry)])
+            for postponed in (x for x in current if isinstance(x, Postponed)):
+                # Not an attempt: the claim's count is given back.
+                await conn.execute(update(o).where(o.c.id == postponed.message_id).values(
+                    state="queued", attempts=o.c.attempts - 1,
+                    not_before=to_text(postponed.not_before)))
             for gave_up in (x for x in current if isinstance(x, GaveUp)):
                 await conn.execute(update(o).where(o.c.id == gave_up.message_id).values(
                     state="undeliverable" if gave_up.undeliverable else "failed",

@@ -7,11 +7,16 @@ the driver's thread, ~150 µs each on the machines we measured (bench/ivr_webhoo
   own — but never wait there: its busy timeout is 0, and on the rare SQLITE_BUSY (a WAL being
   recovered after a crash, an exclusive lock) the same read is done again in a thread that waits;
 - short writes (audit records, grouped) run in one thread of their own, one hand-over each.
+  Waiting for another process's write lock, SQLite's own busy handler sleeps 1, 2, 5, 10, 15,
+  20, 25… ms and wakes to find an import's next chunk already begun: an audit record, and the
+  caller's answer, waited 200 ms behind an import this way (bench/line_isolation.py). This
+  writer asks for the lock again every millisecond instead, and gets the gap between chunks.
 """
 
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import TypeVar
 T = TypeVar("T")
 log = logging.getLogger("saldo.ledger")
 WAIT_MS = 10_000  # as the SQLAlchemy connections wait (ledger/db.py)
+RETRY_EVERY_SECONDS = 0.001
 
 
 def _connect(path: Path, busy_timeout_ms: int, *, query_only: bool,
@@ -37,9 +43,11 @@ def _busy(error: sqlite3.OperationalError) -> bool:
     return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _in_transaction(conn: sqlite3.Connection, begin: str,
+def _in_transaction(conn: sqlite3.Connection, begin: str | None,
                     work: Callable[[sqlite3.Connection], T], *, commit: bool) -> T:
-    conn.execute(begin)
+    """`begin` None: the transaction is begun already."""
+    if begin is not None:
+        conn.execute(begin)
     try:
         result = work(conn)
     except BaseException:
@@ -96,9 +104,10 @@ class ThreadWriter:
 
     def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
-            self._conn = _connect(self.path, WAIT_MS, query_only=False, same_thread=False)
+            self._conn = _connect(self.path, 0, query_only=False, same_thread=False)
         try:
-            return _in_transaction(self._conn, "BEGIN IMMEDIATE", write, commit=True)
+            self._begin(self._conn)
+            return _in_transaction(self._conn, None, write, commit=True)
         except sqlite3.InterfaceError:
             # SQLITE_MISUSE from the driver, seen a few times in a hundred thousand writes with
             # two server processes on one file (bench/ivr_webhooks.py --servers 2) and not
@@ -107,8 +116,22 @@ class ThreadWriter:
             log.warning("sqlite writer: the driver reported a misuse; writing again on a new "
                         "connection")
             self._close_connection()
-            self._conn = _connect(self.path, WAIT_MS, query_only=False, same_thread=False)
-            return _in_transaction(self._conn, "BEGIN IMMEDIATE", write, commit=True)
+            self._conn = _connect(self.path, 0, query_only=False, same_thread=False)
+            self._begin(self._conn)
+            return _in_transaction(self._conn, None, write, commit=True)
+
+    @staticmethod
+    def _begin(conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, asked for every millisecond until WAIT_MS have passed."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(RETRY_EVERY_SECONDS)
 
     async def close(self) -> None:
         if self._thread is not None:

@@ -18,11 +18,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     inspect,
     select,
     text,
+    update,
 )
+
+from .names import name_key
 
 metadata = MetaData()
 OUTBOX_CURSOR = "outbox_cursor"  # meta key: the last event turned into messages
@@ -52,6 +56,7 @@ accounts = Table(
     Column("last_topup_at", String(20)),
     Column("last_topup_cents", Integer),
     Column("last_topup_channel", String(12)),
+    Column("name_key", Text),  # the name folded (ledger/names.py), for the residents list
 )
 Index("accounts_cpas", accounts.c.cpas)
 Index("accounts_supply", accounts.c.supply)
@@ -233,9 +238,21 @@ def _v5_superseded_messages(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE outbox ADD COLUMN superseded_by INTEGER"))
 
 
+def _v6_name_keys(conn: Connection) -> None:
+    if "name_key" not in {c["name"] for c in inspect(conn).get_columns("accounts")}:
+        conn.execute(text("ALTER TABLE accounts ADD COLUMN name_key TEXT"))
+    named = conn.execute(select(accounts.c.id, accounts.c.name)
+                         .where(accounts.c.name.is_not(None))).all()
+    if named:
+        conn.execute(update(accounts).where(accounts.c.id == bindparam("account_id"))
+                     .values(name_key=bindparam("key")),
+                     [{"account_id": id_, "key": name_key(name)} for id_, name in named])
+
+
 # Numbered, applied in order, never edited once released: add a function, never change one.
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
-                                                   _v4_audit_by_actor, _v5_superseded_messages]
+                                                   _v4_audit_by_actor, _v5_superseded_messages,
+                                                   _v6_name_keys]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -30,6 +30,8 @@ from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CEN
 from .access import Access
 from .cpas import CpasDesk
 from .groupcommit import GroupCommit
+from .names import name_key
+from .writers import WritersLock
 from .outbox import Outbox
 from .rawsqlite import InlineReader, ThreadWriter
 from .rules import (
@@ -59,7 +61,11 @@ BUDGET_METER_TRANSFERS = "budget_meter_transfers"
 PRIOR_DEBTS = "prior_debts"
 AGENT_ADJUSTMENTS = "agent_adjustments"
 
-CHUNK = 10000  # rows per transaction on the import paths
+# Rows per transaction on the import paths. On SQLite a transaction holds the one write lock,
+# and a balance-line answer waits for its audit record: 1,000 rows hold it some 40 ms, where
+# 10,000 held it 0.4 s and put 0.9 s on the line's p99 while an import ran
+# (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
+CHUNK = 1000
 
 
 def balance_book(account_id: int) -> str:
@@ -382,12 +388,15 @@ class Ledger:
         self._ean_prefix = ean_prefix
         self._shared_prefix: str | None = None
         # One writer at a time in this process: waiting here is cheap, while SQLite's busy
-        # handler sleeps with a growing back-off.
-        self._write_lock = asyncio.Lock()
+        # handler sleeps with a growing back-off. The line's audit records go first.
+        self._write_lock = WritersLock()
+        # One residents listing at a time in this process: each sorts a CPAS's accounts in a
+        # thread, and more at once would take the cores the balance line answers on.
+        self._listings = asyncio.Semaphore(1)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock, writing(self.engine) as conn:
+        async with self._write_lock.ordinary(), writing(self.engine) as conn:
             yield conn
 
     @classmethod
@@ -609,11 +618,11 @@ class Ledger:
                   bool(old.power_limiter), old.cpas) == profile:
                 report.unchanged += 1
             else:
-                profile_updates.append((*profile, old.id))
+                profile_updates.append((*profile, name_key(row.name), old.id))
                 report.updated += 1
         await update_many(conn, t, "id", ("language", "name", "mobile", "email", "notify",
-                                          "threshold_cents", "power_limiter", "cpas"),
-                          profile_updates)
+                                          "threshold_cents", "power_limiter", "cpas",
+                                          "name_key"), profile_updates)
         if not new:
             return
         await self._activate(conn, list(new.values()), now)
@@ -631,11 +640,11 @@ class Ledger:
         await insert_many(conn, t, (
             "ean", "ean13", "energy", "language", "name", "mobile", "email", "notify",
             "threshold_cents", "power_limiter", "cpas", "activated_at", "activated_on",
-            "transferred_cents", "balance_cents", "supply", "as_of"), (
+            "transferred_cents", "balance_cents", "supply", "as_of", "name_key"), (
             (row.ean, row.ean[-SHORT_LENGTH:], row.energy, row.language, row.name, row.mobile,
              row.email, row.notify, row.threshold_cents, row.power_limiter, row.cpas, at,
              from_text(at).astimezone(BRUSSELS).date().isoformat(), row.transferred_cents, balance,
-             Supply.ON.value, at)
+             Supply.ON.value, at, name_key(row.name))
             for row, at, _, balance, _ in plans))
         ids = {r.ean: r.id for r in await conn.execute(
             select(t.c.id, t.c.ean).where(t.c.ean.in_([row.ean for row in rows])))}
@@ -942,7 +951,7 @@ class Ledger:
         whatever the CPAS's size. The look is audited: one record per resident shown."""
         from .cpas import ResidentsPage, residents_order
         a, t = schema.accounts, schema.consumption_days
-        async with reading(self.engine) as conn:
+        async with self._listings, reading(self.engine) as conn:
             ids, total, counts = await residents_order(self, conn, cpas, sort=sort, query=query,
                                                        offset=offset, limit=limit)
             names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
@@ -956,11 +965,10 @@ class Ledger:
                                                     .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
                                                     .order_by(recent.c.account_id, recent.c.n)):
                 outflows[account_id].append(out)
-        # Each resident shown is a view of that resident's data: one record each (grouped
-        # into one write by the audit's group commit).
-        await asyncio.gather(*(
-            self.audit(actor=actor, action="cpas-residents", ean=accounts[id_].ean,
-                       outcome="listed", detail=cpas) for id_ in ids))
+        # Each resident shown is a view of that resident's data: one record each, in one write.
+        at = to_text(self.clock.now())
+        await self._audit_records.add_many([(at, actor, "cpas-residents", accounts[id_].ean,
+                                             "listed", cpas) for id_ in ids])
         return ResidentsPage([Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
                               for id_ in ids], total, counts, offset, limit)
 
@@ -990,7 +998,7 @@ class Ledger:
                 await insert_many(conn, schema.audit, _AUDIT_COLUMNS, records)
             return
         sql = _point_read_statements().insert_audit
-        async with self._write_lock:
+        async with self._write_lock.urgent():
             await self._direct_writes.run(lambda conn: conn.executemany(sql, records))
 
     async def _audit(self, conn: AsyncConnection, actor: str, action: str, ean: str | None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from ledger import Clock, GaveUp, Ledger, OutboxMessage, Retry, Sent
+from ledger import Clock, GaveUp, Ledger, OutboxMessage, Postponed, Retry, Sent
 from ledger.groupcommit import GroupCommit
 
 from .errors import PermanentFailure, TemporaryFailure
@@ -99,9 +99,16 @@ class Dispatcher:
         done = await self.send_due(stop)
         return Pass(queued, done.sent, done.retried, done.gave_up)
 
-    async def _deliver(self, message: OutboxMessage) -> Sent | Retry | GaveUp:
+    async def _deliver(self, message: OutboxMessage) -> Sent | Retry | GaveUp | Postponed:
+        now = self.clock.now()
+        # Checked at the send too: a message queued at once (another channel's fall-back after a
+        # failure report at night) still waits for the end of quiet hours.
+        held_until = self.router.due(message.event.name, message.audience, now)
         try:
-            outcome = await self._attempt(message)
+            if held_until > now:
+                outcome = Postponed(message.id, held_until)
+            else:
+                outcome = await self._attempt(message)
         except TemporaryFailure as failure:
             outcome = self._retry(message, failure.reason)
         except PermanentFailure as failure:
@@ -135,5 +142,6 @@ class Dispatcher:
         if self.backoff.gives_up_after(message.attempts):
             return GaveUp(message.id, f"gave up after {message.attempts} attempts: {reason}",
                           undeliverable=False)
+        not_before = self.clock.now() + self.backoff.delay(message.attempts, self.rng)
         return Retry(message.id, reason,
-                     self.clock.now() + self.backoff.delay(message.attempts, self.rng))
+                     self.router.due(message.event.name, message.audience, not_before))

@@ -76,12 +76,17 @@ def channels_for(contacts: Contacts) -> list[tuple[str, str]]:
 class Router:
     quiet_hours: QuietHours | None = QuietHours()
 
+    def due(self, event_name: str, audience: str, moment: datetime) -> datetime:
+        """When a message may go out, from `moment` on: an informative one (low credit, a
+        welcome) to a customer waits for the end of quiet hours; the rest go at once."""
+        if audience == "customer" and event_name not in AT_ONCE_EVENTS and self.quiet_hours:
+            return self.quiet_hours.end_after(moment)
+        return moment
+
     def plan(self, event: Event, contacts: Contacts, now: datetime) -> Iterator[NewMessage]:
         if now - event.at > STALE_AFTER:
             return
-        not_before = now
-        if event.name not in AT_ONCE_EVENTS and self.quiet_hours:
-            not_before = self.quiet_hours.end_after(now)
+        not_before = self.due(event.name, "customer", now)
         for channel, address in channels_for(contacts):
             yield NewMessage("customer", channel, address, contacts.language, not_before)
         cpas = contacts.cpas

@@ -6,8 +6,12 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import or_, select
 
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, InvalidInput, UnknownAccount
+from ledger.clock import to_text
+from ledger.cpas import POSTINGS_SHOWN
+from ledger.schema import accounts, postings
 from tests.conftest import TUESDAY_10, make_ean
 from tests.integration.test_ledger import ACTIVATED
 
@@ -97,8 +101,44 @@ async def test_a_resident_activated_long_ago_has_the_last_60_days(desk, ledger, 
     await ledger.import_accounts([AccountInput(
         make_ean(6), "gas", "fr", cpas="CPAS-NAMUR",
         activated_at=clock.now() - timedelta(days=200))])
+    # Each day posted the morning after: 140 days before the chart's 60 begin, 50 within them.
+    now, first_day = clock.now(), (clock.now() - timedelta(days=200)).date()
+    for i in range(190):
+        if i == 100:
+            await ledger.top_up(make_ean(6), 5000, "online", "EARLY-1")
+        clock.set(datetime.combine(first_day + timedelta(days=i + 1), datetime.min.time(),
+                                   tzinfo=BRUSSELS) + timedelta(hours=7))
+        await ledger.post_consumption([ConsumptionInput(make_ean(6), first_day + timedelta(days=i),
+                                                        30)])
+    clock.set(now)
+    await ledger.top_up(make_ean(6), 2000, "online", "LATE-1")
     file = await desk.resident("CPAS-NAMUR", make_ean(6), actor="staff:a.dupont")
     assert len(file.history) == 60 and file.history[-1].day == date(2026, 11, 24)
+    assert file.history[-1].balance_cents == file.view.balance_cents
+    # A day's end balance is the one before less what was posted that morning: 30 € of
+    # consumption and, while the start credit is repaid, 1 € (all repaid long before the chart).
+    ends = [d.balance_cents for d in file.history]
+    posted = [d for d in file.history[1:] if d.day <= first_day + timedelta(days=190)]
+    assert all(ends[i] - ends[i + 1] == 30 for i in range(len(posted) - 1))
+    # Each day's end balance is that of every posting made by then, the 140 days before too.
+    account_book = f"balance:{await _account_id(ledger, make_ean(6))}"
+    async with ledger.engine.connect() as conn:
+        rows = (await conn.execute(select(postings.c.at, postings.c.to_book,
+                                          postings.c.amount_cents)
+                                   .where(or_(postings.c.to_book == account_book,
+                                              postings.c.from_book == account_book)))).all()
+    for day in file.history[::10]:
+        end = to_text(datetime.combine(day.day + timedelta(days=1), datetime.min.time(),
+                                       tzinfo=BRUSSELS))
+        assert day.balance_cents == sum(amount if to_book == account_book else -amount
+                                        for at, to_book, amount in rows if at < end)
+    assert len(file.postings) == POSTINGS_SHOWN
+    assert file.postings[0].reference.endswith("LATE-1")  # newest first
+
+
+async def _account_id(ledger, ean: str) -> int:
+    async with ledger.engine.connect() as conn:
+        return (await conn.execute(select(accounts.c.id).where(accounts.c.ean == ean))).scalar_one()
 
 
 async def test_a_refused_office_top_up_says_why_as_a_code_with_its_values(desk):
@@ -115,7 +155,7 @@ async def test_a_refused_office_top_up_says_why_as_a_code_with_its_values(desk):
 
 TUESDAY_20 = datetime(2026, 11, 24, 20, 0, tzinfo=BRUSSELS)  # inside the NDP
 NAMES = ["Zoé Normale", "zoe Autre", "Émile Été", "Anna Laag", None, "", "Ödön Łukasz",
-         "Marc Coupé", "Jürgen Müller", "Ana Straße"]
+         "Marc Coupé", "Jürgen Müller", "Ana Straße", "Nguyễn Thị Ánh", "Ольга Ёлкина"]
 
 
 def _folded(text: str) -> str:
@@ -193,7 +233,8 @@ async def test_the_pages_of_residents_keep_the_order_that_python_gave(ledger, ma
             "low", "normal"} <= set(page.counts) and len(states) >= 4
 
 
-@pytest.mark.parametrize("query", ["zoe", "ZOÉ", "ete", "lukasz", "strasse", "0000001",
+@pytest.mark.parametrize("query", ["zoe", "ZOÉ", "ete", "lukasz", "strasse", "nguyen thi",
+                                   "ОЛЬГА", "елкина", "0000001",
                                    "0 0000 0001 1", "%", "_", "nobody"])
 async def test_the_search_is_the_databases_with_case_and_accents_aside(ledger, many, query):
     whole = (await ledger.residents("CPAS-NAMUR", actor="test", limit=200)).residents
@@ -216,3 +257,27 @@ async def test_a_bad_page_is_refused_naming_the_field(ledger, values):
     with pytest.raises(InvalidInput) as refused:
         await ledger.residents("CPAS-NAMUR", actor="test", **values)
     assert refused.value.field == next(iter(values))
+
+
+async def test_a_database_from_before_name_keys_is_upgraded_and_found_by_name(database_url,
+                                                                               clock):
+    from sqlalchemy import text
+
+    from ledger import Ledger
+
+    first = await Ledger.open(database_url, clock=clock)
+    await first.import_accounts([AccountInput(make_ean(7), "gas", "fr", name="Nguyễn Thị Ánh",
+                                              cpas="CPAS-NAMUR", activated_at=ACTIVATED),
+                                 AccountInput(make_ean(8), "gas", "fr", cpas="CPAS-NAMUR",
+                                              activated_at=ACTIVATED)])
+    async with first.engine.begin() as conn:  # the accounts as schema 5 had them
+        await conn.execute(text("ALTER TABLE accounts DROP COLUMN name_key"))
+        await conn.execute(text("UPDATE meta SET value = '5' WHERE key = 'schema_version'"))
+    await first.close()
+    second = await Ledger.open(database_url, clock=clock)
+    try:
+        page = await second.residents("CPAS-NAMUR", actor="test", query="nguyen")
+        assert [r.view.ean for r in page.residents] == [make_ean(7)]
+        assert await second.upgrade() == 0  # done once, at the opening
+    finally:
+        await second.close()

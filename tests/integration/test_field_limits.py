@@ -166,3 +166,32 @@ async def test_a_cpas_contact_has_the_same_limits(ledger):
         await ledger.outbox.register_cpas_contact("CPAS-NAMUR", mobile=None,
                                                   email="cpas\x00@example.org", language="fr")
     assert refused.value.code == "text.nul"
+
+
+async def test_staff_and_clients_have_the_same_limits(ledger):
+    """Usernames, CPAS codes, passwords and client labels: refused by name before the database
+    sees them (a 40-character CPAS code was an "internal error" on PostgreSQL), nothing added."""
+    password = "correct horse battery"
+    longest_name = "a" * TEXT_LIMITS["username"]
+    for username, cpas, secret, field in (
+            (longest_name + "a", "CPAS-NAMUR", password, "username"),
+            ("a.dupont", "C" * (TEXT_LIMITS["cpas"] + 1), password, "cpas"),
+            ("a.dupont", "CPAS\x00NAMUR", password, "cpas"),
+            ("a.dupont", "CPAS-NAMUR", "p" * 1025, "password"),
+            ("a.dupont", "CPAS-NAMUR", password + "\x00", "password")):
+        with pytest.raises(InvalidInput) as refused:
+            await ledger.access.add_staff(username, cpas, secret)
+        assert refused.value.field == field, (username, cpas)
+    for label, cpas, field in (("L" * (TEXT_LIMITS["label"] + 1), "CPAS-NAMUR", "label"),
+                               ("caisse\x00", "CPAS-NAMUR", "label"),
+                               ("caisse", "C" * (TEXT_LIMITS["cpas"] + 1), "cpas")):
+        with pytest.raises(InvalidInput) as refused:
+            await ledger.access.add_client(label, cpas=cpas)
+        assert refused.value.field == field
+    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", password)  # not taken: none added
+    # At the limits, accepted.
+    staff = await ledger.access.add_staff(longest_name, "C" * TEXT_LIMITS["cpas"], "p" * 1024)
+    assert staff.username == longest_name
+    client, _ = await ledger.access.add_client("L" * TEXT_LIMITS["label"],
+                                               cpas="C" * TEXT_LIMITS["cpas"])
+    assert client.label == "L" * TEXT_LIMITS["label"]
