@@ -153,7 +153,10 @@ class Background:
         self.top_ups: list[float] = []
         self.stopping = asyncio.Event()
 
-    async def page_through(self, session: aiohttp.ClientSession, first_page: int) -> None:
+    async def page_through(self, session: aiohttp.ClientSession, first_page: int,
+                           start_after: float) -> None:
+        # Workers do not click in step: each starts at its own moment within the first period.
+        await asyncio.sleep(start_after)
         page = first_page
         while not self.stopping.is_set():
             due = time.perf_counter()
@@ -179,7 +182,8 @@ class Background:
         async with aiohttp.ClientSession() as session:
             work = [] if "topups" in without else [self.pay(session)]
             if "pages" not in without:
-                work += [self.page_through(session, 1 + i * 37) for i in range(self.staff)]
+                work += [self.page_through(session, 1 + i * 37, i * self.page_every / self.staff)
+                         for i in range(self.staff)]
             await asyncio.gather(*work)
 
 

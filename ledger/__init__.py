@@ -5,7 +5,13 @@ It knows nothing of HTTP, Twilio or templates. Other packages use what is export
 
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, Clock, SettableClock, SystemClock
-from .csvfile import FileRefused, read_accounts, read_consumption
+from .csvfile import (
+    FileRefused,
+    read_accounts,
+    read_consumption,
+    stream_accounts,
+    stream_consumption,
+)
 from .ean import masked
 from .errors import DemoRefused, InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event
@@ -42,5 +48,6 @@ __all__ = [
     "ImportReport", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "Lookup", "MessageRecord",
     "NewMessage", "NonDisconnectionPeriod", "OutboxMessage", "Postponed", "ReferenceConflict", "Resident", "Retry",
     "RowError", "Sent", "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount",
-    "format_cents", "masked", "parse_cents", "read_accounts", "read_consumption",
+    "format_cents", "masked", "parse_cents", "read_accounts", "read_consumption", "stream_accounts",
+    "stream_consumption",
 ]

@@ -76,6 +76,15 @@ class Parsed(Generic[T]):
     errors: list[RowError]
 
 
+@dataclass
+class Streamed(Generic[T]):
+    """A file's rows, read as they are iterated (once): the file is never held whole.
+    `errors` grows as the rows are read, and is complete once they are exhausted."""
+
+    rows: Iterator[T]
+    errors: list[RowError]
+
+
 def _text_lines(raw: Iterable[bytes], too_long: list[RowError]) -> Iterator[str]:
     """The file's lines decoded one at a time (the file is streamed, never read whole)."""
     for number, line in enumerate(raw, start=1):
@@ -150,16 +159,23 @@ def _lines(reader) -> Iterator[tuple[int, list[str]]]:
 Build = Callable[[int, list[str], dict[str, int]], T]
 
 
-def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
-                build: Build) -> Parsed[T]:
-    """Rows built from each line's values (stripped); a line must have the header's width."""
+def _stream_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
+                 build: Build) -> Streamed[T]:
+    """Rows built from each line's values (stripped); a line must have the header's width.
+    The header is checked now; a line further on that cannot be read raises FileRefused when
+    the rows reach it."""
     skipped: list[RowError] = []
     columns, records = _read_table(path, known, required, skipped)
+    errors: list[RowError] = []
+    return Streamed(_built_rows(columns, records, required, build, skipped, errors), errors)
+
+
+def _built_rows(columns: list[str], records: Iterator[tuple[int, list[str]]],
+                required: tuple[str, ...], build: Build, skipped: list[RowError],
+                errors: list[RowError]) -> Iterator[T]:
     position = {name: i for i, name in enumerate(columns)}
     required_at = [(name, position[name]) for name in required]
     width = len(columns)
-    rows: list[T] = []
-    errors: list[RowError] = []
     for line, values in records:
         while skipped:
             errors.append(skipped.pop(0))
@@ -187,9 +203,14 @@ def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
         if missing:
             errors.extend(missing)
         else:
-            rows.append(row)
+            yield row
     errors.extend(skipped)
-    return Parsed(rows, errors)
+
+
+def _parse_rows(path: Path, known: tuple[str, ...], required: tuple[str, ...],
+                build: Build) -> Parsed[T]:
+    streamed = _stream_rows(path, known, required, build)
+    return Parsed(list(streamed.rows), streamed.errors)
 
 
 def _optional(record: dict[str, str], name: str) -> str | None:
@@ -306,3 +327,11 @@ def read_accounts(path: Path) -> Parsed[AccountInput]:
 
 def read_consumption(path: Path) -> Parsed[ConsumptionInput]:
     return _parse_rows(path, CONSUMPTION_COLUMNS, CONSUMPTION_REQUIRED, _consumption)
+
+
+def stream_accounts(path: Path) -> Streamed[AccountInput]:
+    return _stream_rows(path, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED, _account)
+
+
+def stream_consumption(path: Path) -> Streamed[ConsumptionInput]:
+    return _stream_rows(path, CONSUMPTION_COLUMNS, CONSUMPTION_REQUIRED, _consumption)

@@ -162,6 +162,7 @@ async def fetch_rows(conn: AsyncConnection, statement) -> list[tuple]:
     if conn.dialect.name != "sqlite":
         return [tuple(row) for row in await conn.execute(statement)]
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    values = compiled.params  # a property that builds the whole dict at each call
+    params = [values[name] for name in compiled.positiontup or ()]
     raw = await conn.get_raw_connection()
     return list(await raw.driver_connection.execute_fetchall(str(compiled), params))

@@ -3,11 +3,17 @@
 Every event carries what a message needs, so a sender never has to read the ledger again.
 """
 
+import functools
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from .clock import from_text, to_text
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(kind))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,8 +29,8 @@ class Event:
         return type(self).__name__
 
     def payload(self) -> str:
-        data = asdict(self)
-        data["at"] = to_text(self.at)
+        # Every field is a plain value: no asdict (it deep-copies), which was half an import.
+        data = {name: getattr(self, name) for name in _field_names(type(self))}
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = to_text(value)

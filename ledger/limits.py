@@ -16,8 +16,9 @@ def _width(column) -> int:
     return column.type.length
 
 
-# Whose numbering a top-up reference follows ("client-123"): part of its idempotency key.
-ISSUER = 24
+# Whose numbering a top-up reference follows (a CPAS office's code, "client-123"): part of its
+# idempotency key, so as long as a CPAS code may be.
+ISSUER = _width(schema.accounts.c.cpas)
 _TOPUP_KEY = len("topup:") + _width(schema.accounts.c.last_topup_channel) + len("@") + ISSUER + 1
 _PLAN_BOOK = len("debt:plan:") + len(str(2**31 - 1)) + 1
 
@@ -47,6 +48,9 @@ DAY_CONSUMPTION_MAX_CENTS = 1000_00
 ADJUSTMENT_MAX_CENTS = 10_000_00
 
 
+_IN_KEYS = ("cpas", "issuer")  # the parts of an idempotency key before its reference
+
+
 def check_text(field: str, value: str | None, limit: int | None = None) -> str | None:
     """`value` unchanged if it fits `field`'s limit and has no NUL character; None stays None."""
     if value is None:
@@ -54,6 +58,10 @@ def check_text(field: str, value: str | None, limit: int | None = None) -> str |
     if "\x00" in value:
         raise InvalidInput(field, "contains a NUL character", "text.nul")
     limit = TEXT_LIMITS[field] if limit is None else limit
+    if field in _IN_KEYS and ":" in value:
+        # "topup:channel@issuer:reference": CPAS "A" with receipt "B:C" and CPAS "A:B" with
+        # receipt "C" would make one key.
+        raise InvalidInput(field, "may not contain ':'", "value.refused")
     if len(value) > limit:
         raise InvalidInput(field, f"is {len(value)} characters long, at most {limit} are kept",
                            "text.too_long", max_length=limit, length=len(value))

@@ -7,13 +7,17 @@ carries an idempotency key (`reference`), so posting the same input twice posts 
 
 import asyncio
 import functools
+import pickle
+import sqlite3
+import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
@@ -66,6 +70,13 @@ AGENT_ADJUSTMENTS = "agent_adjustments"
 # 10,000 held it 0.4 s and put 0.9 s on the line's p99 while an import ran
 # (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
 CHUNK = 1000
+# A consumption chunk is read and reckoned outside the write lock, then written this many rows
+# at a time: the lock is held some 3 ms (bench/line_isolation.py: the line's p99 while an
+# import runs in another process went from 57 ms with whole chunks to 11-18 ms).
+WRITE_BATCH = 100
+# Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
+# file's length; the rest waits in a scratch SQLite file (_scratch_database).
+STAGING_BATCH = 10_000
 
 
 def balance_book(account_id: int) -> str:
@@ -117,6 +128,14 @@ class ImportReport:
     unchanged: int = 0
     superseded: int = 0  # lines replaced by a later line of the same file for the same day
     errors: list[RowError] = field(default_factory=list)
+
+    def add(self, other: "ImportReport") -> None:
+        self.posted += other.posted
+        self.corrected += other.corrected
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.superseded += other.superseded
+        self.errors += other.errors
 
 
 @dataclass(frozen=True)
@@ -348,6 +367,143 @@ def _consumption_reference(account_id: int, day: str, revision: int) -> str:
     return f"consumption:{account_id}:{day}:{revision}"
 
 
+# ---- the imports' staging: their input waits on disk, not on the heap -----------------------
+
+T = TypeVar("T")
+
+
+def _batches(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    rows = iter(rows)
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+@contextmanager
+def _scratch_database() -> Iterator[sqlite3.Connection]:
+    """A SQLite file of one import's own, deleted when the import ends. Plain sqlite3 whatever
+    the ledger's database: a private file, so staging takes none of the ledger's locks."""
+    with tempfile.TemporaryDirectory(prefix="saldo-import-") as folder:
+        db = sqlite3.connect(Path(folder) / "staged.db", isolation_level=None)
+        try:
+            # Thrown away on any failure: nothing to recover, so no journal and no fsync.
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            # One transaction, never committed: in autocommit each row would write its pages.
+            db.execute("BEGIN")
+            yield db
+        finally:
+            db.close()
+
+
+# Each EAN's first row, pickled whole: a later row is compared with it as the dataclass it was.
+_STAGED_ACCOUNTS = "CREATE TABLE accounts (ean TEXT PRIMARY KEY, row BLOB NOT NULL)"
+_STAGE_ACCOUNT = "INSERT INTO accounts (ean, row) VALUES (?, ?)"
+_STAGED_ACCOUNTS_IN_ORDER = "SELECT row FROM accounts ORDER BY rowid"  # the file's order
+_STAGED_LOOKUP = 500  # values in one IN list: older SQLite builds take at most 999
+
+
+def _staged_accounts(staged: sqlite3.Connection, eans: list[str]) -> dict[str, AccountInput]:
+    """The rows staged already for these EANs."""
+    found: dict[str, AccountInput] = {}
+    for start in range(0, len(eans), _STAGED_LOOKUP):
+        some = eans[start:start + _STAGED_LOOKUP]
+        found.update((ean, pickle.loads(row)) for ean, row in staged.execute(
+            f"SELECT ean, row FROM accounts WHERE ean IN ({', '.join('?' * len(some))})", some))
+    return found
+
+
+# One row per (account, day): a later line's values replace an earlier one's, while the day
+# keeps the place of its first line (`place`), the order it is posted in within its account:
+# the repayments and the lines crossed follow the file's order.
+_STAGED_DAYS = """CREATE TABLE days (
+    account_id INTEGER NOT NULL, day TEXT NOT NULL, place INTEGER NOT NULL,
+    amount_cents INTEGER NOT NULL, quantity TEXT, unit TEXT, line INTEGER,
+    PRIMARY KEY (account_id, day)) WITHOUT ROWID"""
+_STAGE_DAY = """INSERT INTO days (account_id, day, place, amount_cents, quantity, unit, line)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (account_id, day) DO UPDATE SET amount_cents = excluded.amount_cents,
+    quantity = excluded.quantity, unit = excluded.unit, line = excluded.line"""
+# By account: each write transaction then reads a narrow range of accounts.
+_STAGED_DAYS_IN_ORDER = """SELECT account_id, day, amount_cents, quantity, unit, line
+    FROM days ORDER BY account_id, place"""
+
+
+@functools.cache
+def _ids_by(key_column: str):
+    """Account ids by one key column; the keys are expanded into the IN list at each call."""
+    a = schema.accounts
+    column = a.c[key_column]
+    return select(column, a.c.id).where(column.in_(bindparam("keys", expanding=True)))
+
+
+class _StagedDay(NamedTuple):
+    account_id: int
+    day: str  # YYYY-MM-DD
+    amount_cents: int
+    quantity: str | None
+    unit: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class _ConsumptionState:
+    """What a piece of a consumption import is reckoned from, as read, compared row for row."""
+
+    account_rows: list[tuple]
+    debt_rows: list[tuple]
+    posted_rows: list[tuple]
+
+    def accounts(self) -> dict[int, "_Account"]:
+        """Built afresh each time: the reckoning changes them, the rows stay as read."""
+        accounts = {row[0]: _account_from_row(row) for row in self.account_rows}
+        for id_, account_id, book, daily, outstanding in self.debt_rows:
+            accounts[account_id].debts.append(_Debt(id_, book, daily, outstanding))
+        return accounts
+
+    def posted_days(self) -> dict[tuple[int, str], tuple[int, int]]:
+        """(account, day) → (amount, revision)."""
+        return {(account_id, day): (amount, revision)
+                for account_id, day, amount, revision in self.posted_rows}
+
+    def of(self, rows: list[_StagedDay]) -> "_ConsumptionState":
+        """The part that `rows` depend on."""
+        ids = {row.account_id for row in rows}
+        days = {row.day for row in rows}
+        return _ConsumptionState([r for r in self.account_rows if r[0] in ids],
+                                 [r for r in self.debt_rows if r[1] in ids],
+                                 [r for r in self.posted_rows if r[0] in ids and r[1] in days])
+
+
+@functools.cache
+def _consumption_state_statements() -> tuple:
+    """Built once and compiled once (SQLAlchemy caches them): they are read under the write
+    lock, where compiling them at each batch cost about a third of its time."""
+    a, d, t = schema.accounts, schema.debts, schema.consumption_days
+    return (
+        select(*_ACCOUNT_COLUMNS).where(a.c.id.in_(bindparam("ids", expanding=True)))
+        .order_by(a.c.id),
+        select(d.c.id, d.c.account_id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
+        .where(d.c.account_id.in_(bindparam("ids", expanding=True)), d.c.outstanding_cents > 0)
+        .order_by(d.c.account_id, d.c.id),
+        select(t.c.account_id, t.c.day, t.c.amount_cents, t.c.revision)
+        .where(t.c.account_id.in_(bindparam("ids", expanding=True)),
+               t.c.day.in_(bindparam("days", expanding=True)))
+        .order_by(t.c.account_id, t.c.day),
+    )
+
+
+def _by_whole_accounts(rows: list[_StagedDay], size: int) -> Iterator[list[_StagedDay]]:
+    """Consecutive pieces of about `size` rows, an account's rows never split between two."""
+    piece: list[_StagedDay] = []
+    for row in rows:
+        if len(piece) >= size and row.account_id != piece[-1].account_id:
+            yield piece
+            piece = []
+        piece.append(row)
+    if piece:
+        yield piece
+
+
 class Lookup(NamedTuple):
     """One look-up of the audit trail."""
 
@@ -460,12 +616,15 @@ class Ledger:
 
     @staticmethod
     async def _id_lookup(conn: AsyncConnection, column, keys: set[str]) -> dict[str, int]:
-        if not keys:
-            return {}
-        a = schema.accounts
-        if len(keys) > CHUNK:  # a large file: one pass over the table beats many IN lists
-            return dict(await fetch_rows(conn, select(column, a.c.id)))
-        return dict(await fetch_rows(conn, select(column, a.c.id).where(column.in_(sorted(keys)))))
+        # IN lists of CHUNK keys, never a pass over the whole table: an import looks up a
+        # batch at a time, and every pass would read every account.
+        statement = _ids_by(column.name)
+        ordered = sorted(keys)
+        found: dict[str, int] = {}
+        for start in range(0, len(ordered), CHUNK):
+            found.update((await conn.execute(statement,
+                                             {"keys": ordered[start:start + CHUNK]})).all())
+        return found
 
     async def _load(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, _Account]:
         """The accounts' current state and open debts, read inside the write transaction."""
@@ -514,35 +673,57 @@ class Ledger:
     # ---- accounts and activation ------------------------------------------------------------
 
     async def import_accounts(self, rows: Iterable[AccountInput]) -> ImportReport:
-        """Create the accounts (activating their prepayment) or update their details."""
+        """Create the accounts (activating their prepayment) or update their details.
+
+        The rows are read a batch at a time and wait in a scratch file, so an input of any
+        length is never held whole; nothing is written before the last row is read."""
         report = ImportReport()
-        rows = list(rows)
-        prefix = None
-        if any(len(r.ean) == SHORT_LENGTH for r in rows):
-            prefix = await self.ean_prefix()
-        valid: dict[str, AccountInput] = {}
+        prefix: str | None = None
+        prefix_read = False
+        with _scratch_database() as staged:
+            staged.execute(_STAGED_ACCOUNTS)
+            for batch in _batches(rows, STAGING_BATCH):
+                if not prefix_read and any(len(row.ean) == SHORT_LENGTH for row in batch):
+                    prefix, prefix_read = await self.ean_prefix(), True
+                self._stage_accounts(staged, batch, prefix, report)
+            waiting = staged.execute(_STAGED_ACCOUNTS_IN_ORDER)
+            # Read and written under the lock, so in short transactions (see WRITE_BATCH).
+            while chunk := waiting.fetchmany(WRITE_BATCH):
+                async with self._writing() as conn:
+                    await self._import_account_chunk(
+                        conn, [pickle.loads(row) for (row,) in chunk], report)
+        report.errors.sort(key=lambda error: error.line or 0)
+        if report.posted:
+            self._shared_prefix = None
+        return report
+
+    def _stage_accounts(self, staged: sqlite3.Connection, rows: list[AccountInput],
+                        prefix: str | None, report: ImportReport) -> None:
+        """Stages each EAN's first row; a later row for it is unchanged or refused."""
+        completed: list[AccountInput | RowError] = []
         for row in rows:
             try:
-                row = self._complete(row, prefix)
+                completed.append(self._complete(row, prefix))
             except InvalidInput as error:
-                report.errors.append(RowError(row.line, error.field, error.message))
+                completed.append(RowError(row.line, error.field, error.message))
+        firsts = _staged_accounts(staged, sorted({row.ean for row in completed
+                                                  if isinstance(row, AccountInput)}))
+        new: list[AccountInput] = []
+        for row in completed:
+            if isinstance(row, RowError):
+                report.errors.append(row)
                 continue
-            first = valid.get(row.ean)
+            first = firsts.get(row.ean)
             if first is None:
-                valid[row.ean] = row
+                firsts[row.ean] = row
+                new.append(row)
             elif first == replace(row, line=first.line):
                 report.unchanged += 1
             else:  # refused on every run, so that a replay changes nothing
                 report.errors.append(RowError(row.line, "ean",
                                               f"listed twice with other details (line {first.line})"))
-        valid = list(valid.values())
-        for start in range(0, len(valid), CHUNK):
-            async with self._writing() as conn:
-                await self._import_account_chunk(conn, valid[start:start + CHUNK], report)
-        report.errors.sort(key=lambda error: error.line or 0)
-        if report.posted:
-            self._shared_prefix = None
-        return report
+        staged.executemany(_STAGE_ACCOUNT, [(row.ean, pickle.dumps(row, pickle.HIGHEST_PROTOCOL))
+                                            for row in new])
 
     def _complete(self, row: AccountInput, prefix: str | None) -> AccountInput:
         check_account_texts(row)
@@ -675,47 +856,81 @@ class Ledger:
 
     async def post_consumption(self, rows: Iterable[ConsumptionInput]) -> ImportReport:
         """Charge each day's consumption and that day's debt repayments. Replays post nothing;
-        another amount for a day already posted reverses the old posting and posts the new."""
+        another amount for a day already posted reverses the old posting and posts the new.
+
+        The rows are checked a batch at a time and wait in a scratch file, so an input of any
+        length is never held whole; nothing is written before the last row is read."""
         report = ImportReport()
-        rows = list(rows)
-        ids = await self._account_ids(row.ean for row in rows)
         today = self.clock.now().astimezone(BRUSSELS).date()
-        latest: dict[tuple[int, date], ConsumptionInput] = {}
+        with _scratch_database() as staged:
+            staged.execute(_STAGED_DAYS)
+            valid = 0
+            for batch in _batches(rows, STAGING_BATCH):
+                valid = await self._stage_consumption(staged, batch, today, valid, report)
+            (days,) = staged.execute("SELECT count(*) FROM days").fetchone()
+            report.superseded = valid - days  # lines a later line for the same day replaced
+            waiting = staged.execute(_STAGED_DAYS_IN_ORDER)
+            while chunk := waiting.fetchmany(CHUNK):
+                await self._consumption_chunk(list(map(_StagedDay._make, chunk)), report)
+        report.errors.sort(key=lambda error: error.line or 0)
+        return report
+
+    async def _stage_consumption(self, staged: sqlite3.Connection, rows: list[ConsumptionInput],
+                                 today: date, valid: int, report: ImportReport) -> int:
+        """Stages a batch's valid rows, numbered on from `valid` (the valid rows before it);
+        returns the valid rows counted with this batch's."""
+        ids = await self._account_ids(row.ean for row in rows)
+        checked = []
         for row in rows:
             error = _consumption_error(row, ids, today, self.day_consumption_max_cents)
             if error:
                 report.errors.append(RowError(row.line, *error))
                 continue
-            key = (ids[row.ean], row.day)
-            if key in latest:  # a later line of the file for the same day replaces the earlier
-                report.superseded += 1
-            latest[key] = row
-        known = sorted(((account_id, row) for (account_id, _), row in latest.items()),
-                       key=lambda pair: pair[0])
-        for start in range(0, len(known), CHUNK):
-            async with self._writing() as conn:
-                await self._consumption_chunk(conn, known[start:start + CHUNK], report)
-        report.errors.sort(key=lambda error: error.line or 0)
-        return report
+            checked.append((ids[row.ean], row.day.isoformat(), valid + len(checked),
+                            row.amount_cents, row.quantity, row.unit, row.line))
+        staged.executemany(_STAGE_DAY, checked)
+        return valid + len(checked)
 
-    async def _consumption_chunk(self, conn: AsyncConnection,
-                                 rows: list[tuple[int, ConsumptionInput]], report: ImportReport) -> None:
-        accounts = await self._load(conn, [account_id for account_id, _ in rows])
-        t = schema.consumption_days
-        low, high = rows[0][0], rows[-1][0]
-        day_text = {day: day.isoformat() for day in {row.day for _, row in rows}}
-        days = sorted(day_text.values())
-        posted: dict[tuple[int, str], tuple[int, int]] = {  # (account, day) → (amount, revision)
-            (account_id, day): (amount, revision)
-            for account_id, day, amount, revision in await fetch_rows(conn,
-                select(t.c.account_id, t.c.day, t.c.amount_cents, t.c.revision)
-                .where(t.c.account_id.between(low, high), t.c.day.in_(days)))}
+    async def _consumption_chunk(self, rows: list[_StagedDay], report: ImportReport) -> None:
+        """Read and reckoned without the write lock, then written WRITE_BATCH rows at a time
+        (whole accounts), each batch checked under the lock against the rows it was reckoned
+        from — and reckoned again there if one changed meanwhile (a top-up, another import).
+        So the lock is held for a few milliseconds at a time: a balance look-up's audit
+        record, in this process or another, never waits for a whole chunk."""
+        async with reading(self.engine) as conn:
+            seen = await self._consumption_state(conn, rows)
+        for batch in _by_whole_accounts(rows, WRITE_BATCH):
+            before = seen.of(batch)
+            done = ImportReport()
+            writes = self._consumption_writes(batch, before, done)
+            async with self._writing() as conn:
+                now = await self._consumption_state(conn, batch)
+                if now != before:
+                    done = ImportReport()
+                    writes = self._consumption_writes(batch, now, done)
+                await writes.flush(conn)
+            report.add(done)
+
+    async def _consumption_state(self, conn: AsyncConnection, rows: list[_StagedDay]
+                                 ) -> "_ConsumptionState":
+        """The rows the reckoning of `rows` depends on, as read: their accounts, open debts
+        and the days already posted."""
+        values = {"ids": sorted({row.account_id for row in rows}),
+                  "days": sorted({row.day for row in rows})}
+        return _ConsumptionState(*[[tuple(row) for row in await conn.execute(statement, values)]
+                                   for statement in _consumption_state_statements()])
+
+    def _consumption_writes(self, rows: list[_StagedDay], state: "_ConsumptionState",
+                            report: ImportReport) -> "_Writes":
+        accounts = state.accounts()
+        posted = state.posted_days()
         writes = _Writes()
         now = self.clock.now()
         at = to_text(now)
-        for account_id, row in rows:  # one row per (account, day): post_consumption made sure
+        for row in rows:  # one row per (account, day): the staging made sure
+            account_id = row.account_id
             account = accounts[account_id]
-            day = day_text[row.day]
+            day = row.day
             if day < account.activated_on:
                 report.errors.append(RowError(row.line, "day", "lies before prepayment was activated"))
                 continue
@@ -757,7 +972,7 @@ class Ledger:
                 report.errors.append(RowError(row.line, "amount", "the balance cannot go lower"))
                 continue
             self._settle(writes, account, balance, now, at)
-        await writes.flush(conn)
+        return writes
 
     # ---- top-ups and payment plans ----------------------------------------------------------
 

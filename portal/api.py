@@ -47,7 +47,6 @@ from saldo.keys import API_CLIENT
 log = logging.getLogger("saldo.api")
 
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
-REFERENCE_MAX_LENGTH = 100
 BODY_LIMIT = 16 * 1024  # a top-up is a hundred bytes
 TOPUP_FIELDS = ("ean", "amount_cents", "reference")
 # The ledger's names for the fields it refuses, as the API's clients know them.
@@ -174,16 +173,14 @@ async def topup_body(request: web.Request) -> tuple[str, int, str]:
             raise ApiError(422, "invalid_input", f"The field {name!r} holds a character no text "
                            "may hold (a control character such as NUL, or a lone surrogate "
                            "such as \\ud800).", name,
-                           refused=InvalidInput(name, "unreadable characters", "value.refused"))
+                           refused=InvalidInput(name, "unreadable characters", "text.nul"
+                                                if "\x00" in body[name] else "value.refused"))
     if not isinstance(reference, str) or not reference.strip():
         raise ApiError(422, "invalid_input", "The reference is a non-empty string identifying "
                        "this payment (a receipt or transaction number).", "reference",
                        refused=InvalidInput("reference", "a non-empty string",
                                             "reference.missing"))
-    if len(reference) > REFERENCE_MAX_LENGTH:
-        raise ApiError(422, "invalid_input",
-                       f"The reference has at most {REFERENCE_MAX_LENGTH} characters.", "reference")
-    return ean, amount, reference.strip()
+    return ean, amount, reference.strip()  # its length: the ledger's limit, with its code
 
 
 def residents_query(request: web.Request) -> tuple[str, str, int, int]:
@@ -196,8 +193,14 @@ def residents_query(request: web.Request) -> tuple[str, str, int, int]:
                        "sort")
     query = values.get("q", "")
     if len(query) > QUERY_MAX_LENGTH or not query.isprintable():
+        refused = (InvalidInput("q", "contains a NUL character", "text.nul") if "\x00" in query
+                   else InvalidInput("q", f"at most {QUERY_MAX_LENGTH} characters",
+                                     "text.too_long", max_length=QUERY_MAX_LENGTH,
+                                     length=len(query)) if len(query) > QUERY_MAX_LENGTH
+                   else InvalidInput("q", "printable characters only", "value.refused"))
         raise ApiError(422, "invalid_input", f"The search has at most {QUERY_MAX_LENGTH} "
-                       "printable characters (a name, or digits of the EAN).", "q")
+                       "printable characters (a name, or digits of the EAN).", "q",
+                       refused=refused)
     numbers = []
     for name, default, low, high in (("page", 1, 1, 10**7), ("limit", PAGE_SIZE, 1,
                                                                MAX_PAGE_SIZE)):

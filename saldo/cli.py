@@ -33,8 +33,8 @@ from ledger import (
     SystemClock,
     format_cents,
     parse_cents,
-    read_accounts,
-    read_consumption,
+    stream_accounts,
+    stream_consumption,
 )
 
 from ledger.db import sqlite_path
@@ -288,19 +288,19 @@ async def _worker(settings: Settings, clock: Clock, *, once: bool) -> int:
 async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
     ledger = await open_ledger(settings, clock)
     try:
-        return await _on_ledger(ledger, args)
+        return await _on_ledger(ledger, args, settings)
     except UnknownAccount:
         raise UsageError(await _unknown_meter(ledger, getattr(args, "ean", ""))) from None
     finally:
         await ledger.close()
 
 
-async def _on_ledger(ledger: Ledger, args: argparse.Namespace) -> int:
+async def _on_ledger(ledger: Ledger, args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         print("schema is current")
         return 0
     if args.command == "import":
-        return await _import(ledger, args.kind, args.file)
+        return await _import(ledger, args.kind, args.file, settings.import_niceness)
     if args.command == "topup":
         amount = parse_cents(args.amount)
         result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason,
@@ -417,16 +417,27 @@ def _operator() -> str:
         return "unknown"
 
 
-async def _import(ledger: Ledger, kind: str, path: Path) -> int:
+def _give_way(niceness: int) -> None:
+    """At least this niceness for the rest of the process (never raised back: not cumulative)."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness > current:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
+async def _import(ledger: Ledger, kind: str, path: Path, niceness: int) -> int:
+    _give_way(niceness)
+    # The file is streamed into the ledger, which reads it to its end before writing anything:
+    # a line that cannot be read, wherever it is, still refuses the whole file.
     try:
-        parsed = read_accounts(path) if kind == "accounts" else read_consumption(path)
+        if kind == "accounts":
+            parsed = stream_accounts(path)
+            report = await ledger.import_accounts(parsed.rows)
+        else:
+            parsed = stream_consumption(path)
+            report = await ledger.post_consumption(parsed.rows)
     except FileRefused as error:
         print(f"{path}: {error}", file=sys.stderr)
         return 1
-    if kind == "accounts":
-        report = await ledger.import_accounts(parsed.rows)
-    else:
-        report = await ledger.post_consumption(parsed.rows)
     errors = sorted(parsed.errors + report.errors, key=lambda e: e.line or 0)
     _print_report(path, kind, report, errors)
     return 1 if errors else 0

@@ -51,6 +51,9 @@ class Settings:
     portal_secure_cookies: bool = True
     day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS
     adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS
+    # `saldo import` runs at this CPU niceness (0-19): on a small machine a batch gives way to
+    # the balance line's server.
+    import_niceness: int = 10
     voices: tuple[tuple[str, str, str], ...] = (
         ("fr", "Polly.Isabelle-Neural", "fr-BE"),
         ("nl", "Polly.Lisa-Neural", "nl-BE"),
@@ -96,6 +99,7 @@ class Settings:
             adjustment_max_cents=_euros(env, "ADJUSTMENT_MAX", cls.adjustment_max_cents),
             send_lease_seconds=_integer(env, "SEND_LEASE_SECONDS", cls.send_lease_seconds, 1,
                                         3600),
+            import_niceness=_integer(env, "IMPORT_NICENESS", cls.import_niceness, 0, 19),
             voices=tuple(
                 (language, env.get(f"VOICE_{language.upper()}") or name,
                  env.get(f"VOICE_{language.upper()}_LANGUAGE") or code)

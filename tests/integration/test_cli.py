@@ -1,7 +1,10 @@
 """The CLI as an operator uses it: files in, messages and exit codes out, never a traceback."""
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -27,6 +30,8 @@ def environment(monkeypatch, tmp_path, database_url):
     monkeypatch.setenv("NDP_HOLIDAYS", "none")
     monkeypatch.setenv("NDP_FROM", "00:00")
     monkeypatch.setenv("NDP_UNTIL", "00:00")
+    # An import in this process must not lower the priority of the whole test run.
+    monkeypatch.setenv("IMPORT_NICENESS", "0")
 
 
 def write(tmp_path, name: str, text: str, encoding: str = "utf-8"):
@@ -116,6 +121,22 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path, capsys):
     assert code == 1 and "not UTF-8" in err
     code, _, err = run(capsys, "import", "accounts", str(tmp_path / "missing.csv"))
     assert code == 1 and "missing.csv" in err
+
+
+def test_an_import_gives_way_to_the_line_server(tmp_path):
+    """`saldo import` lowers its own CPU priority (IMPORT_NICENESS, default 10): on a 2-core
+    machine an import beside the server otherwise takes a core from the balance line."""
+    path = accounts_file(tmp_path, f"{make_ean(1)};electricity;fr;Camille Essai;;;;;;2026-11-01;non;")
+    script = ("import os, sys; from saldo.cli import main; code = main(sys.argv[1:]); "
+              "print(code, os.getpriority(os.PRIO_PROCESS, 0))")
+    ours = os.getpriority(os.PRIO_PROCESS, 0)  # a child starts at its parent's; never lowered
+    for setting, expected in ((None, f"0 {max(ours, 10)}"), ("3", f"0 {max(ours, 3)}")):
+        env = {k: v for k, v in os.environ.items() if k != "IMPORT_NICENESS"}
+        if setting:
+            env["IMPORT_NICENESS"] = setting
+        done = subprocess.run([sys.executable, "-c", script, "import", "accounts", str(path)],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.stdout.split("\n")[-2] == expected, (done.stdout, done.stderr)
 
 
 def test_consumption_import_top_up_and_balance(tmp_path, capsys):

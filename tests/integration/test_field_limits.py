@@ -195,3 +195,16 @@ async def test_staff_and_clients_have_the_same_limits(ledger):
     client, _ = await ledger.access.add_client("L" * TEXT_LIMITS["label"],
                                                cpas="C" * TEXT_LIMITS["cpas"])
     assert client.label == "L" * TEXT_LIMITS["label"]
+
+
+async def test_a_cpas_code_cannot_hold_the_keys_separator(ledger):
+    """Top-up keys read "topup:channel@issuer:reference": were "A" with receipt "B:C" and "A:B"
+    with receipt "C" both allowed, two offices' receipts would make one key (one posted, the
+    other taken for its replay)."""
+    report = await ledger.import_accounts([AccountInput(
+        ean=EAN, energy="electricity", language="fr", activated_at=ACTIVATED, cpas="CPAS:NAMUR")])
+    assert [(error.field, error.message) for error in report.errors] == [
+        ("cpas", "may not contain ':'")]
+    with pytest.raises(InvalidInput) as refused:
+        await ledger.access.add_client("caisse", cpas="CPAS:NAMUR")
+    assert refused.value.field == "cpas"

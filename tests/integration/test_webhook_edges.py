@@ -1,14 +1,18 @@
 """Every webhook door answers clearly, whatever comes in, as an attacker would try them: the whole
 app (`saldo serve`'s), on SQLite or PostgreSQL. Generated requests — signed and unsigned, any
 method, content type, body and headers — at every Twilio webhook route: never a 5xx, never a
-traceback or an error in the logs, and nothing changed in the database by a refused request. A
-malformed HTTP request: a warning without a traceback, and its access-log line."""
+traceback or an error in the logs, and nothing changed in the database by a refused request.
+Bodies that a check reading the form first (aiohttp's `await request.post()`) cannot read —
+bytes that are not UTF-8, a charset Python does not know, multipart with a file part — are
+generated at every route, signed and unsigned: 403 unsigned, 400 signed. A malformed HTTP
+request: a warning without a traceback, and its access-log line."""
 
 import asyncio
+import codecs
 import io
 import logging
 from datetime import date, datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -17,8 +21,6 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
-
-from datetime import date, datetime
 
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, schema
 from saldo import keys
@@ -89,15 +91,115 @@ EXTRA_HEADERS = st.dictionaries(
                      "algorithm=HMAC_MD5", "*/*", "text/html"]) | HEADER_TEXT, max_size=3)
 
 
+# ---- bodies a naive check cannot read --------------------------------------------------------
+# Each strategy gives (body, Content-Type, what a valid signature covers): the form's fields read
+# byte for byte as Latin-1 when they are not text in its charset, nothing when the body is not
+# a form (saldo/signature.py). A check that reads the form with aiohttp's `await request.post()`
+# before verifying raises on every one of them (UnicodeDecodeError, LookupError, or a file
+# part's FileField in the signed string): a 500 and a traceback.
+
+def fields_as_latin_1(body: bytes) -> MultiDict:
+    return MultiDict(parse_qsl(body.decode("latin-1"), keep_blank_values=True,
+                               encoding="latin-1"))
+
+
+def is_utf_8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def is_unknown_charset(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return True
+    return False
+
+
+ASCII = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=12)
+# Never UTF-8 between ASCII bytes: bytes no UTF-8 has, a lead byte without its continuation, a
+# lone continuation, a surrogate, beyond U+10FFFF, an overlong form; or text in Latin-1.
+RAW = st.sampled_from([b"\xff", b"\xfe", b"\xc3", b"\x80", b"\xe2\x82", b"\xed\xa0\x80",
+                       b"\xf4\x90\x80\x80", b"\xc0\xaf"]) | st.text(
+    alphabet=st.characters(min_codepoint=0xa0, max_codepoint=0xff), min_size=1, max_size=6
+).map(lambda text: text.encode("latin-1")).filter(lambda data: not is_utf_8(data))
+plain_fields = st.lists(st.tuples(st.sampled_from(FIELDS), st.sampled_from(VALUES) | ASCII),
+                        max_size=5)
+UTF_8_FORMS = (FORM, f"{FORM}; charset=utf-8", f"{FORM}; charset=UTF-8",
+               f'{FORM}; charset="utf-8"', f"{FORM}; charset=us-ascii")
+# Not charsets (LookupError), or not text encodings (b"".decode("hex") is a LookupError too).
+NOT_CHARSETS = ("klingon", "utf-9", "x-unknown", "hex", "zlib", "rot13", "base64", "bz2")
+
+
+@st.composite
+def not_utf_8_forms(draw):
+    """A form, one of whose names or values holds raw bytes that are not UTF-8."""
+    fields = draw(plain_fields)
+    raw = draw(ASCII).encode() + draw(RAW) + draw(ASCII).encode()
+    name = draw(st.sampled_from(FIELDS)).encode()
+    where = draw(st.sampled_from(["value", "name", "whole body"]))
+    odd = {"value": name + b"=" + raw, "name": raw + b"=1", "whole body": raw}[where]
+    parts = [urlencode(fields).encode()] if fields else []
+    parts.insert(draw(st.integers(0, len(parts))), odd)
+    body = b"&".join(parts)
+    assert not is_utf_8(body)
+    return body, draw(st.sampled_from(UTF_8_FORMS)), fields_as_latin_1(body)
+
+
+@st.composite
+def unknown_charset_forms(draw):
+    """A well-formed form whose Content-Type names a charset Python cannot decode it with."""
+    fields = draw(plain_fields)
+    charset = draw(st.sampled_from(NOT_CHARSETS) | st.from_regex(
+        r"\A[a-z][a-z0-9-]{2,14}\Z").filter(is_unknown_charset))
+    quoted = draw(st.booleans())
+    body = urlencode(fields).encode() or b"CallSid=CA1"
+    content_type = f'{FORM}; charset="{charset}"' if quoted else f"{FORM}; charset={charset}"
+    return body, content_type, fields_as_latin_1(body)
+
+
+@st.composite
+def multipart_with_a_file(draw):
+    """multipart/form-data with a file part among text parts (aiohttp reads it as a FileField)."""
+    boundary = draw(st.from_regex(r"\A[A-Za-z0-9]{1,30}\Z")).encode()
+    token = st.from_regex(r"\A[A-Za-z0-9._-]{1,20}\Z")
+    texts = draw(st.lists(st.tuples(st.sampled_from(FIELDS), ASCII), max_size=3))
+    parts = [b'Content-Disposition: form-data; name="%s"\r\n\r\n%s'
+             % (name.encode(), value.encode()) for name, value in texts]
+    content = draw(st.binary(max_size=64))
+    part_type = draw(st.sampled_from([None, "audio/wav", "application/octet-stream",
+                                      "text/plain"]))
+    file_part = (b'Content-Disposition: form-data; name="%s"; filename="%s"\r\n'
+                 % (draw(st.sampled_from(FIELDS) | token).encode(), draw(token).encode())
+                 + (b"Content-Type: %s\r\n" % part_type.encode() if part_type else b"")
+                 + b"\r\n" + content)
+    parts.insert(draw(st.integers(0, len(parts))), file_part)
+    if any(b"--" + boundary in part for part in parts):
+        boundary = b"b" * 40  # longer than any drawn boundary or content
+    body = b"".join(b"--" + boundary + b"\r\n" + part + b"\r\n" for part in parts) \
+        + b"--" + boundary + b"--\r\n"
+    return body, f"multipart/form-data; boundary={boundary.decode()}", MultiDict()
+
+
+UNREADABLE = {"not UTF-8": not_utf_8_forms(), "unknown charset": unknown_charset_forms(),
+              "multipart with a file": multipart_with_a_file()}
+
+
 @st.composite
 def requests(draw):
     method = draw(st.sampled_from(["POST"] * 6 + ["GET", "PUT", "DELETE", "PATCH", "OPTIONS",
                                                   "HEAD"]))
     path = draw(st.sampled_from(ROUTES)) + draw(st.sampled_from(QUERIES))
     fields = draw(forms)
-    kind = draw(st.sampled_from(["form", "form", "bytes", "multipart"]))
+    kind = draw(st.sampled_from(["form", "form", "bytes", "multipart", "unreadable"]))
+    covered = MultiDict(fields)  # what the "fields" signature covers
     if kind == "form":
         body = urlencode(fields).encode()
+    elif kind == "unreadable":
+        body, content_type, covered = draw(st.one_of(*UNREADABLE.values()))
     elif kind == "bytes":
         body = draw(st.binary(max_size=300))
     else:
@@ -108,10 +210,12 @@ def requests(draw):
         else {}
     if kind == "form" and draw(st.booleans()):
         headers["Content-Type"] = FORM
+    elif kind == "unreadable":
+        headers["Content-Type"] = content_type
     headers.update(draw(EXTRA_HEADERS))
     signed = draw(st.sampled_from(["no", "fields", "url only", "wrong"]))
     if signed == "fields":
-        headers[SIGNATURE_HEADER] = signature(path, MultiDict(fields) if method == "POST" else {})
+        headers[SIGNATURE_HEADER] = signature(path, covered if method == "POST" else {})
     elif signed == "url only":
         headers[SIGNATURE_HEADER] = signature(path, {})
     elif signed == "wrong":
@@ -148,6 +252,34 @@ async def test_generated_webhook_requests_never_get_a_5xx_nor_a_traceback(server
     if answer.status >= 400:
         assert await snapshot(ledger) == before
     assert not trouble_in(caplog.records)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("kind", UNREADABLE)
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+async def test_generated_bodies_a_naive_check_cannot_read_are_403_unsigned_400_signed(
+        server, caplog, route, kind, data):
+    """The same body unsigned, then signed over what can be read of it: never a 500 (which a
+    check doing `await request.post()` first gives), nothing changed, nothing in the logs;
+    and the route still answers a signed form."""
+    client, ledger = server
+    path = route + data.draw(st.sampled_from(QUERIES), label="query")
+    body, content_type, covered = data.draw(UNREADABLE[kind], label="body")
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)
+    before = await snapshot(ledger)
+    for headers, status in (({}, 403), ({SIGNATURE_HEADER: signature(path, covered)}, 400)):
+        answer = await client.post(path, data=body,
+                                   headers={"Content-Type": content_type, **headers})
+        told = (path, body[:200], content_type, headers, answer.status,
+                (await answer.text())[:200])
+        assert answer.status == status, told
+    assert await snapshot(ledger) == before
+    assert not trouble_in(caplog.records)
+    answer = await client.post(route, data=CALL, headers={SIGNATURE_HEADER: signature(route, CALL)})
+    assert answer.status in (200, 204), await answer.text()
 
 
 # ---- explicit cases at every route ---------------------------------------------------------------

@@ -1,0 +1,41 @@
+"""A consumption import reads and reckons without the write lock and writes in short batches
+(ledger/service.py, WRITE_BATCH): what changes an account between its read and its write — a
+top-up, here — must be reckoned with, never written over."""
+
+from datetime import date, datetime
+
+from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger
+from tests.conftest import make_ean
+
+ACTIVATED = datetime(2026, 10, 1, 9, 0, tzinfo=BRUSSELS)
+EANS = [make_ean(i) for i in range(1, 251)]  # more than one write batch
+
+
+async def test_a_top_up_between_the_imports_read_and_its_write_is_kept(ledger: Ledger,
+                                                                        monkeypatch):
+    report = await ledger.import_accounts([AccountInput(ean=ean, energy="electricity",
+                                                        language="fr", activated_at=ACTIVATED)
+                                           for ean in EANS])
+    assert report.errors == []
+    read_state = ledger._consumption_state
+    reads = []
+
+    async def read_then_pay(conn, rows):
+        state = await read_state(conn, rows)
+        reads.append(len(rows))
+        if len(reads) == 1:  # the unlocked read of the chunk: a payment lands just after it
+            for ean in (EANS[0], EANS[-1]):
+                await ledger.top_up(ean, 1000, "terminal", f"KIOSK-{ean[-4:]}")
+        return state
+
+    monkeypatch.setattr(ledger, "_consumption_state", read_then_pay)
+    report = await ledger.post_consumption([ConsumptionInput(ean=ean, day=date(2026, 10, 1),
+                                                             amount_cents=300) for ean in EANS])
+    assert (report.posted, report.errors) == (len(EANS), [])
+    assert len(reads) > 2  # one unlocked read, then one under the lock per batch
+    # 20 € at activation + 10 € paid − 3 € consumed − 1 € repaid: nothing lost, nothing twice.
+    for ean, expected in ((EANS[0], 2600), (EANS[1], 1600), (EANS[-1], 2600)):
+        view = await ledger.balance_view(ean, actor="test")
+        assert view.balance_cents == expected, ean
+    books = await ledger.trial_balance()
+    assert sum(books.values()) == 0
