@@ -71,8 +71,8 @@ AGENT_ADJUSTMENTS = "agent_adjustments"
 # (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
 CHUNK = 1000
 # A consumption chunk is read and reckoned outside the write lock, then written this many rows
-# at a time: the lock is held some 3 ms (bench/line_isolation.py: the line's p99 while an
-# import runs in another process went from 57 ms with whole chunks to 11-18 ms).
+# at a time on SQLite: its one write lock is held some 6 ms (bench/line_isolation.py: the line's
+# p99 while an import runs in another process went from 57 ms with whole chunks to 11-18 ms).
 WRITE_BATCH = 100
 # Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
 # file's length; the rest waits in a scratch SQLite file (_scratch_database).
@@ -687,8 +687,10 @@ class Ledger:
                     prefix, prefix_read = await self.ean_prefix(), True
                 self._stage_accounts(staged, batch, prefix, report)
             waiting = staged.execute(_STAGED_ACCOUNTS_IN_ORDER)
-            # Read and written under the lock, so in short transactions (see WRITE_BATCH).
-            while chunk := waiting.fetchmany(WRITE_BATCH):
+            # Read and written under the lock, so in short transactions on SQLite (see
+            # WRITE_BATCH and _consumption_chunk).
+            size = WRITE_BATCH if self.engine.dialect.name == "sqlite" else CHUNK
+            while chunk := waiting.fetchmany(size):
                 async with self._writing() as conn:
                     await self._import_account_chunk(
                         conn, [pickle.loads(row) for (row,) in chunk], report)
@@ -899,7 +901,10 @@ class Ledger:
         record, in this process or another, never waits for a whole chunk."""
         async with reading(self.engine) as conn:
             seen = await self._consumption_state(conn, rows)
-        for batch in _by_whole_accounts(rows, WRITE_BATCH):
+        # On PostgreSQL a transaction costs more (36 ms for 100 rows here) and the line's audit
+        # appends do not take the writers' lock: there, short batches only made top-ups wait.
+        size = WRITE_BATCH if self.engine.dialect.name == "sqlite" else len(rows)
+        for batch in _by_whole_accounts(rows, size):
             before = seen.of(batch)
             done = ImportReport()
             writes = self._consumption_writes(batch, before, done)
