@@ -19,17 +19,15 @@ class WritersLock:
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._ordinary: deque[asyncio.Future[None]] = deque()
 
-    @asynccontextmanager
-    async def urgent(self) -> AsyncIterator[None]:
-        await self._acquire(self._urgent)
-        try:
-            yield
-        finally:
-            self._release()
+    def urgent(self):
+        return self._turn(self._urgent)
+
+    def ordinary(self):
+        return self._turn(self._ordinary)
 
     @asynccontextmanager
-    async def ordinary(self) -> AsyncIterator[None]:
-        await self._acquire(self._ordinary)
+    async def _turn(self, queue: deque[asyncio.Future[None]]) -> AsyncIterator[None]:
+        await self._acquire(queue)
         try:
             yield
         finally:
