@@ -1,16 +1,20 @@
-"""SQLite without SQLAlchemy's async adapter, for the balance line's hot path.
+"""SQLite without SQLAlchemy's async adapter, for the balance line's hot path and for the
+writes it waits for.
 
 Through the adapter a look-up and its audit record took ~45 hand-overs between the event loop and
-the driver's thread, ~150 µs each on the machines we measured (bench/ivr_webhooks.py). Here:
+the driver's thread, ~150 µs each on the machines we measured (bench/ivr_webhooks.py), and a
+top-up held the write lock 7 ms over some fifty. Here:
 
 - reads of a few indexed rows (~20 µs) run on the event loop itself, on a connection of their
   own — but never wait there: its busy timeout is 0, and on the rare SQLITE_BUSY (a WAL being
   recovered after a crash, an exclusive lock) the same read is done again in a thread that waits;
-- short writes (audit records, grouped) run in one thread of their own, one hand-over each.
-  Waiting for another process's write lock, SQLite's own busy handler sleeps 1, 2, 5, 10, 15,
-  20, 25… ms and wakes to find an import's next chunk already begun: an audit record, and the
-  caller's answer, waited 200 ms behind an import this way (bench/line_isolation.py). This
-  writer asks for the lock again every millisecond instead, and gets the gap between chunks.
+- writes run in a thread of their own, one hand-over a transaction: the audit records (grouped,
+  urgent), and in another thread a top-up or an import's batch. Waiting for another process's
+  write lock, SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms and wakes to find an
+  import's next chunk already begun: an audit record, and the caller's answer, waited 200 ms
+  behind an import this way (bench/line_isolation.py). These writers ask for the lock again
+  every millisecond instead, the urgent one holding the turnstile meanwhile
+  (ledger/turnstile.py) so that no other writer begins before it.
 """
 
 import asyncio
@@ -18,14 +22,20 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TypeVar
+
+from .turnstile import Turnstile
 
 T = TypeVar("T")
 log = logging.getLogger("saldo.ledger")
 WAIT_MS = 10_000  # as the SQLAlchemy connections wait (ledger/db.py)
 RETRY_EVERY_SECONDS = 0.001
+# Audit transactions between two checkpoints of the WAL: a few pages each, so about SQLite's
+# own threshold of 1,000 pages.
+CHECKPOINT_EVERY = 250
 
 
 def _connect(path: Path, busy_timeout_ms: int, *, query_only: bool,
@@ -90,21 +100,61 @@ class InlineReader:
 
 class ThreadWriter:
     """Runs write functions `write(connection) -> value` in one transaction each, in a thread of
-    its own; the caller holds the process's write lock, so they wait only for other processes."""
+    its own; the caller holds the process's write lock, so they wait only for other processes.
 
-    def __init__(self, path: Path):
+    `urgent` (the audit records a caller's answer waits for): holds the turnstile while it waits
+    for the lock, and never checkpoints the WAL in its commits — SQLite's automatic checkpoint
+    runs in the commit that finds the WAL long, and after an import's batches that put up to
+    13 ms on an audit record; a thread of its own checkpoints instead, every CHECKPOINT_EVERY
+    commits. Otherwise (an import's batches): passes through the turnstile before it begins.
+    """
+
+    def __init__(self, path: Path, *, urgent: bool):
         self.path = path
+        self.urgent = urgent
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._turnstile = Turnstile(path)  # its own open file: see Turnstile._file
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpoint: Future[None] | None = None
+        self._commits = 0
+
+    async def start(self) -> None:
+        """Starts the thread now, at the caller's CPU priority. A thread is given its creator's,
+        and an import lowers its own once the ledger is open (saldo import): the writer that
+        holds the lock others wait for must not be the one the machine runs last."""
+        await self._run_in_thread(lambda: None)
+
+    async def _run_in_thread(self, function: Callable[[], T]) -> T:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="saldo-sqlite-writer-" + (
+                "urgent" if self.urgent else "batches"))
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function)
 
     async def run(self, write: Callable[[sqlite3.Connection], T]) -> T:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="saldo-sqlite-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, write)
+        result = await self._run_in_thread(lambda: self._write(write))
+        if self.urgent:
+            self._commits += 1
+            if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None
+                                                      or self._checkpoint.done()):
+                self._commits = 0
+                if self._checkpointer is None:
+                    self._checkpointer = ThreadPoolExecutor(
+                        1, thread_name_prefix="saldo-sqlite-checkpoint")
+                self._checkpoint = self._checkpointer.submit(self._checkpoint_wal)
+        return result
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = _connect(self.path, 0, query_only=False, same_thread=False)
+        if self.urgent:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        else:
+            conn.execute("PRAGMA cache_size=-65536")  # as ledger/db.py: an import touches many pages
+        return conn
 
     def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
-            self._conn = _connect(self.path, 0, query_only=False, same_thread=False)
+            self._conn = self._connection()
         try:
             self._begin(self._conn)
             return _in_transaction(self._conn, None, write, commit=True)
@@ -116,28 +166,55 @@ class ThreadWriter:
             log.warning("sqlite writer: the driver reported a misuse; writing again on a new "
                         "connection")
             self._close_connection()
-            self._conn = _connect(self.path, 0, query_only=False, same_thread=False)
+            self._conn = self._connection()
             self._begin(self._conn)
             return _in_transaction(self._conn, None, write, commit=True)
 
-    @staticmethod
-    def _begin(conn: sqlite3.Connection) -> None:
-        """BEGIN IMMEDIATE, asked for every millisecond until WAIT_MS have passed."""
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, asked for every millisecond until WAIT_MS have passed; an urgent
+        writer holds the turnstile meanwhile, so that no other writer begins before it."""
+        if not self.urgent:
+            self._turnstile.pass_through_blocking()
+        if self._try_begin(conn):
+            return
         deadline = time.monotonic() + WAIT_MS / 1000
-        while True:
+        with self._turnstile.held() if self.urgent else nullcontext():
+            while not self._try_begin(conn):
+                if time.monotonic() >= deadline:
+                    conn.execute("BEGIN IMMEDIATE")  # "database is locked", if it still is
+                    return
+                time.sleep(RETRY_EVERY_SECONDS)
+
+    @staticmethod
+    def _try_begin(conn: sqlite3.Connection) -> bool:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as error:
+            if not _busy(error):
+                raise
+            return False
+
+    def _checkpoint_wal(self) -> None:
+        """PASSIVE: copies what it can without waiting for readers or writers."""
+        try:
+            conn = _connect(self.path, 0, query_only=False, same_thread=True)
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if not _busy(error) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(RETRY_EVERY_SECONDS)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+        except sqlite3.Error as error:  # the next one will copy what this one did not
+            log.warning("sqlite checkpoint: %s", error)
 
     async def close(self) -> None:
         if self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._close_connection)
             self._thread.shutdown()
             self._thread = None
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.shutdown)
+            self._checkpointer = None
+        self._turnstile.close()
 
     def _close_connection(self) -> None:
         if self._conn is not None:

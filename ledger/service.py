@@ -7,6 +7,7 @@ carries an idempotency key (`reference`), so posting the same input twice posts 
 
 import asyncio
 import functools
+import json
 import pickle
 import sqlite3
 import tempfile
@@ -19,14 +20,16 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
-from .db import appending, create_engine, fetch_rows, insert_many, reading, sqlite_path, update_many, writing
+from .db import (appending, create_engine, fetch_rows, insert_many, insert_sql, reading, sqlite_path,
+                 update_many, update_sql, writing)
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
 from .errors import InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, event_from_row
@@ -38,6 +41,7 @@ from .names import name_key
 from .writers import WritersLock
 from .outbox import Outbox
 from .rawsqlite import InlineReader, ThreadWriter
+from .turnstile import Turnstile
 from .rules import (
     DEFAULT_THRESHOLD_CENTS,
     START_CREDIT_CENTS,
@@ -71,9 +75,10 @@ AGENT_ADJUSTMENTS = "agent_adjustments"
 # (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
 CHUNK = 1000
 # A consumption chunk is read and reckoned outside the write lock, then written this many rows
-# at a time on SQLite: its one write lock is held some 6 ms (bench/line_isolation.py: the line's
-# p99 while an import runs in another process went from 57 ms with whole chunks to 11-18 ms).
-WRITE_BATCH = 100
+# at a time on SQLite, in one hand-over to a thread: its one write lock is held ~1.5 ms
+# (bench/line_isolation.py: the line's p99 while an import runs in another process went from
+# 57 ms with whole chunks to 11-18 ms with 100 rows through SQLAlchemy, and to 9 ms this way).
+WRITE_BATCH = 50
 # Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
 # file's length; the rest waits in a scratch SQLite file (_scratch_database).
 STAGING_BATCH = 10_000
@@ -209,41 +214,47 @@ class _Writes:
     def emit(self, account_id: int, events: Iterable[Event]) -> None:
         self.events.extend((account_id, e.name, to_text(e.at), e.payload()) for e in events)
 
-    async def flush(self, conn: AsyncConnection) -> None:
-        await insert_many(conn, schema.postings,
-                          ("account_id", "kind", "from_book", "to_book", "amount_cents", "at",
-                           "day", "reference", "reverses", "detail"), self.postings)
+    def statements(self, dialect: Dialect) -> list[tuple[str, list[tuple]]]:
+        """Each table's statement and its rows, in the order they are written."""
         whole = [a for a in self.accounts.values() if a.more_than_balance]
-        await update_many(conn, schema.accounts, "id",
-                          ("balance_cents", "supply", "pending_since", "as_of", "last_topup_at",
-                           "last_topup_cents", "last_topup_channel"),
-                          ((a.balance_cents, a.supply.value,
-                            to_text(a.pending_since) if a.pending_since else None,
-                            a.as_of, a.last_topup_at, a.last_topup_cents, a.last_topup_channel, a.id)
-                           for a in whole))
-        # Most days only move the balance: a narrower update is cheaper.
-        await update_many(conn, schema.accounts, "id", ("balance_cents", "as_of"),
-                          ((a.balance_cents, a.as_of, a.id)
-                           for a in self.accounts.values() if not a.more_than_balance))
-        await update_many(conn, schema.debts, "id", ("outstanding_cents",),
-                          ((d.outstanding_cents, d.id) for d in self.debts.values()))
-        await insert_many(conn, schema.consumption_days,
-                          ("account_id", "day", "amount_cents", "repaid_cents", "revision",
-                           "quantity", "unit"), self.new_days)
-        await _update_days(conn, self.changed_days)
-        await insert_many(conn, schema.events, ("account_id", "name", "at", "payload"), self.events)
+        planned = [
+            (insert_sql(dialect, schema.postings, _POSTING_COLUMNS), self.postings),
+            (update_sql(dialect, schema.accounts, ("id",), _WHOLE_ACCOUNT_COLUMNS),
+             [(a.balance_cents, a.supply.value,
+               to_text(a.pending_since) if a.pending_since else None,
+               a.as_of, a.last_topup_at, a.last_topup_cents, a.last_topup_channel, a.id)
+              for a in whole]),
+            # Most days only move the balance: a narrower update is cheaper.
+            (update_sql(dialect, schema.accounts, ("id",), ("balance_cents", "as_of")),
+             [(a.balance_cents, a.as_of, a.id)
+              for a in self.accounts.values() if not a.more_than_balance]),
+            (update_sql(dialect, schema.debts, ("id",), ("outstanding_cents",)),
+             [(d.outstanding_cents, d.id) for d in self.debts.values()]),
+            (insert_sql(dialect, schema.consumption_days, _DAY_COLUMNS), self.new_days),
+            # corrections: (amount, revision, quantity, unit, account_id, day)
+            (update_sql(dialect, schema.consumption_days, ("account_id", "day"),
+                        ("amount_cents", "revision", "quantity", "unit")), self.changed_days),
+            (insert_sql(dialect, schema.events, ("account_id", "name", "at", "payload")),
+             self.events),
+        ]
+        return [(sql, rows) for sql, rows in planned if rows]
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        for sql, rows in self.statements(conn.dialect):
+            await conn.exec_driver_sql(sql, rows)
+
+    def flush_sqlite(self, conn: sqlite3.Connection) -> None:
+        for sql, rows in self.statements(SQLITE):
+            conn.executemany(sql, rows)
 
 
-async def _update_days(conn: AsyncConnection, rows: list[tuple]) -> None:
-    """Corrections: rows are (amount, revision, quantity, unit, account_id, day)."""
-    if not rows:
-        return
-    t = schema.consumption_days
-    stmt = (update(t).where(t.c.account_id == bindparam("a"), t.c.day == bindparam("d"))
-            .values(amount_cents=bindparam("amount"), revision=bindparam("rev"),
-                    quantity=bindparam("q"), unit=bindparam("u")))
-    await conn.execute(stmt, [dict(amount=r[0], rev=r[1], q=r[2], u=r[3], a=r[4], d=r[5])
-                              for r in rows])
+_POSTING_COLUMNS = ("account_id", "kind", "from_book", "to_book", "amount_cents", "at", "day",
+                    "reference", "reverses", "detail")
+_WHOLE_ACCOUNT_COLUMNS = ("balance_cents", "supply", "pending_since", "as_of", "last_topup_at",
+                          "last_topup_cents", "last_topup_channel")
+_DAY_COLUMNS = ("account_id", "day", "amount_cents", "repaid_cents", "revision", "quantity",
+                "unit")
+SQLITE = sqlite_dialect()
 
 
 _ACCOUNT_COLUMNS = (
@@ -274,7 +285,7 @@ class _Statement(NamedTuple):
 
 @dataclass(frozen=True)
 class _PointReads:
-    """The balance line's statements, compiled once for the raw SQLite driver."""
+    """The balance line's statements and a top-up's, compiled once for the raw SQLite driver."""
 
     account_by_ean13: _Statement
     account_by_ean: _Statement
@@ -282,21 +293,29 @@ class _PointReads:
     recent_outflows: _Statement
     insert_audit: str  # positional: rows are tuples of _AUDIT_COLUMNS
     lookups_by: _Statement
+    posting_by_reference: _Statement
 
-    def read(self, conn, ean: str) -> tuple[_Account | None, list[int]]:
+    def account(self, conn, ean: str) -> _Account | None:
+        """With its open debts."""
         by = self.account_by_ean13 if len(ean) == SHORT_LENGTH else self.account_by_ean
         row = by.run(conn, ean=ean).fetchone()
         if row is None:
-            return None, []
+            return None
         account = _account_from_row(row)
         account.debts.extend(_Debt(id_, book, daily, outstanding) for id_, book, daily, outstanding
                              in self.open_debts.run(conn, id=account.id))
+        return account
+
+    def read(self, conn, ean: str) -> tuple[_Account | None, list[int]]:
+        account = self.account(conn, ean)
+        if account is None:
+            return None, []
         return account, [total for (total,) in self.recent_outflows.run(conn, id=account.id)]
 
 
 @functools.cache
 def _point_read_statements() -> _PointReads:
-    a, d, t = schema.accounts, schema.debts, schema.consumption_days
+    a, d, t, p = schema.accounts, schema.debts, schema.consumption_days, schema.postings
     dialect = sqlite_dialect(paramstyle="named")
 
     def compiled(statement) -> _Statement:
@@ -315,6 +334,8 @@ def _point_read_statements() -> _PointReads:
                          .compile(dialect=sqlite_dialect())),
         lookups_by=compiled(_lookups_by(bindparam("actor"), bindparam("action"),
                                         bindparam("since"))),
+        posting_by_reference=compiled(select(p.c.account_id, p.c.amount_cents, p.c.from_book)
+                                      .where(p.c.reference == bindparam("reference"))),
     )
 
 
@@ -465,6 +486,14 @@ class _ConsumptionState:
         return {(account_id, day): (amount, revision)
                 for account_id, day, amount, revision in self.posted_rows}
 
+    @classmethod
+    def read_sqlite(cls, conn: sqlite3.Connection, rows: list[_StagedDay]) -> "_ConsumptionState":
+        """As Ledger._consumption_state reads it, on the raw SQLite driver."""
+        values = {"ids": json.dumps(sorted({row.account_id for row in rows})),
+                  "days": json.dumps(sorted({row.day for row in rows}))}
+        return cls(*[statement.run(conn, **values).fetchall()
+                     for statement in _consumption_state_sqlite()])
+
     def of(self, rows: list[_StagedDay]) -> "_ConsumptionState":
         """The part that `rows` depend on."""
         ids = {row.account_id for row in rows}
@@ -474,22 +503,38 @@ class _ConsumptionState:
                                  [r for r in self.posted_rows if r[0] in ids and r[1] in days])
 
 
+def _in_list(column, name: str):
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _in_json_array(column, name: str):
+    # One compiled statement for any number of values (SQLite's json_each).
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
+
+
 @functools.cache
-def _consumption_state_statements() -> tuple:
+def _consumption_state_statements(one_of=_in_list) -> tuple:
     """Built once and compiled once (SQLAlchemy caches them): they are read under the write
     lock, where compiling them at each batch cost about a third of its time."""
     a, d, t = schema.accounts, schema.debts, schema.consumption_days
     return (
-        select(*_ACCOUNT_COLUMNS).where(a.c.id.in_(bindparam("ids", expanding=True)))
-        .order_by(a.c.id),
+        select(*_ACCOUNT_COLUMNS).where(one_of(a.c.id, "ids")).order_by(a.c.id),
         select(d.c.id, d.c.account_id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
-        .where(d.c.account_id.in_(bindparam("ids", expanding=True)), d.c.outstanding_cents > 0)
+        .where(one_of(d.c.account_id, "ids"), d.c.outstanding_cents > 0)
         .order_by(d.c.account_id, d.c.id),
         select(t.c.account_id, t.c.day, t.c.amount_cents, t.c.revision)
-        .where(t.c.account_id.in_(bindparam("ids", expanding=True)),
-               t.c.day.in_(bindparam("days", expanding=True)))
+        .where(one_of(t.c.account_id, "ids"), one_of(t.c.day, "days"))
         .order_by(t.c.account_id, t.c.day),
     )
+
+
+@functools.cache
+def _consumption_state_sqlite() -> tuple[_Statement, ...]:
+    """The same reads for the raw SQLite driver (ConsumptionState.read_sqlite)."""
+    dialect = sqlite_dialect(paramstyle="named")
+    compiled = [statement.compile(dialect=dialect)
+                for statement in _consumption_state_statements(_in_json_array)]
+    return tuple(_Statement(str(c), dict(c.params)) for c in compiled)
 
 
 def _by_whole_accounts(rows: list[_StagedDay], size: int) -> Iterator[list[_StagedDay]]:
@@ -534,7 +579,11 @@ class Ledger:
         self.adjustment_max_cents = adjustment_max_cents
         # On SQLite the balance line's look-ups and audit records bypass the async adapter.
         self._inline_reads = InlineReader(sqlite_file) if sqlite_file else None
-        self._direct_writes = ThreadWriter(sqlite_file) if sqlite_file else None
+        self._audit_writes = ThreadWriter(sqlite_file, urgent=True) if sqlite_file else None
+        # An import's batches on SQLite: each in one hand-over to a thread, its lock held ~2 ms.
+        self._batch_writes = ThreadWriter(sqlite_file, urgent=False) if sqlite_file else None
+        # Every other writer lets a waiting audit record go first, whatever process it is in.
+        self._turnstile = Turnstile(sqlite_file) if sqlite_file else None
         self._audit_records: GroupCommit[tuple] = GroupCommit(self._write_audit)
         self.outbox = Outbox(self)
         self.access = Access(self)
@@ -549,11 +598,15 @@ class Ledger:
         # One residents listing at a time in this process: each sorts a CPAS's accounts in a
         # thread, and more at once would take the cores the balance line answers on.
         self._listings = asyncio.Semaphore(1)
+        self._listing_engine: AsyncEngine | None = None  # on SQLite, giving way (ledger/db.py)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock.ordinary(), writing(self.engine) as conn:
-            yield conn
+        async with self._write_lock.ordinary():
+            if self._turnstile:
+                await self._turnstile.pass_through()  # before BEGIN: see ledger/turnstile.py
+            async with writing(self.engine) as conn:
+                yield conn
 
     @classmethod
     async def open(cls, database_url: str, **options) -> "Ledger":
@@ -563,8 +616,13 @@ class Ledger:
             raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist",
                                "database.folder_missing", folder=str(path.parent))
         ledger = cls(create_engine(database_url), sqlite_file=path, **options)
+        if path is not None:
+            ledger._listing_engine = create_engine(database_url, giving_way=True)
         try:
             await ledger.upgrade()
+            for writer in (ledger._audit_writes, ledger._batch_writes):
+                if writer:
+                    await writer.start()  # at the opener's priority: see ThreadWriter.start
         except BaseException:
             # Closed here, not left to the garbage collector: aiosqlite's threads would then
             # report to an event loop that may be gone.
@@ -576,8 +634,13 @@ class Ledger:
         await self._audit_records.drain()
         if self._inline_reads:
             self._inline_reads.close()
-        if self._direct_writes:
-            await self._direct_writes.close()
+        for writer in (self._audit_writes, self._batch_writes):
+            if writer:
+                await writer.close()
+        if self._turnstile:
+            self._turnstile.close()
+        if self._listing_engine:
+            await self._listing_engine.dispose()
         await self.engine.dispose()
 
     async def upgrade(self) -> int:
@@ -903,18 +966,36 @@ class Ledger:
             seen = await self._consumption_state(conn, rows)
         # On PostgreSQL a transaction costs more (36 ms for 100 rows here) and the line's audit
         # appends do not take the writers' lock: there, short batches only made top-ups wait.
-        size = WRITE_BATCH if self.engine.dialect.name == "sqlite" else len(rows)
+        size = WRITE_BATCH if self._batch_writes else len(rows)
         for batch in _by_whole_accounts(rows, size):
             before = seen.of(batch)
             done = ImportReport()
             writes = self._consumption_writes(batch, before, done)
-            async with self._writing() as conn:
-                now = await self._consumption_state(conn, batch)
-                if now != before:
-                    done = ImportReport()
-                    writes = self._consumption_writes(batch, now, done)
-                await writes.flush(conn)
+            if self._batch_writes:  # SQLite: read again, checked and written in one hand-over
+                async with self._write_lock.ordinary():
+                    done = await self._batch_writes.run(functools.partial(
+                        self._write_consumption_sqlite, batch, before, writes, done))
+            else:
+                async with self._writing() as conn:
+                    now = await self._consumption_state(conn, batch)
+                    if now != before:
+                        done = ImportReport()
+                        writes = self._consumption_writes(batch, now, done)
+                    await writes.flush(conn)
             report.add(done)
+
+    def _write_consumption_sqlite(self, batch: list[_StagedDay], before: "_ConsumptionState",
+                                  writes: "_Writes", done: ImportReport,
+                                  conn: sqlite3.Connection) -> ImportReport:
+        """In the write transaction, on the raw SQLite driver: through SQLAlchemy's async
+        adapter a batch took some twenty hand-overs to the driver's thread, ~3.5 ms of the ~6
+        it held the lock (bench/line_isolation.py)."""
+        now = _ConsumptionState.read_sqlite(conn, batch)
+        if now != before:
+            done = ImportReport()
+            writes = self._consumption_writes(batch, now, done)
+        writes.flush_sqlite(conn)
+        return done
 
     async def _consumption_state(self, conn: AsyncConnection, rows: list[_StagedDay]
                                  ) -> "_ConsumptionState":
@@ -1042,46 +1123,78 @@ class Ledger:
                                "transaction number), not a meter (13 or 18 digits)",
                                "reference.is_the_meter")
         key = f"topup:{channel}@{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
+        if self._batch_writes:  # SQLite: the whole transaction in one hand-over to a thread
+            async with self._write_lock.ordinary():
+                return await self._batch_writes.run(functools.partial(
+                    self._top_up_sqlite, ean_text, amount_cents, channel, reference, key, reason,
+                    actor))
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             p = schema.postings
             earlier = (await conn.execute(
                 select(p.c.account_id, p.c.amount_cents, p.c.from_book).where(p.c.reference == key)
             )).first()
-            if earlier:
-                signed = earlier.amount_cents if earlier.from_book != balance_book(account.id) \
-                    else -earlier.amount_cents
-                if earlier.account_id != account.id or signed != amount_cents:
-                    raise ReferenceConflict(reference)
-                await self._audit(conn, actor, "topup", account.ean, "replayed", key)
-                return TopUpResult(account.balance_cents, replayed=True)
-            now = self.clock.now()
-            at = to_text(now)
-            writes = _Writes()
-            source = AGENT_ADJUSTMENTS if channel == "agent" else topup_book(channel)
-            writes.post(account.id, "topup", source, balance_book(account.id), amount_cents, at, key,
-                        detail=reason)
-            new_balance = account.balance_cents + amount_cents
-            if not -LARGEST_CENTS <= new_balance <= LARGEST_CENTS:
-                raise InvalidInput("amount", "the balance would leave what the ledger holds",
-                                   "amount.out_of_range", low_cents=-LARGEST_CENTS,
-                                   high_cents=LARGEST_CENTS)
-            if amount_cents > 0:
-                account.last_topup_at, account.last_topup_cents = at, amount_cents
-                account.last_topup_channel = channel
-                account.more_than_balance = True
-            if amount_cents > 0:  # one event: its confirmation, saying what it left
-                meter, events = rules_top_up(account.meter, amount_cents, now, self.ndp,
-                                             channel=channel)
-                account.apply(meter)
-                account.as_of = at
-                writes.accounts[account.id] = account
-                writes.emit(account.id, events)
-            else:
-                self._settle(writes, account, new_balance, now, at)
+            writes, result = self._top_up_writes(account, earlier, amount_cents, channel,
+                                                 reference, key, reason)
             await writes.flush(conn)
-            await self._audit(conn, actor, "topup", account.ean, "recorded", key)
-            return TopUpResult(new_balance, replayed=False)
+            await self._audit(conn, actor, "topup", account.ean,
+                              "replayed" if result.replayed else "recorded", key)
+            return result
+
+    def _top_up_sqlite(self, ean_text: str, amount_cents: int, channel: str, reference: str,
+                       key: str, reason: str | None, actor: str, conn: sqlite3.Connection
+                       ) -> TopUpResult:
+        """_top_up's transaction on the raw SQLite driver: the write lock is held ~1 ms, where
+        SQLAlchemy's async adapter took some fifty hand-overs between threads and held it 7 ms —
+        and a balance-line answer waits for it (bench/line_isolation.py)."""
+        statements = _point_read_statements()
+        account = statements.account(conn, short_or_full(ean_text))
+        if account is None:
+            raise UnknownAccount(ean_text)
+        earlier = statements.posting_by_reference.run(conn, reference=key).fetchone()
+        writes, result = self._top_up_writes(account, earlier, amount_cents, channel, reference,
+                                             key, reason)
+        writes.flush_sqlite(conn)
+        conn.execute(statements.insert_audit, (to_text(self.clock.now()), actor, "topup",
+                                               account.ean,
+                                               "replayed" if result.replayed else "recorded", key))
+        return result
+
+    def _top_up_writes(self, account: _Account, earlier: tuple | None, amount_cents: int,
+                       channel: str, reference: str, key: str, reason: str | None
+                       ) -> tuple[_Writes, TopUpResult]:
+        """What a top-up writes, given the account and the posting already under its key (its
+        account, amount and source book), if any: nothing but the audit record for a replay."""
+        writes = _Writes()
+        if earlier:
+            earlier_account, earlier_amount, earlier_from = earlier
+            signed = earlier_amount if earlier_from != balance_book(account.id) else -earlier_amount
+            if earlier_account != account.id or signed != amount_cents:
+                raise ReferenceConflict(reference)
+            return writes, TopUpResult(account.balance_cents, replayed=True)
+        now = self.clock.now()
+        at = to_text(now)
+        source = AGENT_ADJUSTMENTS if channel == "agent" else topup_book(channel)
+        writes.post(account.id, "topup", source, balance_book(account.id), amount_cents, at, key,
+                    detail=reason)
+        new_balance = account.balance_cents + amount_cents
+        if not -LARGEST_CENTS <= new_balance <= LARGEST_CENTS:
+            raise InvalidInput("amount", "the balance would leave what the ledger holds",
+                               "amount.out_of_range", low_cents=-LARGEST_CENTS,
+                               high_cents=LARGEST_CENTS)
+        if amount_cents > 0:  # one event: its confirmation, saying what it left
+            account.last_topup_at, account.last_topup_cents = at, amount_cents
+            account.last_topup_channel = channel
+            account.more_than_balance = True
+            meter, events = rules_top_up(account.meter, amount_cents, now, self.ndp,
+                                         channel=channel)
+            account.apply(meter)
+            account.as_of = at
+            writes.accounts[account.id] = account
+            writes.emit(account.id, events)
+        else:
+            self._settle(writes, account, new_balance, now, at)
+        return writes, TopUpResult(new_balance, replayed=False)
 
     async def add_payment_plan(self, ean_text: str, amount_cents: int, daily_cents: int,
                                reference: str) -> bool:
@@ -1171,7 +1284,7 @@ class Ledger:
         whatever the CPAS's size. The look is audited: one record per resident shown."""
         from .cpas import ResidentsPage, residents_order
         a, t = schema.accounts, schema.consumption_days
-        async with self._listings, reading(self.engine) as conn:
+        async with self._listings, reading(self._listing_engine or self.engine) as conn:
             ids, total, counts = await residents_order(self, conn, cpas, sort=sort, query=query,
                                                        offset=offset, limit=limit)
             names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
@@ -1213,13 +1326,13 @@ class Ledger:
                                        detail))
 
     async def _write_audit(self, records: list[tuple]) -> None:
-        if self._direct_writes is None:  # PostgreSQL
+        if self._audit_writes is None:  # PostgreSQL
             async with appending(self.engine) as conn:
                 await insert_many(conn, schema.audit, _AUDIT_COLUMNS, records)
             return
         sql = _point_read_statements().insert_audit
         async with self._write_lock.urgent():
-            await self._direct_writes.run(lambda conn: conn.executemany(sql, records))
+            await self._audit_writes.run(lambda conn: conn.executemany(sql, records))
 
     async def _audit(self, conn: AsyncConnection, actor: str, action: str, ean: str | None,
                      outcome: str, detail: str | None = None) -> None:

@@ -418,7 +418,10 @@ def _operator() -> str:
 
 
 def _give_way(niceness: int) -> None:
-    """At least this niceness for the rest of the process (never raised back: not cumulative)."""
+    """At least this niceness for this thread and the threads it starts from now on (never
+    raised back: not cumulative). On Linux the nice value is a thread's: the ledger's writer
+    threads, started when it opened, keep theirs, so a batch that holds the write lock is not
+    starved by the server that waits for it."""
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if niceness > current:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)

@@ -80,7 +80,7 @@ async def until_refused(port: int, seconds: float = 10) -> None:
     while time.monotonic() < deadline:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):  # reset: closed as it queued
             return
         writer.close()
         await writer.wait_closed()

@@ -110,7 +110,7 @@ async def test_a_write_the_driver_calls_a_misuse_is_rolled_back_and_written_agai
     setup = sqlite3.connect(path, isolation_level=None)
     setup.execute("CREATE TABLE audit (outcome TEXT)")
     setup.close()
-    writer, tries = ThreadWriter(path), []
+    writer, tries = ThreadWriter(path, urgent=True), []
 
     def write(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO audit VALUES ('found')")

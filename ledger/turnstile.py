@@ -1,0 +1,69 @@
+"""A turnstile in front of SQLite's write lock, shared by every process writing one file.
+
+SQLite keeps no queue of writers: one that finds the lock taken asks again later. An import
+writes batch after batch, ~6 ms each, and leaves the lock free only for the microseconds
+between two of them, so a balance look-up's audit record, asking every millisecond, waited for
+several batches: the line's p99 was 2-2.7 times its p99 alone while an import ran in another
+process (bench/line_isolation.py). So a writer that finds the lock taken and must not wait
+(the audit records) holds the turnstile while it asks, and every other writer passes through
+the turnstile before it begins: the audit record gets the lock at the end of the batch under
+way, whatever process that batch is in.
+
+The turnstile is an flock(2) on a file beside the database (`<database>-turnstile`): the kernel
+releases it when its process dies, so a killed writer never leaves it closed. Only taken when
+someone is waiting: a writer that finds the lock free passes with two system calls.
+"""
+
+import asyncio
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PASS_POLL_SECONDS = 0.0005
+
+
+class Turnstile:
+    def __init__(self, database: Path):
+        self.path = database.with_name(database.name + "-turnstile")
+        self._fd: int | None = None
+
+    def _file(self) -> int:
+        # One open file per Turnstile: flock(2) locks of two open files exclude each other even
+        # within one process, so the audit writer's thread and the event loop each have theirs.
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Blocks until the turnstile is this caller's (run it in a thread)."""
+        fd = self._file()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def pass_through_blocking(self) -> None:
+        """Returns once no urgent writer is waiting (run it in a thread)."""
+        with self.held():
+            pass
+
+    async def pass_through(self) -> None:
+        """Returns once no urgent writer is waiting; never blocks the event loop."""
+        fd = self._file()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                await asyncio.sleep(PASS_POLL_SECONDS)
+                continue
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
