@@ -75,9 +75,9 @@ AGENT_ADJUSTMENTS = "agent_adjustments"
 # (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
 CHUNK = 1000
 # A consumption chunk is read and reckoned outside the write lock, then written this many rows
-# at a time on SQLite, in one hand-over to a thread: its one write lock is held ~1.5 ms
+# at a time on SQLite, in one hand-over to a thread: its one write lock is held ~3 ms
 # (bench/line_isolation.py: the line's p99 while an import runs in another process went from
-# 57 ms with whole chunks to 11-18 ms with 100 rows through SQLAlchemy, and to 9 ms this way).
+# 57 ms with whole chunks to 11-18 ms with 100 rows through SQLAlchemy, and to 9-13 ms this way).
 WRITE_BATCH = 50
 # Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
 # file's length; the rest waits in a scratch SQLite file (_scratch_database).
@@ -580,7 +580,8 @@ class Ledger:
         # On SQLite the balance line's look-ups and audit records bypass the async adapter.
         self._inline_reads = InlineReader(sqlite_file) if sqlite_file else None
         self._audit_writes = ThreadWriter(sqlite_file, urgent=True) if sqlite_file else None
-        # An import's batches on SQLite: each in one hand-over to a thread, its lock held ~2 ms.
+        # An import's batches and top-ups on SQLite: one hand-over to a thread each, the lock held
+        # ~3 and ~1 ms.
         self._batch_writes = ThreadWriter(sqlite_file, urgent=False) if sqlite_file else None
         # Every other writer lets a waiting audit record go first, whatever process it is in.
         self._turnstile = Turnstile(sqlite_file) if sqlite_file else None
