@@ -12,7 +12,7 @@ import pickle
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -571,7 +571,7 @@ class Ledger:
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None,
                  ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None,
-                 sqlite_file: Path | None = None,
+                 sqlite_file: Path | None = None, listing_engine: AsyncEngine | None = None,
                  day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS,
                  adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS):
         self.engine = engine
@@ -599,7 +599,15 @@ class Ledger:
         # One residents listing at a time in this process: each sorts a CPAS's accounts in a
         # thread, and more at once would take the cores the balance line answers on.
         self._listings = asyncio.Semaphore(1)
-        self._listing_engine: AsyncEngine | None = None  # on SQLite, giving way (ledger/db.py)
+        # Residents listings (the sort of a whole CPAS): on SQLite an engine whose threads give
+        # way (ledger/db.py); else the ledger's own.
+        self._listing_engine = listing_engine
+
+    async def _writing_in_thread(self, write: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite: one write transaction as one function on the raw driver, in one hand-over to
+        the batches' thread — the lock is held only while the function runs."""
+        async with self._write_lock.ordinary():
+            return await self._batch_writes.run(write)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -616,9 +624,9 @@ class Ledger:
             # Said before connecting: a failed connect leaves aiosqlite a thread to clean up.
             raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist",
                                "database.folder_missing", folder=str(path.parent))
-        ledger = cls(create_engine(database_url), sqlite_file=path, **options)
-        if path is not None:
-            ledger._listing_engine = create_engine(database_url, giving_way=True)
+        ledger = cls(create_engine(database_url), sqlite_file=path,
+                     listing_engine=create_engine(database_url, giving_way=True) if path else None,
+                     **options)
         try:
             await ledger.upgrade()
             for writer in (ledger._audit_writes, ledger._batch_writes):
@@ -973,9 +981,8 @@ class Ledger:
             done = ImportReport()
             writes = self._consumption_writes(batch, before, done)
             if self._batch_writes:  # SQLite: read again, checked and written in one hand-over
-                async with self._write_lock.ordinary():
-                    done = await self._batch_writes.run(functools.partial(
-                        self._write_consumption_sqlite, batch, before, writes, done))
+                done = await self._writing_in_thread(functools.partial(
+                    self._write_consumption_sqlite, batch, before, writes, done))
             else:
                 async with self._writing() as conn:
                     now = await self._consumption_state(conn, batch)
@@ -1125,10 +1132,9 @@ class Ledger:
                                "reference.is_the_meter")
         key = f"topup:{channel}@{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
         if self._batch_writes:  # SQLite: the whole transaction in one hand-over to a thread
-            async with self._write_lock.ordinary():
-                return await self._batch_writes.run(functools.partial(
-                    self._top_up_sqlite, ean_text, amount_cents, channel, reference, key, reason,
-                    actor))
+            return await self._writing_in_thread(functools.partial(
+                self._top_up_sqlite, ean_text, amount_cents, channel, reference, key, reason,
+                actor))
         async with self._writing() as conn:
             account = await self._must_load(conn, ean_text)
             p = schema.postings
