@@ -4,6 +4,7 @@ metrics parse as Prometheus text, count what the balance line decides and carry 
 import dataclasses
 import math
 import sqlite3
+import sys
 from datetime import date
 
 import pytest
@@ -13,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from ledger import ConsumptionInput
 from saldo import keys
-from saldo.app import create_app
+from saldo.app import GIL_SWITCH_SECONDS, create_app
 from saldo.settings import Settings
 from tests.browser import logged_server
 from tests.conftest import make_ean
@@ -184,6 +185,16 @@ async def test_no_personal_data_in_the_metrics(client, ledger):
     for secret in (CALLER, CALLER[1:], MOBILE, MOBILE[1:], NAME, "Fictive", EMAIL,
                    EAN, EAN[-13:], make_ean(2)[-13:], CALL["CallSid"]):
         assert secret not in text
+
+
+async def test_a_serving_app_hands_the_gil_over_promptly_and_gives_it_back(database_url, clock):
+    """Threads writing audit records wait for the GIL at most this long (saldo/app.py)."""
+    before = sys.getswitchinterval()
+    settings = dataclasses.replace(Settings(), database_url=database_url)
+    async with TestClient(logged_server(create_app(settings, clock=clock))):
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_SECONDS)
+        assert GIL_SWITCH_SECONDS <= 0.001
+    assert sys.getswitchinterval() == before
 
 
 async def test_every_app_has_its_own_registry(database_url, clock):
