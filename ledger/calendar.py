@@ -30,6 +30,11 @@ class NonDisconnectionPeriod:
             return {}
         return _country_holidays(self.holiday_country, year)
 
+    def load_holidays(self, *years: int) -> None:
+        """Loads these years' public holidays now (the first load takes ~100 ms)."""
+        for year in years:
+            self._holidays(year)
+
     def is_protected_day(self, day: date) -> bool:
         """A day protected from its first to its last minute."""
         if self.weekends and day.weekday() >= 5:

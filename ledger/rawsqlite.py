@@ -13,8 +13,8 @@ top-up held the write lock 7 ms over some fifty. Here:
   write lock, SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms and wakes to find an
   import's next chunk already begun: an audit record, and the caller's answer, waited 200 ms
   behind an import this way (bench/line_isolation.py). These writers ask for the lock again
-  every millisecond instead, the urgent one holding the turnstile meanwhile
-  (ledger/turnstile.py) so that no other writer begins before it.
+  every millisecond instead, holding the turnstile meanwhile (ledger/turnstile.py) so that no
+  other writer begins before them — except a background process's, which wait behind it.
 """
 
 import asyncio
@@ -102,16 +102,21 @@ class ThreadWriter:
     """Runs write functions `write(connection) -> value` in one transaction each, in a thread of
     its own; the caller holds the process's write lock, so they wait only for other processes.
 
-    `urgent` (the audit records a caller's answer waits for): holds the turnstile while it waits
-    for the lock, and never checkpoints the WAL in its commits — SQLite's automatic checkpoint
-    runs in the commit that finds the WAL long, and after an import's batches that put up to
-    13 ms on an audit record; a thread of its own checkpoints instead, every CHECKPOINT_EVERY
-    commits. Otherwise (an import's batches): passes through the turnstile before it begins.
+    `urgent` (the audit records a caller's answer waits for): tries the lock first, and holds the
+    turnstile if it must wait; never checkpoints the WAL in its commits — SQLite's automatic
+    checkpoint runs in the commit that finds the WAL long, and after an import's batches that put
+    up to 13 ms on an audit record; a thread of its own checkpoints instead, every
+    CHECKPOINT_EVERY commits. Otherwise (a server's top-ups): holds the turnstile while it waits,
+    once no urgent writer holds it; `background` (an import's batches): passes through the
+    turnstile and waits without it, behind every other writer.
     """
 
-    def __init__(self, path: Path, *, urgent: bool):
+    def __init__(self, path: Path, *, urgent: bool, background: bool = False):
+        if urgent and background:
+            raise ValueError("a writer is urgent or background, not both")
         self.path = path
         self.urgent = urgent
+        self.background = background
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._turnstile = Turnstile(path)  # its own open file: see Turnstile._file
@@ -171,14 +176,14 @@ class ThreadWriter:
             return _in_transaction(self._conn, None, write, commit=True)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
-        """BEGIN IMMEDIATE, asked for every millisecond until WAIT_MS have passed; an urgent
-        writer holds the turnstile meanwhile, so that no other writer begins before it."""
-        if not self.urgent:
+        """BEGIN IMMEDIATE, asked for every millisecond until WAIT_MS have passed, holding the
+        turnstile meanwhile (a background writer only passes through it first)."""
+        if self.background:
             self._turnstile.pass_through_blocking()
-        if self._try_begin(conn):
+        if self.urgent and self._try_begin(conn):
             return
         deadline = time.monotonic() + WAIT_MS / 1000
-        with self._turnstile.held() if self.urgent else nullcontext():
+        with nullcontext() if self.background else self._turnstile.held():
             while not self._try_begin(conn):
                 if time.monotonic() >= deadline:
                     conn.execute("BEGIN IMMEDIATE")  # "database is locked", if it still is

@@ -75,10 +75,11 @@ AGENT_ADJUSTMENTS = "agent_adjustments"
 # (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
 CHUNK = 1000
 # A consumption chunk is read and reckoned outside the write lock, then written this many rows
-# at a time on SQLite, in one hand-over to a thread: its one write lock is held ~3 ms
+# at a time on SQLite, in one hand-over to a thread: its one write lock is held ~1 ms
 # (bench/line_isolation.py: the line's p99 while an import runs in another process went from
-# 57 ms with whole chunks to 11-18 ms with 100 rows through SQLAlchemy, and to 9-13 ms this way).
-WRITE_BATCH = 50
+# 57 ms with whole chunks to 11-18 ms with 100 rows through SQLAlchemy, to 9-13 ms this way with
+# 50 rows, and to 8-9 ms with 10; the import takes ~15 % longer than with 50).
+WRITE_BATCH = 10
 # Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
 # file's length; the rest waits in a scratch SQLite file (_scratch_database).
 STAGING_BATCH = 10_000
@@ -537,6 +538,11 @@ def _consumption_state_sqlite() -> tuple[_Statement, ...]:
     return tuple(_Statement(str(c), dict(c.params)) for c in compiled)
 
 
+def _this_year_and_next(clock: Clock) -> tuple[int, int]:
+    year = clock.now().astimezone(BRUSSELS).year
+    return year, year + 1
+
+
 def _by_whole_accounts(rows: list[_StagedDay], size: int) -> Iterator[list[_StagedDay]]:
     """Consecutive pieces of about `size` rows, an account's rows never split between two."""
     piece: list[_StagedDay] = []
@@ -573,8 +579,11 @@ class Ledger:
                  ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None,
                  sqlite_file: Path | None = None, listing_engine: AsyncEngine | None = None,
                  day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS,
-                 adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS):
+                 adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS, background: bool = False):
+        """`background`: a process nobody waits on (an import, the worker): on SQLite its writers
+        let every other process's go first (ledger/turnstile.py)."""
         self.engine = engine
+        self.background = background
         self.day_consumption_max_cents = day_consumption_max_cents
         self.adjustment_max_cents = adjustment_max_cents
         # On SQLite the balance line's look-ups and audit records bypass the async adapter.
@@ -582,7 +591,8 @@ class Ledger:
         self._audit_writes = ThreadWriter(sqlite_file, urgent=True) if sqlite_file else None
         # An import's batches and top-ups on SQLite: one hand-over to a thread each, the lock held
         # ~3 and ~1 ms.
-        self._batch_writes = ThreadWriter(sqlite_file, urgent=False) if sqlite_file else None
+        self._batch_writes = (ThreadWriter(sqlite_file, urgent=False, background=background)
+                              if sqlite_file else None)
         # Every other writer lets a waiting audit record go first, whatever process it is in.
         self._turnstile = Turnstile(sqlite_file) if sqlite_file else None
         self._audit_records: GroupCommit[tuple] = GroupCommit(self._write_audit)
@@ -612,10 +622,20 @@ class Ledger:
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
         async with self._write_lock.ordinary():
-            if self._turnstile:
+            if self._turnstile is None:  # PostgreSQL
+                async with writing(self.engine) as conn:
+                    yield conn
+                return
+            if self.background:
                 await self._turnstile.pass_through()  # before BEGIN: see ledger/turnstile.py
-            async with writing(self.engine) as conn:
-                yield conn
+            else:
+                await self._turnstile.take()  # until BEGIN: see ledger/turnstile.py
+            try:
+                async with writing(self.engine) as conn:
+                    self._turnstile.give_back()
+                    yield conn
+            finally:
+                self._turnstile.give_back()
 
     @classmethod
     async def open(cls, database_url: str, **options) -> "Ledger":
@@ -629,6 +649,8 @@ class Ledger:
                      **options)
         try:
             await ledger.upgrade()
+            # The holiday calendar loads on first use (~100 ms): here, not in a request.
+            await asyncio.to_thread(ledger.ndp.load_holidays, *_this_year_and_next(ledger.clock))
             for writer in (ledger._audit_writes, ledger._batch_writes):
                 if writer:
                     await writer.start()  # at the opener's priority: see ThreadWriter.start

@@ -9,6 +9,11 @@ process (bench/line_isolation.py). So a writer that finds the lock taken and mus
 the turnstile before it begins: the audit record gets the lock at the end of the batch under
 way, whatever process that batch is in.
 
+A server's other writers (a top-up, a staff session) hold it too while they wait: one that only
+passed through waited for several of an import's batches, asking between them, and the line's
+audit record waited behind it in its process (bench/line_isolation.py). Only the background
+processes' writers (an import, the worker) pass through and wait without it: they go last.
+
 The turnstile is an flock(2) on a file beside the database (`<database>-turnstile`): the kernel
 releases it when its process dies, so a killed writer never leaves it closed. Only taken when
 someone is waiting: a writer that finds the lock free passes with two system calls.
@@ -45,6 +50,22 @@ class Turnstile:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    async def take(self) -> None:
+        """Waits until the turnstile is this caller's, never blocking the event loop; `give_back`
+        it once the write lock is taken."""
+        fd = self._file()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                await asyncio.sleep(PASS_POLL_SECONDS)
+
+    def give_back(self) -> None:
+        """After `take`: a second call does nothing (flock's unlock of a file not locked)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def pass_through_blocking(self) -> None:
         """Returns once no urgent writer is waiting (run it in a thread)."""

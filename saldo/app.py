@@ -38,11 +38,13 @@ def locales_dir(settings: Settings) -> Path:
     return source if source.is_dir() else Path(sys.prefix) / "share" / "saldo" / "locales"
 
 
-async def open_ledger(settings: Settings, clock: Clock) -> Ledger:
+async def open_ledger(settings: Settings, clock: Clock, *, background: bool = False) -> Ledger:
+    """`background`: for a process nobody waits on (an import, the worker)."""
     return await Ledger.open(settings.database_url, clock=clock, ndp=settings.ndp,
                              ean_prefix=settings.ean_prefix,
                              day_consumption_max_cents=settings.day_consumption_max_cents,
-                             adjustment_max_cents=settings.adjustment_max_cents)
+                             adjustment_max_cents=settings.adjustment_max_cents,
+                             background=background)
 
 
 async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -268,7 +268,7 @@ async def _worker(settings: Settings, clock: Clock, *, once: bool) -> int:
     missing = settings.missing_for_sending()  # before anything is opened
     if missing:
         raise SettingsError("the worker sends SMS and e-mail; set " + ", ".join(missing))
-    ledger = await open_ledger(settings, clock)
+    ledger = await open_ledger(settings, clock, background=True)
     try:
         async with open_dispatcher(settings, ledger, clock, locales_dir(settings)) as dispatcher:
             if once:
@@ -286,7 +286,7 @@ async def _worker(settings: Settings, clock: Clock, *, once: bool) -> int:
 
 
 async def _with_ledger(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
-    ledger = await open_ledger(settings, clock)
+    ledger = await open_ledger(settings, clock, background=args.command == "import")
     try:
         return await _on_ledger(ledger, args, settings)
     except UnknownAccount:

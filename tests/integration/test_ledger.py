@@ -332,3 +332,18 @@ async def test_ready_when_the_database_answers_with_this_codes_schema(ledger, tm
     conn.close()
     ready, why = await ledger.ready()
     assert not ready and "schema 1" in why
+
+
+async def test_the_holiday_calendar_is_loaded_when_the_ledger_opens(tmp_path, monkeypatch):
+    """Its first load takes ~100 ms: done at start, in a thread, not in the first request that
+    asks whether a cut may happen. The year is Brussels': New Year's night in UTC is already
+    the next year there."""
+    from ledger import SettableClock, calendar
+    monkeypatch.setattr(calendar, "_cache", {})
+    new_years_night = datetime(2027, 1, 1, 0, 30, tzinfo=BRUSSELS)  # 23:30 UTC on 31 December
+    ledger = await Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}",
+                               clock=SettableClock(new_years_night))
+    try:
+        assert set(calendar._cache) == {("BE", 2027), ("BE", 2028)}
+    finally:
+        await ledger.close()

@@ -1,6 +1,6 @@
 """The balance line's SQLite writer waits for another process's write lock by asking again every
 millisecond (not SQLite's growing sleeps), holding the turnstile meanwhile so that no other
-writer begins before it, and gives up with SQLite's own error in the end. It leaves the WAL's
+writer begins before it (a background process's writers only pass through it), and gives up with SQLite's own error in the end. It leaves the WAL's
 checkpoints to a thread of its own."""
 
 import asyncio
@@ -103,6 +103,45 @@ async def test_while_the_urgent_writer_waits_no_other_writer_begins(tmp_path):
     with sqlite3.connect(path) as conn:
         # in the order they went in: the audit record first, then the batch
         assert [n for (n,) in conn.execute("SELECT n FROM records ORDER BY rowid")] == [1, 2, 3]
+
+
+async def test_a_servers_waiting_writer_goes_before_a_background_processs(tmp_path):
+    """A top-up waiting for an import's batch holds the turnstile: the import's next batch (in
+    its own process) waits behind it, not the other way round."""
+    path = tmp_path / "ledger.db"
+    top_ups = ThreadWriter(path, urgent=False)
+    import_batches = Turnstile(path)  # as a background process's writer passes through it
+    with another_writer(path) as release:
+        try:
+            top_up = asyncio.ensure_future(top_ups.run(
+                lambda conn: conn.execute("INSERT INTO records VALUES (2)")))
+            await asyncio.sleep(0.05)
+            next_batch = asyncio.ensure_future(import_batches.pass_through())
+            await asyncio.sleep(0.05)
+            assert not (top_up.done() or next_batch.done())
+            release.set()
+            await asyncio.wait_for(asyncio.gather(top_up, next_batch), 5)
+        finally:
+            import_batches.close()
+            await top_ups.close()
+
+
+async def test_a_background_writer_waits_without_holding_the_turnstile(tmp_path):
+    path = tmp_path / "ledger.db"
+    import_batches = ThreadWriter(path, urgent=False, background=True)
+    other_process = Turnstile(path)
+    with another_writer(path) as release:
+        try:
+            batch = asyncio.ensure_future(import_batches.run(
+                lambda conn: conn.execute("INSERT INTO records VALUES (2)")))
+            await asyncio.sleep(0.05)
+            await asyncio.wait_for(other_process.pass_through(), 1)  # not held by the batch
+            assert not batch.done()
+            release.set()
+            await asyncio.wait_for(batch, 5)
+        finally:
+            other_process.close()
+            await import_batches.close()
 
 
 def _wal_frames(path) -> tuple[int, int]:
