@@ -10,11 +10,10 @@ from aiohttp import web
 
 from ledger import Clock, InvalidInput, Ledger, UnknownAccount
 from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
-from saldo.keys import LINE, METRICS
 
 from . import flow
 from .limits import CEILING_WINDOW, LookupRules, ceiling_until, refused_until
-from .line import Line, LineConfig
+from .line import LINE, Line, LineConfig, LineMetrics
 from .script import (
     MENU_ANOTHER_METER,
     MENU_END,
@@ -25,7 +24,7 @@ from .script import (
     locked_out_greeting,
     locked_out_script,
 )
-from saldo.signature import form_of, signature_middleware
+from webhooks import form_of, signature_middleware
 from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")
@@ -62,7 +61,7 @@ _OUTCOMES = {"code_unknown": "unknown", "code_mistyped": "mistyped",
 def _counted(request: web.Request, outcome: str, response: web.Response) -> web.Response:
     """Counts a look-up's outcome once its answer is ready (when the app has metrics: the line
     alone, in tests, has none)."""
-    metrics = request.config_dict.get(METRICS)
+    metrics = request.app[LINE].metrics
     if metrics is not None:
         metrics.looked_up(outcome)
     return response
@@ -90,7 +89,7 @@ async def answer(request: web.Request) -> web.Response:
     tries = max(1, _count(request, "tries"))
     if tries > 1:  # the greeting's repeat after silence: neither a new call nor a new check
         return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
-    if (metrics := request.config_dict.get(METRICS)) is not None:
+    if (metrics := request.app[LINE].metrics) is not None:
         metrics.call_answered()
     form = await form_of(request)
     caller, ledger = line.caller(form), line.ledger(request)
@@ -162,7 +161,7 @@ async def enter_ean(request: web.Request) -> web.Response:
                                          _ceiling_for(line, ledger))
     if wait is None and ceiling is not None:  # too many unknown codes, all callers: try later
         wait, outcome = ceiling, CEILING_REACHED
-        if (metrics := request.config_dict.get(METRICS)) is not None:
+        if (metrics := request.app[LINE].metrics) is not None:
             metrics.ceiling_refused()
     else:
         outcome = "locked_out"
@@ -243,16 +242,17 @@ async def call_ended(request: web.Request) -> web.Response:
     """The number's call status callback: how calls end, and how long they last, for /metrics."""
     form = await form_of(request)
     duration = form.get("CallDuration", "")
-    if (metrics := request.config_dict.get(METRICS)) is not None:
+    if (metrics := request.app[LINE].metrics) is not None:
         metrics.call_ended(form.get("CallStatus", ""),
                            int(duration) if is_digits(duration) and len(duration) < 7 else None)
     return web.Response(status=204)
 
 
 def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
-                    clock: Clock) -> web.Application:
+                    clock: Clock, metrics: LineMetrics | None = None) -> web.Application:
     """`clock` must be the ledger's: the look-up limits compare its "now" with the audit
-    trail's times, which the ledger writes."""
+    trail's times, which the ledger writes. `metrics`: where the calls and look-ups are
+    counted, if anywhere."""
     app = web.Application(middlewares=[
         signature_middleware(config.auth_token, config.public_base_url), apologise_on_error])
 
@@ -260,7 +260,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
         rules = LookupRules(config.lookups_per_hour, config.unknown_before_lockout,
                             config.lockout, config.unknown_codes_per_minute)
         app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
-                         ledger, clock, rules)
+                         ledger, clock, rules, metrics)
         yield
 
     app.cleanup_ctx.append(load)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 
@@ -30,6 +31,18 @@ class LineConfig:
     unknown_codes_per_minute: int = 30
 
 
+class LineMetrics(Protocol):
+    """What the line counts, when the app that mounts it keeps metrics (saldo's /metrics)."""
+
+    def call_answered(self) -> None: ...
+
+    def call_ended(self, status: str, seconds: int | None) -> None: ...
+
+    def looked_up(self, outcome: str) -> None: ...
+
+    def ceiling_refused(self) -> None: ...
+
+
 @dataclass
 class Line:
     """What the handlers share, built once when the app starts."""
@@ -40,6 +53,7 @@ class Line:
     ledger: Callable[[web.Request], Ledger]
     clock: Clock
     rules: LookupRules
+    metrics: LineMetrics | None = None  # none: the line alone, in tests
 
     def caller(self, form: Mapping[str, str]) -> str:
         """Whom the look-up limits count (ivr/limits.py: the number in E.164, or the call when
@@ -48,3 +62,6 @@ class Line:
         digest = hmac.new(self.config.caller_hash_key, identity.encode("utf-8", "surrogatepass"),
                           hashlib.sha256).hexdigest()
         return f"ivr:{digest[:16]}"
+
+
+LINE = web.AppKey("line", Line)  # on the balance line's sub-app

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from saldo.signature import SIGNATURE_HEADER
+from webhooks import SIGNATURE_HEADER
 
 DEFAULT_CALLER = "+32470000000"
 BALANCE_LINE = "+3280092424"

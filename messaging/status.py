@@ -7,7 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ledger import Ledger
-from saldo.signature import form_of, signature_middleware
+from webhooks import form_of, signature_middleware
 
 log = logging.getLogger("saldo.messaging")
 

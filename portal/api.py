@@ -42,7 +42,7 @@ from ledger.cpas import (
     ResidentFile,
 )
 
-from saldo.keys import API_CLIENT
+from .keys import API_CLIENT
 
 log = logging.getLogger("saldo.api")
 

@@ -38,7 +38,7 @@ from ledger.cpas import HISTORY_DAYS, ResidentFile
 from ledger.errors import DEFAULT_REFUSAL, REFUSALS
 from messaging.render import BABEL_LOCALES, date_time, money, short_date_time
 
-from saldo.keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
+from .keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
 
 from .chart import ChartLabels, balance_chart
 from .residents import SORTS, needs_attention

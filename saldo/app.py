@@ -82,7 +82,8 @@ async def _prompt_thread_switching(app: web.Application) -> AsyncIterator[None]:
     sys.setswitchinterval(before)
 
 
-def _balance_line(settings: Settings, clock: Clock) -> web.Application | None:
+def _balance_line(settings: Settings, clock: Clock,
+                  metrics: observability.Metrics) -> web.Application | None:
     """The Twilio webhooks, when the line is configured; off (and said so) otherwise."""
     if not (settings.public_base_url and settings.twilio_auth_token):
         log.warning("balance line off: set PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN to answer calls")
@@ -97,7 +98,8 @@ def _balance_line(settings: Settings, clock: Clock) -> web.Application | None:
         unknown_before_lockout=settings.unknown_before_lockout,
         lockout=timedelta(minutes=settings.lockout_minutes),
         unknown_codes_per_minute=settings.unknown_codes_per_minute)
-    return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], clock)
+    return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], clock,
+                           metrics)
 
 
 def _portal(settings: Settings) -> web.Application:
@@ -120,7 +122,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         observability.webhook_timer(metrics, mounts=("/voice", STATUS_MOUNT))])
     app[keys.METRICS] = metrics
     clock = clock or SystemClock()
-    line = _balance_line(settings, clock)
+    line = _balance_line(settings, clock, metrics)
     if line is not None:
         app.add_subapp("/voice", line)
         # Twilio's SMS delivery reports, signed like the line's webhooks.

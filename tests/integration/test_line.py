@@ -237,16 +237,16 @@ async def test_a_withheld_callers_failures_lock_only_that_call(line, withheld):
 @pytest.fixture
 async def ceiling_line(ledger):
     """The line with a ceiling of 3 unknown codes a minute, all callers together, and metrics."""
-    from saldo import keys
     from saldo.observability import Metrics
 
     await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "fr",
                                                activated_at=datetime(2026, 11, 1, tzinfo=BRUSSELS))])
     root = web.Application()
-    root[keys.METRICS] = metrics = Metrics.create()
+    metrics = Metrics.create()
     config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES,
                         unknown_codes_per_minute=3)
-    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock))
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock,
+                                              metrics))
     async with TestClient(logged_server(root)) as client:
         yield client, metrics
 

@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 
 from ivr.phone import Phone, PhoneError, keys
-from saldo.signature import signature_middleware
+from webhooks.signature import signature_middleware
 
 from tests.browser import logged_server
 

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
-from saldo.signature import (
+from webhooks.signature import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,

@@ -26,7 +26,7 @@ from ledger import BRUSSELS, AccountInput, ConsumptionInput, schema
 from saldo import keys
 from saldo.app import create_app
 from saldo.settings import Settings
-from saldo.signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
+from webhooks.signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 from tests.browser import logged_server
 from tests.conftest import make_ean
 
@@ -94,7 +94,7 @@ EXTRA_HEADERS = st.dictionaries(
 # ---- bodies a naive check cannot read --------------------------------------------------------
 # Each strategy gives (body, Content-Type, what a valid signature covers): the form's fields read
 # byte for byte as Latin-1 when they are not text in its charset, nothing when the body is not
-# a form (saldo/signature.py). A check that reads the form with aiohttp's `await request.post()`
+# a form (webhooks/signature.py). A check that reads the form with aiohttp's `await request.post()`
 # before verifying raises on every one of them (UnicodeDecodeError, LookupError, or a file
 # part's FileField in the signed string): a 500 and a traceback.
 
