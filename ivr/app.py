@@ -89,7 +89,7 @@ async def answer(request: web.Request) -> web.Response:
     tries = max(1, _count(request, "tries"))
     if tries > 1:  # the greeting's repeat after silence: neither a new call nor a new check
         return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
-    if (metrics := request.app[LINE].metrics) is not None:
+    if (metrics := line.metrics) is not None:
         metrics.call_answered()
     form = await form_of(request)
     caller, ledger = line.caller(form), line.ledger(request)
@@ -161,7 +161,7 @@ async def enter_ean(request: web.Request) -> web.Response:
                                          _ceiling_for(line, ledger))
     if wait is None and ceiling is not None:  # too many unknown codes, all callers: try later
         wait, outcome = ceiling, CEILING_REACHED
-        if (metrics := request.app[LINE].metrics) is not None:
+        if (metrics := line.metrics) is not None:
             metrics.ceiling_refused()
     else:
         outcome = "locked_out"

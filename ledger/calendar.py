@@ -30,10 +30,12 @@ class NonDisconnectionPeriod:
             return {}
         return _country_holidays(self.holiday_country, year)
 
-    def load_holidays(self, *years: int) -> None:
-        """Loads these years' public holidays now (the first load takes ~100 ms)."""
-        for year in years:
-            self._holidays(year)
+    def load_holidays(self, moment: datetime) -> None:
+        """Loads now the public holidays of the moment's year in Brussels and of the next (the
+        first load takes ~100 ms)."""
+        year = moment.astimezone(BRUSSELS).year
+        for loaded in (year, year + 1):
+            self._holidays(loaded)
 
     def is_protected_day(self, day: date) -> bool:
         """A day protected from its first to its last minute."""

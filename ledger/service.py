@@ -538,11 +538,6 @@ def _consumption_state_sqlite() -> tuple[_Statement, ...]:
     return tuple(_Statement(str(c), dict(c.params)) for c in compiled)
 
 
-def _this_year_and_next(clock: Clock) -> tuple[int, int]:
-    year = clock.now().astimezone(BRUSSELS).year
-    return year, year + 1
-
-
 def _by_whole_accounts(rows: list[_StagedDay], size: int) -> Iterator[list[_StagedDay]]:
     """Consecutive pieces of about `size` rows, an account's rows never split between two."""
     piece: list[_StagedDay] = []
@@ -621,21 +616,18 @@ class Ledger:
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        turnstile = self._turnstile  # SQLite's (ledger/turnstile.py)
         async with self._write_lock.ordinary():
-            if self._turnstile is None:  # PostgreSQL
-                async with writing(self.engine) as conn:
-                    yield conn
-                return
-            if self.background:
-                await self._turnstile.pass_through()  # before BEGIN: see ledger/turnstile.py
-            else:
-                await self._turnstile.take()  # until BEGIN: see ledger/turnstile.py
+            if turnstile:  # a background writer passes through it, the others hold it to BEGIN
+                await (turnstile.pass_through() if self.background else turnstile.take())
             try:
                 async with writing(self.engine) as conn:
-                    self._turnstile.give_back()
+                    if turnstile:
+                        turnstile.give_back()
                     yield conn
             finally:
-                self._turnstile.give_back()
+                if turnstile:
+                    turnstile.give_back()
 
     @classmethod
     async def open(cls, database_url: str, **options) -> "Ledger":
@@ -650,7 +642,7 @@ class Ledger:
         try:
             await ledger.upgrade()
             # The holiday calendar loads on first use (~100 ms): here, not in a request.
-            await asyncio.to_thread(ledger.ndp.load_holidays, *_this_year_and_next(ledger.clock))
+            await asyncio.to_thread(ledger.ndp.load_holidays, ledger.clock.now())
             for writer in (ledger._audit_writes, ledger._batch_writes):
                 if writer:
                     await writer.start()  # at the opener's priority: see ThreadWriter.start

@@ -74,15 +74,8 @@ class Turnstile:
 
     async def pass_through(self) -> None:
         """Returns once no urgent writer is waiting; never blocks the event loop."""
-        fd = self._file()
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                await asyncio.sleep(PASS_POLL_SECONDS)
-                continue
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return
+        await self.take()
+        self.give_back()
 
     def close(self) -> None:
         if self._fd is not None:
