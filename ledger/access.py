@@ -27,8 +27,9 @@ MIN_PASSWORD_LENGTH = 12
 # A pass phrase, not a file: argon2 reads all of it.
 MAX_PASSWORD_LENGTH = 1024
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,%d}$" % (TEXT_LIMITS["username"] - 1))
-CHANNELS = ("terminal", "online", "transfer")
-CLIENT_ACTOR = "web:client"  # + ":" + the client's key: the per-address count's actor  # the payment channels an API client may be
+CHANNELS = ("terminal", "online", "transfer")  # the payment channels an API client may be
+CLIENT_ACTOR = "web:client"  # + ":" + the client's key: the per-address count's actor
+LOGIN_ATTEMPT = "log-in-attempt"
 
 
 class LoginRefused(LedgerError):
@@ -150,12 +151,11 @@ class Access:
         s = schema.staff
         now = self._now()
         locked_from_now = {"failed_logins": 0, "locked_until": to_text(now + self.lockout)}
+        if client is not None and not await self._ledger.trail.take_turn(
+                f"{CLIENT_ACTOR}:{client}", LOGIN_ATTEMPT, since=now - self.lockout, at=now,
+                most=self.max_failures_per_client):
+            raise LoginRefused("throttled")
         async with self._ledger._writing() as conn:
-            if client is not None and await self._client_attempts(conn, client, now) \
-                    >= self.max_failures_per_client:
-                raise LoginRefused("throttled")
-            if client is not None:
-                await self._client_attempt(conn, client, now, "attempt")
             row = (await conn.execute(select(
                 s.c.id, s.c.username, s.c.cpas, s.c.language, s.c.password_hash, s.c.disabled_at,
                 s.c.failed_logins, s.c.locked_until).where(
@@ -187,28 +187,15 @@ class Access:
         async with self._ledger._writing() as conn:
             await conn.execute(update(s).where(s.c.id == row.id).values(
                 failed_logins=0, locked_until=None))
-            if client is not None:
-                await self._client_attempt(conn, client, now, "session")
             if replacing:  # no session outlives a new log-in on the same browser
                 await conn.execute(delete(t).where(t.c.token_hash == _digest(replacing)))
             await conn.execute(t.insert().values(
                 token_hash=_digest(token), staff_id=row.id, created_at=to_text(now),
                 last_seen_at=to_text(now)))
+        if client is not None:  # a session ends the attempt's count (AuditTrail.take_turn)
+            await self._ledger.trail.record(now, f"{CLIENT_ACTOR}:{client}", LOGIN_ATTEMPT,
+                                            None, "session")
         return Staff(row.id, row.username, row.cpas, row.language), token
-
-    async def _client_attempts(self, conn, client: str, now: datetime) -> int:
-        """Attempts from `client` within `lockout` that no session ended."""
-        u = schema.audit
-        counted = (await conn.execute(select(func.sum(case((u.c.outcome == "attempt", 1),
-                                                           else_=-1))).where(
-            u.c.actor == f"{CLIENT_ACTOR}:{client}", u.c.action == "log-in-attempt",
-            u.c.at > to_text(now - self.lockout)))).scalar()
-        return counted or 0
-
-    async def _client_attempt(self, conn, client: str, now: datetime, outcome: str) -> None:
-        await conn.execute(schema.audit.insert().values(
-            at=to_text(now), actor=f"{CLIENT_ACTOR}:{client}", action="log-in-attempt",
-            ean=None, outcome=outcome))
 
     async def _verify(self, hashed: str, password: str) -> bool:
         try:

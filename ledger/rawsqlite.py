@@ -8,13 +8,14 @@ top-up held the write lock 7 ms over some fifty. Here:
 - reads of a few indexed rows (~20 µs) run on the event loop itself, on a connection of their
   own — but never wait there: its busy timeout is 0, and on the rare SQLITE_BUSY (a WAL being
   recovered after a crash, an exclusive lock) the same read is done again in a thread that waits;
-- writes run in a thread of their own, one hand-over a transaction: the audit records (grouped,
-  urgent), and in another thread a top-up or an import's batch. Waiting for another process's
-  write lock, SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms and wakes to find an
-  import's next chunk already begun: an audit record, and the caller's answer, waited 200 ms
-  behind an import this way (bench/line_isolation.py). These writers ask for the lock again
-  every millisecond instead, holding the turnstile meanwhile (ledger/turnstile.py) so that no
-  other writer begins before them — except a background process's, which wait behind it.
+- writes run in a thread of their own, one hand-over a transaction: a top-up or an import's
+  batch, and the audit trail's records when they cannot be written on the event loop at once
+  (ledger/audit.py). Waiting for another process's write lock, SQLite's own busy handler sleeps
+  1, 2, 5, 10, 15, 20, 25… ms and wakes to find an import's next chunk already begun: an audit
+  record, and the caller's answer, waited 200 ms behind an import this way
+  (bench/line_isolation.py). These writers ask for the lock again every millisecond instead,
+  holding the turnstile meanwhile (ledger/turnstile.py) so that no other writer begins before
+  them — except a background process's, which wait behind it.
 """
 
 import asyncio
@@ -38,8 +39,8 @@ RETRY_EVERY_SECONDS = 0.001
 CHECKPOINT_EVERY = 250
 
 
-def _connect(path: Path, busy_timeout_ms: int, *, query_only: bool,
-             same_thread: bool = True) -> sqlite3.Connection:
+def connect(path: Path, busy_timeout_ms: int, *, query_only: bool,
+            same_thread: bool = True) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=same_thread)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     if query_only:
@@ -49,7 +50,7 @@ def _connect(path: Path, busy_timeout_ms: int, *, query_only: bool,
     return conn
 
 
-def _busy(error: sqlite3.OperationalError) -> bool:
+def busy(error: sqlite3.OperationalError) -> bool:
     return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
@@ -77,16 +78,16 @@ class InlineReader:
 
     async def run(self, read: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
-            self._conn = _connect(self.path, 0, query_only=True)
+            self._conn = connect(self.path, 0, query_only=True)
         try:
             return _in_transaction(self._conn, "BEGIN", read, commit=False)
         except sqlite3.OperationalError as error:
-            if not _busy(error):
+            if not busy(error):
                 raise
         return await asyncio.to_thread(self._waiting_read, read)
 
     def _waiting_read(self, read: Callable[[sqlite3.Connection], T]) -> T:
-        conn = _connect(self.path, WAIT_MS, query_only=True, same_thread=False)
+        conn = connect(self.path, WAIT_MS, query_only=True, same_thread=False)
         try:
             return _in_transaction(conn, "BEGIN", read, commit=False)
         finally:
@@ -100,15 +101,16 @@ class InlineReader:
 
 class ThreadWriter:
     """Runs write functions `write(connection) -> value` in one transaction each, in a thread of
-    its own; the caller holds the process's write lock, so they wait only for other processes.
+    its own: within a process they wait one for the other, and ask for the lock only against
+    other processes.
 
-    `urgent` (the audit records a caller's answer waits for): tries the lock first, and holds the
-    turnstile if it must wait; never checkpoints the WAL in its commits — SQLite's automatic
-    checkpoint runs in the commit that finds the WAL long, and after an import's batches that put
-    up to 13 ms on an audit record; a thread of its own checkpoints instead, every
-    CHECKPOINT_EVERY commits. Otherwise (a server's top-ups): holds the turnstile while it waits,
-    once no urgent writer holds it; `background` (an import's batches): passes through the
-    turnstile and waits without it, behind every other writer.
+    `urgent` (the audit trail's, which a caller's answer waits for): tries the lock first, and
+    holds the turnstile if it must wait; never checkpoints the WAL in its commits — SQLite's
+    automatic checkpoint runs in the commit that finds the WAL long, and after an import's
+    batches that put up to 13 ms on an audit record; a thread of its own checkpoints instead,
+    every CHECKPOINT_EVERY commits. Otherwise (a server's top-ups): holds the turnstile while it
+    waits; `background` (an import's batches): passes through the turnstile and waits without
+    it, behind every other writer.
     """
 
     def __init__(self, path: Path, *, urgent: bool, background: bool = False):
@@ -139,18 +141,24 @@ class ThreadWriter:
     async def run(self, write: Callable[[sqlite3.Connection], T]) -> T:
         result = await self._run_in_thread(lambda: self._write(write))
         if self.urgent:
-            self._commits += 1
-            if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None
-                                                      or self._checkpoint.done()):
-                self._commits = 0
-                if self._checkpointer is None:
-                    self._checkpointer = ThreadPoolExecutor(
-                        1, thread_name_prefix="saldo-sqlite-checkpoint")
-                self._checkpoint = self._checkpointer.submit(self._checkpoint_wal)
+            self.committed()
         return result
 
+    def committed(self) -> None:
+        """Counts a commit of an urgent writer's file, this one's or another connection's
+        (ledger/audit.py writes on the event loop when it can): every CHECKPOINT_EVERY, the WAL
+        is checkpointed in a thread."""
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None
+                                                  or self._checkpoint.done()):
+            self._commits = 0
+            if self._checkpointer is None:
+                self._checkpointer = ThreadPoolExecutor(
+                    1, thread_name_prefix="saldo-sqlite-checkpoint")
+            self._checkpoint = self._checkpointer.submit(self._checkpoint_wal)
+
     def _connection(self) -> sqlite3.Connection:
-        conn = _connect(self.path, 0, query_only=False, same_thread=False)
+        conn = connect(self.path, 0, query_only=False, same_thread=False)
         if self.urgent:
             conn.execute("PRAGMA wal_autocheckpoint=0")
         else:
@@ -196,14 +204,14 @@ class ThreadWriter:
             conn.execute("BEGIN IMMEDIATE")
             return True
         except sqlite3.OperationalError as error:
-            if not _busy(error):
+            if not busy(error):
                 raise
             return False
 
     def _checkpoint_wal(self) -> None:
         """PASSIVE: copies what it can without waiting for readers or writers."""
         try:
-            conn = _connect(self.path, 0, query_only=False, same_thread=True)
+            conn = connect(self.path, 0, query_only=False, same_thread=True)
             try:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             finally:

@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, func, insert, literal_column, select, update
+from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -36,9 +36,8 @@ from .events import Event, PrepaymentActivated, event_from_row
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS, check_text
 from .access import Access
 from .cpas import CpasDesk
-from .groupcommit import GroupCommit
+from .audit import AuditTrail, DatabaseAuditTrail, FileAuditTrail
 from .names import name_key
-from .writers import WritersLock
 from .outbox import Outbox
 from .rawsqlite import InlineReader, ThreadWriter
 from .turnstile import Turnstile
@@ -267,9 +266,6 @@ _ACCOUNT_COLUMNS = (
 )
 
 
-_AUDIT_COLUMNS = ("at", "actor", "action", "ean", "outcome", "detail")
-
-
 def _recent_days(statement, account_id):
     t = schema.consumption_days
     return (statement.where(t.c.account_id == account_id).order_by(t.c.day.desc())
@@ -292,8 +288,6 @@ class _PointReads:
     account_by_ean: _Statement
     open_debts: _Statement
     recent_outflows: _Statement
-    insert_audit: str  # positional: rows are tuples of _AUDIT_COLUMNS
-    lookups_by: _Statement
     posting_by_reference: _Statement
 
     def account(self, conn, ean: str) -> _Account | None:
@@ -331,20 +325,9 @@ def _point_read_statements() -> _PointReads:
                             .order_by(d.c.id)),
         recent_outflows=compiled(_recent_days(select(t.c.amount_cents + t.c.repaid_cents),
                                               bindparam("id"))),
-        insert_audit=str(insert(schema.audit).values({c: bindparam(c) for c in _AUDIT_COLUMNS})
-                         .compile(dialect=sqlite_dialect())),
-        lookups_by=compiled(_lookups_by(bindparam("actor"), bindparam("action"),
-                                        bindparam("since"))),
         posting_by_reference=compiled(select(p.c.account_id, p.c.amount_cents, p.c.from_book)
                                       .where(p.c.reference == bindparam("reference"))),
     )
-
-
-def _lookups_by(actor, action, since):
-    u = schema.audit
-    return (select(u.c.at, u.c.ean, u.c.outcome, u.c.detail)
-            .where(u.c.actor == actor, u.c.action == action, u.c.at > since)
-            .order_by(u.c.at, u.c.id))
 
 
 def check_account_texts(row: AccountInput) -> None:
@@ -581,16 +564,17 @@ class Ledger:
         self.background = background
         self.day_consumption_max_cents = day_consumption_max_cents
         self.adjustment_max_cents = adjustment_max_cents
-        # On SQLite the balance line's look-ups and audit records bypass the async adapter.
+        # On SQLite the balance line's look-ups bypass the async adapter.
         self._inline_reads = InlineReader(sqlite_file) if sqlite_file else None
-        self._audit_writes = ThreadWriter(sqlite_file, urgent=True) if sqlite_file else None
         # An import's batches and top-ups on SQLite: one hand-over to a thread each, the lock held
         # ~3 and ~1 ms.
         self._batch_writes = (ThreadWriter(sqlite_file, urgent=False, background=background)
                               if sqlite_file else None)
-        # Every other writer lets a waiting audit record go first, whatever process it is in.
+        # A server's writers go before a background process's, whatever process (turnstile.py).
         self._turnstile = Turnstile(sqlite_file) if sqlite_file else None
-        self._audit_records: GroupCommit[tuple] = GroupCommit(self._write_audit)
+        # SQLite: in a file of its own, where its records do not wait for these writers.
+        self.trail: AuditTrail = (FileAuditTrail(sqlite_file) if sqlite_file
+                                  else DatabaseAuditTrail(engine))
         self.outbox = Outbox(self)
         self.access = Access(self)
         self.cpas = CpasDesk(self)
@@ -599,8 +583,8 @@ class Ledger:
         self._ean_prefix = ean_prefix
         self._shared_prefix: str | None = None
         # One writer at a time in this process: waiting here is cheap, while SQLite's busy
-        # handler sleeps with a growing back-off. The line's audit records go first.
-        self._write_lock = WritersLock()
+        # handler sleeps with a growing back-off.
+        self._write_lock = asyncio.Lock()
         # One residents listing at a time in this process: each sorts a CPAS's accounts in a
         # thread, and more at once would take the cores the balance line answers on.
         self._listings = asyncio.Semaphore(1)
@@ -611,13 +595,13 @@ class Ledger:
     async def _writing_in_thread(self, write: Callable[[sqlite3.Connection], T]) -> T:
         """SQLite: one write transaction as one function on the raw driver, in one hand-over to
         the batches' thread — the lock is held only while the function runs."""
-        async with self._write_lock.ordinary():
+        async with self._write_lock:
             return await self._batch_writes.run(write)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
         turnstile = self._turnstile  # SQLite's (ledger/turnstile.py)
-        async with self._write_lock.ordinary():
+        async with self._write_lock:
             if turnstile:  # a background writer passes through it, the others hold it to BEGIN
                 await (turnstile.pass_through() if self.background else turnstile.take())
             try:
@@ -641,11 +625,11 @@ class Ledger:
                      **options)
         try:
             await ledger.upgrade()
+            await ledger.trail.start()  # after the upgrade: it takes over an older file's trail
             # The holiday calendar loads on first use (~100 ms): here, not in a request.
             await asyncio.to_thread(ledger.ndp.load_holidays, ledger.clock.now())
-            for writer in (ledger._audit_writes, ledger._batch_writes):
-                if writer:
-                    await writer.start()  # at the opener's priority: see ThreadWriter.start
+            if ledger._batch_writes:
+                await ledger._batch_writes.start()  # at the opener's priority: see its start
         except BaseException:
             # Closed here, not left to the garbage collector: aiosqlite's threads would then
             # report to an event loop that may be gone.
@@ -654,12 +638,11 @@ class Ledger:
         return ledger
 
     async def close(self) -> None:
-        await self._audit_records.drain()
+        await self.trail.close()
         if self._inline_reads:
             self._inline_reads.close()
-        for writer in (self._audit_writes, self._batch_writes):
-            if writer:
-                await writer.close()
+        if self._batch_writes:
+            await self._batch_writes.close()
         if self._turnstile:
             self._turnstile.close()
         if self._listing_engine:
@@ -1146,25 +1129,27 @@ class Ledger:
                                "reference.is_the_meter")
         key = f"topup:{channel}@{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
         if self._batch_writes:  # SQLite: the whole transaction in one hand-over to a thread
-            return await self._writing_in_thread(functools.partial(
-                self._top_up_sqlite, ean_text, amount_cents, channel, reference, key, reason,
-                actor))
-        async with self._writing() as conn:
-            account = await self._must_load(conn, ean_text)
-            p = schema.postings
-            earlier = (await conn.execute(
-                select(p.c.account_id, p.c.amount_cents, p.c.from_book).where(p.c.reference == key)
-            )).first()
-            writes, result = self._top_up_writes(account, earlier, amount_cents, channel,
-                                                 reference, key, reason)
-            await writes.flush(conn)
-            await self._audit(conn, actor, "topup", account.ean,
-                              "replayed" if result.replayed else "recorded", key)
-            return result
+            ean, result = await self._writing_in_thread(functools.partial(
+                self._top_up_sqlite, ean_text, amount_cents, channel, reference, key, reason))
+        else:
+            async with self._writing() as conn:
+                account = await self._must_load(conn, ean_text)
+                p = schema.postings
+                earlier = (await conn.execute(
+                    select(p.c.account_id, p.c.amount_cents, p.c.from_book)
+                    .where(p.c.reference == key))).first()
+                writes, result = self._top_up_writes(account, earlier, amount_cents, channel,
+                                                     reference, key, reason)
+                await writes.flush(conn)
+                ean = account.ean
+        # Committed: its record goes to the trail before anyone is told (ledger/audit.py).
+        await self.audit(actor=actor, action="topup", ean=ean,
+                         outcome="replayed" if result.replayed else "recorded", detail=key)
+        return result
 
     def _top_up_sqlite(self, ean_text: str, amount_cents: int, channel: str, reference: str,
-                       key: str, reason: str | None, actor: str, conn: sqlite3.Connection
-                       ) -> TopUpResult:
+                       key: str, reason: str | None, conn: sqlite3.Connection
+                       ) -> tuple[str, TopUpResult]:
         """_top_up's transaction on the raw SQLite driver: the write lock is held ~1 ms, where
         SQLAlchemy's async adapter took some fifty hand-overs between threads and held it 7 ms —
         and a balance-line answer waits for it (bench/line_isolation.py)."""
@@ -1176,10 +1161,7 @@ class Ledger:
         writes, result = self._top_up_writes(account, earlier, amount_cents, channel, reference,
                                              key, reason)
         writes.flush_sqlite(conn)
-        conn.execute(statements.insert_audit, (to_text(self.clock.now()), actor, "topup",
-                                               account.ean,
-                                               "replayed" if result.replayed else "recorded", key))
-        return result
+        return account.ean, result
 
     def _top_up_writes(self, account: _Account, earlier: tuple | None, amount_cents: int,
                        channel: str, reference: str, key: str, reason: str | None
@@ -1321,8 +1303,8 @@ class Ledger:
                 outflows[account_id].append(out)
         # Each resident shown is a view of that resident's data: one record each, in one write.
         at = to_text(self.clock.now())
-        await self._audit_records.add_many([(at, actor, "cpas-residents", accounts[id_].ean,
-                                             "listed", cpas) for id_ in ids])
+        await self.trail.record_many([(at, actor, "cpas-residents", accounts[id_].ean, "listed",
+                                       cpas) for id_ in ids])
         return ResidentsPage([Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
                               for id_ in ids], total, counts, offset, limit)
 
@@ -1343,42 +1325,16 @@ class Ledger:
     async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
                     detail: str | None = None) -> None:
         """Returns once the record is committed (grouped with the others that came meanwhile)."""
-        await self._audit_records.add((to_text(self.clock.now()), actor, action, ean, outcome,
-                                       detail))
-
-    async def _write_audit(self, records: list[tuple]) -> None:
-        if self._audit_writes is None:  # PostgreSQL
-            async with appending(self.engine) as conn:
-                await insert_many(conn, schema.audit, _AUDIT_COLUMNS, records)
-            return
-        sql = _point_read_statements().insert_audit
-        async with self._write_lock.urgent():
-            await self._audit_writes.run(lambda conn: conn.executemany(sql, records))
-
-    async def _audit(self, conn: AsyncConnection, actor: str, action: str, ean: str | None,
-                     outcome: str, detail: str | None = None) -> None:
-        """In the caller's own write transaction."""
-        await insert_many(conn, schema.audit, _AUDIT_COLUMNS,
-                          [(to_text(self.clock.now()), actor, action, ean, outcome, detail)])
+        await self.trail.record(self.clock.now(), actor, action, ean, outcome, detail)
 
     async def lookups_by(self, actor: str, action: str, since: datetime) -> list[Lookup]:
         """What one actor looked up since a moment, oldest first, as the audit trail has it. The
         balance line's limits and its "repeat" read this: every server of the line writes the
         trail before it answers, so every server sees the same calls."""
-        if self._inline_reads:
-            statement = _point_read_statements().lookups_by
-            rows = await self._inline_reads.run(lambda conn: statement.run(
-                conn, actor=actor, action=action, since=to_text(since)).fetchall())
-        else:
-            async with reading(self.engine) as conn:
-                rows = await fetch_rows(conn, _lookups_by(actor, action, to_text(since)))
-        return [Lookup(from_text(at), ean, outcome, detail) for at, ean, outcome, detail in rows]
+        return [Lookup(*row) for row in await self.trail.recent_by(actor, action, since)]
 
     async def audit_trail(self, limit: int = 100) -> list[dict]:
-        a = schema.audit
-        async with reading(self.engine) as conn:
-            rows = await conn.execute(select(a).order_by(a.c.id.desc()).limit(limit))
-            return [dict(r._mapping) for r in rows]
+        return await self.trail.latest(limit)
 
     async def events_after(self, after_id: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
         e = schema.events

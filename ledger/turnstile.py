@@ -1,18 +1,15 @@
 """A turnstile in front of SQLite's write lock, shared by every process writing one file.
 
 SQLite keeps no queue of writers: one that finds the lock taken asks again later. An import
-writes batch after batch, ~6 ms each, and leaves the lock free only for the microseconds
-between two of them, so a balance look-up's audit record, asking every millisecond, waited for
-several batches: the line's p99 was 2-2.7 times its p99 alone while an import ran in another
-process (bench/line_isolation.py). So a writer that finds the lock taken and must not wait
-(the audit records) holds the turnstile while it asks, and every other writer passes through
-the turnstile before it begins: the audit record gets the lock at the end of the batch under
-way, whatever process that batch is in.
-
-A server's other writers (a top-up, a staff session) hold it too while they wait: one that only
-passed through waited for several of an import's batches, asking between them, and the line's
-audit record waited behind it in its process (bench/line_isolation.py). Only the background
-processes' writers (an import, the worker) pass through and wait without it: they go last.
+writes batch after batch and leaves the lock free only for the microseconds between two of them,
+so a writer asking every millisecond waited for several batches — a look-up's audit record, when
+the trail was in the ledger's file, and the caller's answer with it: the line's p99 was 2-2.7
+times its p99 alone while an import ran in another process (bench/line_isolation.py). So a
+server's writer (a top-up, a staff session) that finds the lock taken holds the turnstile while
+it asks, and the background processes' writers (an import, the worker) pass through the
+turnstile before each transaction and wait without it: the server's writer gets the lock at the
+end of the batch under way, whatever process that batch is in, and the background ones go last.
+The audit trail's file (ledger/audit.py) has a turnstile of its own, for its writers that wait.
 
 The turnstile is an flock(2) on a file beside the database (`<database>-turnstile`): the kernel
 releases it when its process dies, so a killed writer never leaves it closed. Only taken when
@@ -68,12 +65,12 @@ class Turnstile:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def pass_through_blocking(self) -> None:
-        """Returns once no urgent writer is waiting (run it in a thread)."""
+        """Returns once no writer waits holding the turnstile (run it in a thread)."""
         with self.held():
             pass
 
     async def pass_through(self) -> None:
-        """Returns once no urgent writer is waiting; never blocks the event loop."""
+        """Returns once no writer waits holding the turnstile; never blocks the event loop."""
         await self.take()
         self.give_back()
 

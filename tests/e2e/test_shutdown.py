@@ -13,6 +13,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ledger import AccountInput, Ledger
+from ledger.audit import audit_file
 from ledger.db import sqlite_path
 from tests.conftest import make_ean
 from tests.e2e.test_processes import env, saldo, wait_for_health  # noqa: F401 - env: a fixture
@@ -28,10 +29,11 @@ CALL = {"CallSid": "CA" + "0" * 31 + "7", "From": "+32470000999", "To": "+328009
 @asynccontextmanager
 async def accounts_locked(database_url: str):
     """Holds the database so the server's look-up waits until the block ends: on SQLite no write
-    gets in (the look-up's audit record waits), on PostgreSQL not even a read of the accounts."""
+    gets into the audit trail's file (the look-up's record waits), on PostgreSQL not even a read
+    of the accounts."""
     path = sqlite_path(database_url)
     if path is not None:
-        holder = sqlite3.connect(path, isolation_level=None)
+        holder = sqlite3.connect(audit_file(path), isolation_level=None)
         try:
             holder.execute("BEGIN EXCLUSIVE")
             yield
