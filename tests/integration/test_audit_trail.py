@@ -82,3 +82,20 @@ async def test_the_trail_of_an_earlier_version_moves_into_its_file_once(database
         await ledger.close()
     assert [r["id"] for r in again] == [3, 2, 1]  # nothing twice, and new records after them
     assert _records_in_the_ledger_file(path) == 0
+
+
+async def test_the_trail_file_is_checkpointed_though_its_records_are_written_on_the_event_loop(
+        ledger, database_url, monkeypatch):
+    """SQLite's automatic checkpoint is off on the trail's connections (it would run inside a
+    caller's answer): a thread copies the WAL back every CHECKPOINT_EVERY commits, whichever
+    connection committed, so the WAL does not grow without end."""
+    from ledger import rawsqlite
+
+    monkeypatch.setattr(rawsqlite, "CHECKPOINT_EVERY", 10)
+    for n in range(300):  # one commit each: each waits for its own
+        await ledger.audit(actor=f"caller:{n}", action="balance", ean=None, outcome="invalid",
+                           detail="x" * 500)
+    await asyncio.sleep(1)  # for the last checkpoint's thread (a 3 MB copy: well within)
+    # The records are in the file itself, copied there from the WAL (without the checkpoints
+    # the file keeps the few pages its schema took, and the WAL grows with every commit).
+    assert audit_file(sqlite_path(database_url)).stat().st_size > 150_000  # 300 × 500 bytes
