@@ -7,7 +7,7 @@ attempt is written to the audit trail as `foreign`.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 
 from . import schema
 from .calendar import NonDisconnectionPeriod
@@ -213,17 +213,32 @@ def _lapsed_before(ndp: NonDisconnectionPeriod, now: datetime) -> datetime:
     return low
 
 
-def _attention_rank(a, lapsed: str):
-    """ATTENTION_ORDER's index of each account's state, as ledger.rules.classify gives it."""
-    cut = case((a.c.power_limiter, 1), else_=0)
-    return case(
-        (a.c.supply == "off", cut),
-        (and_(a.c.supply == "pending", a.c.pending_since.is_not(None),
-              a.c.pending_since <= lapsed), cut),
-        (a.c.supply == "pending", 2),
-        (a.c.balance_cents < 0, 3),
-        (a.c.balance_cents < a.c.threshold_cents, 4),
-        else_=5)
+PENDING_RANK = ATTENTION_ORDER.index("disconnection_pending")
+
+
+def _cut_rank(a):
+    """A cut's rank: with the power limiter on, it is limited rather than off."""
+    return case((a.c.power_limiter, ATTENTION_ORDER.index("power_limited")),
+                else_=ATTENTION_ORDER.index("disconnected"))
+
+
+def _lapsed_pending(a, lapsed: str):
+    """A disconnection announced by `lapsed`: the rules say it is a cut now."""
+    return and_(a.c.attention == PENDING_RANK, a.c.pending_since <= lapsed)
+
+
+def _by_attention(a, where: list, lapsed: str):
+    """The residents in ATTENTION_ORDER as ledger.rules.classify ranks them now, then by
+    balance, name and id: the accounts as the index on their standing (schema.py) orders them,
+    merged with the few whose announced disconnection is due, ranked as cut."""
+    standing = select(a.c.id, a.c.attention.label("rank"), a.c.balance_cents, a.c.name_order
+                      ).where(*where, or_(a.c.attention != PENDING_RANK,
+                                          a.c.pending_since.is_(None), a.c.pending_since > lapsed))
+    due = select(a.c.id, _cut_rank(a).label("rank"), a.c.balance_cents, a.c.name_order
+                 ).where(*where, _lapsed_pending(a, lapsed))
+    merged = union_all(standing, due)
+    by = merged.selected_columns
+    return merged.order_by(by.rank, by.balance_cents, by.name_order, by.id)
 
 
 def _days_left(a):
@@ -250,17 +265,16 @@ def _search(conn, a, query: str):
     return func.coalesce(a.c.name_key, "").contains(folded(query), autoescape=True)
 
 
-def _order(conn, a, sort: str, lapsed: str) -> list:
+def _order(conn, a, sort: str) -> list:
+    """The other orders than attention's: each sorts the CPAS's residents whole."""
     if sort == "name":
         return [_code_point_order(conn, func.coalesce(
             func.nullif(a.c.name_key, ""), "~")), a.c.ean]
     if sort == "balance":
         return [a.c.balance_cents, a.c.ean]
-    if sort == "days":  # the fewest days left first; unknown last
-        days = _days_left(a)
-        return [days.is_(None), func.coalesce(days, 0), a.c.ean]
-    return [_attention_rank(a, lapsed), a.c.balance_cents,
-            _code_point_order(conn, func.coalesce(a.c.name_key, "")), a.c.id]
+    # the fewest days left first; unknown last
+    days = _days_left(a)
+    return [days.is_(None), func.coalesce(days, 0), a.c.ean]
 
 
 async def residents_order(ledger, conn, cpas: str, *, sort: str, query: str, offset: int,
@@ -278,15 +292,19 @@ async def residents_order(ledger, conn, cpas: str, *, sort: str, query: str, off
     a = schema.accounts
     lapsed = to_text(_lapsed_before(ledger.ndp, ledger.clock.now()))
     mandate = a.c.cpas == cpas
-    ranks = select(_attention_rank(a, lapsed).label("rank")).where(mandate).subquery()
     counts = dict.fromkeys(ATTENTION_ORDER, 0)
-    for rank, count in await conn.execute(select(ranks.c.rank, func.count())
-                                          .group_by(ranks.c.rank)):
+    for rank, count in await conn.execute(select(a.c.attention, func.count()).where(mandate)
+                                          .group_by(a.c.attention)):
         counts[ATTENTION_ORDER[rank]] = count
+    for cut_rank, count in await conn.execute(
+            select(_cut_rank(a), func.count()).where(mandate, _lapsed_pending(a, lapsed))
+            .group_by(a.c.power_limiter)):
+        counts[ATTENTION_ORDER[PENDING_RANK]] -= count
+        counts[ATTENTION_ORDER[cut_rank]] += count
     where = [mandate, _search(conn, a, query)] if query else [mandate]
     total = (await conn.execute(select(func.count()).select_from(a).where(*where))
              ).scalar_one() if query else sum(counts.values())
-    ids = [id_ for (id_,) in await conn.execute(
-        select(a.c.id).where(*where).order_by(*_order(conn, a, sort, lapsed))
-        .limit(limit).offset(offset))]
+    ordered = (_by_attention(a, where, lapsed) if sort == "attention" else
+               select(a.c.id).where(*where).order_by(*_order(conn, a, sort)))
+    ids = [row[0] for row in await conn.execute(ordered.limit(limit).offset(offset))]
     return ids, total, counts

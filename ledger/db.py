@@ -35,14 +35,17 @@ def sqlite_path(database_url: str) -> Path | None:
 
 
 def create_engine(database_url: str, *, giving_way: bool = False) -> AsyncEngine:
-    """`giving_way`: on SQLite, for long reads nobody is waiting on (a residents listing): the
-    driver's thread of each connection runs at BACKGROUND_NICENESS."""
+    """`giving_way`: for long reads nobody is waiting on (a residents listing), one at a time; on
+    SQLite the driver's thread of each connection runs at BACKGROUND_NICENESS."""
     # hide_parameters: an error message must never carry a customer's EAN, name or number.
     url = async_url(database_url)
     # PostgreSQL: ten connections kept, ten more at a peak — two servers and two workers stay
     # at 80, within the server's default 100; SQLAlchemy's default (5) opened and closed
     # connections under load (bench/ivr_webhooks.py, README).
-    pooling = {} if url.get_backend_name() == "sqlite" else {"pool_size": 10, "max_overflow": 10}
+    # A listing engine (giving_way) serves one listing at a time (ledger.Ledger.residents).
+    pooling = ({} if url.get_backend_name() == "sqlite" else
+               {"pool_size": 1, "max_overflow": 0} if giving_way else
+               {"pool_size": 10, "max_overflow": 10})
     engine = create_async_engine(url, hide_parameters=True, **pooling)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine, giving_way)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import (
     Boolean,
     Column,
+    Computed,
     Connection,
     ForeignKey,
     Index,
@@ -29,6 +30,16 @@ from sqlalchemy import (
 from .names import name_key
 
 metadata = MetaData()
+
+# ledger.cpas.ATTENTION_ORDER's index of an account's state as its columns say it — a pending
+# disconnection counts as pending here; ledger/cpas.py ranks those whose non-disconnection
+# period is over as cut, as ledger.rules.classify does, since that depends on the hour.
+STANDING_RANK = ("CASE WHEN supply = 'off' THEN (CASE WHEN power_limiter THEN 1 ELSE 0 END)"
+                 " WHEN supply = 'pending' THEN 2 WHEN balance_cents < 0 THEN 3"
+                 " WHEN balance_cents < threshold_cents THEN 4 ELSE 5 END")
+# Names in code-point order on both databases, as Python sorts them: SQLite compares text
+# byte by byte; PostgreSQL's default collation would not.
+NAME_ORDER_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
 OUTBOX_CURSOR = "outbox_cursor"  # meta key: the last event turned into messages
 
 accounts = Table(
@@ -57,8 +68,15 @@ accounts = Table(
     Column("last_topup_cents", Integer),
     Column("last_topup_channel", String(12)),
     Column("name_key", Text),  # the name folded (ledger/names.py), for the residents list
+    # Kept by the database as the columns they are computed from change, for the residents
+    # list's default order (ledger/cpas.py), which an index then serves.
+    Column("attention", Integer, Computed(STANDING_RANK, persisted=True)),
+    Column("name_order", NAME_ORDER_TYPE, Computed("coalesce(name_key, '')", persisted=True)),
 )
 Index("accounts_cpas", accounts.c.cpas)
+# A CPAS's residents in the list's default order: a page reads its rows, not the whole CPAS.
+Index("accounts_attention", accounts.c.cpas, accounts.c.attention, accounts.c.balance_cents,
+      accounts.c.name_order, accounts.c.id)
 Index("accounts_supply", accounts.c.supply)
 
 debts = Table(
@@ -249,10 +267,25 @@ def _v6_name_keys(conn: Connection) -> None:
                      [{"account_id": id_, "key": name_key(name)} for id_, name in named])
 
 
+def _v7_attention_order(conn: Connection) -> None:
+    # _v1 creates the accounts as they are defined now: on a new database the columns are there.
+    if "attention" not in {c["name"] for c in inspect(conn).get_columns("accounts")}:
+        # SQLite adds a computed column only as VIRTUAL (its index keeps the values; a new
+        # database's are STORED); PostgreSQL keeps only STORED ones.
+        kept = "STORED" if conn.dialect.name == "postgresql" else "VIRTUAL"
+        collation = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+        conn.execute(text(f"ALTER TABLE accounts ADD COLUMN attention INTEGER "
+                          f"GENERATED ALWAYS AS ({STANDING_RANK}) {kept}"))
+        conn.execute(text(f"ALTER TABLE accounts ADD COLUMN name_order TEXT{collation} "
+                          f"GENERATED ALWAYS AS (coalesce(name_key, '')) {kept}"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_attention ON accounts "
+                      "(cpas, attention, balance_cents, name_order, id)"))
+
+
 # Numbered, applied in order, never edited once released: add a function, never change one.
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
                                                    _v4_audit_by_actor, _v5_superseded_messages,
-                                                   _v6_name_keys]
+                                                   _v6_name_keys, _v7_attention_order]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -40,6 +40,7 @@ from .audit import AuditTrail, DatabaseAuditTrail, FileAuditTrail
 from .names import name_key
 from .outbox import Outbox
 from .rawsqlite import InlineReader, ThreadWriter
+from .side_loop import SideLoop
 from .turnstile import Turnstile
 from .rules import (
     DEFAULT_THRESHOLD_CENTS,
@@ -555,7 +556,7 @@ class Ledger:
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None,
                  ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None,
-                 sqlite_file: Path | None = None, listing_engine: AsyncEngine | None = None,
+                 sqlite_file: Path | None = None, listing_engine: AsyncEngine,
                  day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS,
                  adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS, background: bool = False):
         """`background`: a process nobody waits on (an import, the worker): on SQLite its writers
@@ -585,12 +586,14 @@ class Ledger:
         # One writer at a time in this process: waiting here is cheap, while SQLite's busy
         # handler sleeps with a growing back-off.
         self._write_lock = asyncio.Lock()
-        # One residents listing at a time in this process: each sorts a CPAS's accounts in a
-        # thread, and more at once would take the cores the balance line answers on.
+        # One residents listing at a time in this process: each sorts a CPAS's accounts, and
+        # more at once would take the cores the balance line answers on.
         self._listings = asyncio.Semaphore(1)
-        # Residents listings (the sort of a whole CPAS): on SQLite an engine whose threads give
-        # way (ledger/db.py); else the ledger's own.
+        # Residents listings (the sort of a whole CPAS) run on a loop of their own, off the one
+        # that answers the line (ledger/side_loop.py), through an engine of their own: on
+        # SQLite its driver's threads give way (ledger/db.py).
         self._listing_engine = listing_engine
+        self._listing_loop = SideLoop("saldo-listings")
 
     async def _writing_in_thread(self, write: Callable[[sqlite3.Connection], T]) -> T:
         """SQLite: one write transaction as one function on the raw driver, in one hand-over to
@@ -621,7 +624,7 @@ class Ledger:
             raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist",
                                "database.folder_missing", folder=str(path.parent))
         ledger = cls(create_engine(database_url), sqlite_file=path,
-                     listing_engine=create_engine(database_url, giving_way=True) if path else None,
+                     listing_engine=create_engine(database_url, giving_way=True),
                      **options)
         try:
             await ledger.upgrade()
@@ -645,7 +648,9 @@ class Ledger:
             await self._batch_writes.close()
         if self._turnstile:
             self._turnstile.close()
-        if self._listing_engine:
+        if self._listing_loop.started:  # its engine's connections are that loop's
+            await self._listing_loop.close(self._listing_engine.dispose)
+        else:
             await self._listing_engine.dispose()
         await self.engine.dispose()
 
@@ -1285,9 +1290,21 @@ class Ledger:
         the order asked (who needs help first by default); the search, the order and the
         counts by state are the database's (ledger.cpas), so a request reads `limit` accounts
         whatever the CPAS's size. The look is audited: one record per resident shown."""
+        async with self._listings:
+            page, eans = await self._listing_loop.run(lambda: self._read_residents(
+                cpas, sort=sort, query=query, offset=offset, limit=limit))
+        # Each resident shown is a view of that resident's data: one record each, in one write.
+        at = to_text(self.clock.now())
+        await self.trail.record_many([(at, actor, "cpas-residents", ean, "listed", cpas)
+                                      for ean in eans])
+        return page
+
+    async def _read_residents(self, cpas: str, *, sort: str, query: str, offset: int,
+                              limit: int) -> tuple["ResidentsPage", list[str]]:
+        """The page, and its residents' EANs: on the listings' loop, through their engine."""
         from .cpas import ResidentsPage, residents_order
         a, t = schema.accounts, schema.consumption_days
-        async with self._listings, reading(self._listing_engine or self.engine) as conn:
+        async with reading(self._listing_engine) as conn:
             ids, total, counts = await residents_order(self, conn, cpas, sort=sort, query=query,
                                                        offset=offset, limit=limit)
             names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
@@ -1301,12 +1318,9 @@ class Ledger:
                                                     .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
                                                     .order_by(recent.c.account_id, recent.c.n)):
                 outflows[account_id].append(out)
-        # Each resident shown is a view of that resident's data: one record each, in one write.
-        at = to_text(self.clock.now())
-        await self.trail.record_many([(at, actor, "cpas-residents", accounts[id_].ean, "listed",
-                                       cpas) for id_ in ids])
-        return ResidentsPage([Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
+        page = ResidentsPage([Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
                               for id_ in ids], total, counts, offset, limit)
+        return page, [accounts[id_].ean for id_ in ids]
 
     async def _account_and_outflows(self, ean: str) -> tuple[_Account | None, list[int]]:
         """One account with its open debts, and what left its balance on each of the last posted

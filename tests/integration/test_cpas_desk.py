@@ -271,6 +271,8 @@ async def test_a_database_from_before_name_keys_is_upgraded_and_found_by_name(da
                                  AccountInput(make_ean(8), "gas", "fr", cpas="CPAS-NAMUR",
                                               activated_at=ACTIVATED)])
     async with first.engine.begin() as conn:  # the accounts as schema 5 had them
+        for statement in BACK_TO_SCHEMA_6:
+            await conn.execute(text(statement))
         await conn.execute(text("ALTER TABLE accounts DROP COLUMN name_key"))
         await conn.execute(text("UPDATE meta SET value = '5' WHERE key = 'schema_version'"))
     await first.close()
@@ -281,3 +283,29 @@ async def test_a_database_from_before_name_keys_is_upgraded_and_found_by_name(da
         assert await second.upgrade() == 0  # done once, at the opening
     finally:
         await second.close()
+
+
+BACK_TO_SCHEMA_6 = ["DROP INDEX accounts_attention", "ALTER TABLE accounts DROP COLUMN name_order",
+                    "ALTER TABLE accounts DROP COLUMN attention"]
+
+
+async def test_a_database_from_before_the_attention_index_is_upgraded_in_the_same_order(
+        database_url, ledger, many, clock):
+    from sqlalchemy import text
+
+    from ledger import Ledger
+
+    before = [r.view.ean for r in (await ledger.residents("CPAS-NAMUR", actor="test",
+                                                          limit=200)).residents]
+    async with ledger.engine.begin() as conn:  # the accounts as schema 6 had them
+        for statement in BACK_TO_SCHEMA_6:
+            await conn.execute(text(statement))
+        await conn.execute(text("UPDATE meta SET value = '6' WHERE key = 'schema_version'"))
+    upgraded = await Ledger.open(database_url, clock=clock)
+    try:
+        page = await upgraded.residents("CPAS-NAMUR", actor="test", limit=200)
+        assert [r.view.ean for r in page.residents] == before
+        assert [r.view.ean for r in (await everyone(upgraded, "attention"))[0]] == before
+        assert await upgraded.upgrade() == 0
+    finally:
+        await upgraded.close()
