@@ -117,14 +117,14 @@ async def create_ledger(database_url: str, folder: Path, eans: list[str], *,
         write_accounts_csv(folder / "accounts.csv", eans, ACTIVATED_ON, with_mobile=with_mobile)
         parsed = read_accounts(folder / "accounts.csv")
         report = await ledger.import_accounts(parsed.rows)
-        require(report.posted == len(eans) and not parsed.errors and not report.errors,
-                f"account setup: {report.posted} of {len(eans)} created, "
+        require(report.new == len(eans) and not parsed.errors and not report.errors,
+                f"account setup: {report.new} of {len(eans)} created, "
                 f"errors {(parsed.errors + report.errors)[:3]}")
         days = write_consumption_csv(folder / "consumption.csv", eans)
         parsed = read_consumption(folder / "consumption.csv")
         report = await ledger.post_consumption(parsed.rows)
-        require(report.posted == days and not parsed.errors and not report.errors,
-                f"consumption setup: {report.posted} of {days} posted, "
+        require(report.new == days and not parsed.errors and not report.errors,
+                f"consumption setup: {report.new} of {days} posted, "
                 f"errors {(parsed.errors + report.errors)[:3]}")
         return days
     finally:

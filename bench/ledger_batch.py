@@ -183,8 +183,8 @@ async def create_accounts(db_file: Path, accounts_csv: Path, count: int) -> None
     try:
         parsed = read_accounts(accounts_csv)
         report = await ledger.import_accounts(parsed.rows)
-        require(report.posted == count and not parsed.errors and not report.errors,
-                f"account setup: {report.posted} of {count} created, "
+        require(report.new == count and not parsed.errors and not report.errors,
+                f"account setup: {report.new} of {count} created, "
                 f"errors {(parsed.errors + report.errors)[:3]}")
     finally:
         await ledger.close()
@@ -202,8 +202,8 @@ async def import_seconds(db_file: Path, consumption_csv: Path, count: int,
     finally:
         await ledger.close()
     errors = parsed.errors + report.errors
-    require(report.posted == count and not errors,
-            f"import path: {report.posted} of {count} posted, {len(errors)} errors {errors[:3]}")
+    require(report.new == count and not errors,
+            f"import path: {report.new} of {count} posted, {len(errors)} errors {errors[:3]}")
     return seconds
 
 

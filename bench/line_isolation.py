@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import subprocess
 import sys
 import time
 from datetime import timedelta

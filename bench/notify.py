@@ -92,7 +92,7 @@ async def queue_messages(db_file: Path, count: int) -> int:
                              mobile=mobile(i), notify="sms", activated_at=NOW)
                 for i in range(1, count + 1)]
         report = await ledger.import_accounts(rows)
-        require(report.posted == count and not report.errors, f"setup: {report.errors[:3]}")
+        require(report.new == count and not report.errors, f"setup: {report.errors[:3]}")
         queued = 0
         while True:
             events, messages = await ledger.outbox.queue(

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ledger import Clock, InvalidInput, Ledger, UnknownAccount
+from ledger import DEFAULT_LANGUAGE, LANGUAGES, InvalidInput, Ledger, UnknownAccount
 from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
 
 from . import flow
-from .limits import CEILING_WINDOW, LookupRules, ceiling_until, refused_until
+from .limits import CEILING_WINDOW, ceiling_until, refused_until
 from .line import LINE, Line, LineConfig, LineMetrics
 from .script import (
     MENU_ANOTHER_METER,
@@ -44,8 +44,8 @@ def _twiml(document: str) -> web.Response:
 
 
 def _language(request: web.Request) -> str:
-    language = request.query.get("lang", "fr")
-    return language if language in ("fr", "nl", "de") else "fr"
+    language = request.query.get("lang", DEFAULT_LANGUAGE)
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _count(request: web.Request, name: str) -> int:
@@ -88,7 +88,7 @@ async def answer(request: web.Request) -> web.Response:
     line = request.app[LINE]
     tries = max(1, _count(request, "tries"))
     if tries > 1:  # the greeting's repeat after silence: neither a new call nor a new check
-        return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
+        return _twiml(flow.welcome(line.steps, line.prompts, line.config.voices, tries))
     if (metrics := line.metrics) is not None:
         metrics.call_answered()
     form = await form_of(request)
@@ -105,13 +105,13 @@ async def answer(request: web.Request) -> web.Response:
     if wait is not None:
         return _counted(request, "locked_out", _twiml(flow.locked_out_at_once(
             locked_out_greeting(line.prompts, line.words, wait), line.config.voices)))
-    return _twiml(flow.welcome(line.prompts, line.config.voices, tries))
+    return _twiml(flow.welcome(line.steps, line.prompts, line.config.voices, tries))
 
 
 async def _refused_for(line: Line, ledger: Ledger, caller: str) -> timedelta | None:
     """How long this caller must wait before looking up a code (a lockout, or the hour's
     look-ups used up); None if they may now."""
-    now = line.clock.now()
+    now = ledger.clock.now()
     history = await ledger.lookups_by(caller, LOOKUP, since=now - line.rules.memory)
     until = refused_until(history, now, line.rules)
     return None if until is None else until - now
@@ -120,7 +120,7 @@ async def _refused_for(line: Line, ledger: Ledger, caller: str) -> timedelta | N
 async def _ceiling_for(line: Line, ledger: Ledger) -> timedelta | None:
     """How long nobody may look up a code, the last minute's unknown codes (all callers) having
     reached the ceiling; None if they may now."""
-    now = line.clock.now()
+    now = ledger.clock.now()
     unknown = await ledger.lookups_by(ALL_CALLERS, UNKNOWN_CODE, since=now - CEILING_WINDOW)
     until = ceiling_until((lookup.at for lookup in unknown), now, line.rules)
     return None if until is None else until - now
@@ -136,16 +136,17 @@ async def choose_language(request: web.Request) -> web.Response:
     tries = max(1, _count(request, "tries"))
     language = flow.language_of(form.get("Digits", ""))
     if language is None and tries < 2:
-        return _twiml(flow.welcome(line.prompts, line.config.voices, tries + 1))
-    language = language or "fr"
-    return _twiml(flow.ask_for_ean(line.prompts[language], line.config.voices[language], 0))
+        return _twiml(flow.welcome(line.steps, line.prompts, line.config.voices, tries + 1))
+    language = language or DEFAULT_LANGUAGE
+    return _twiml(flow.ask_for_ean(line.steps, line.prompts[language],
+                                   line.config.voices[language], 0))
 
 
 async def ask(request: web.Request) -> web.Response:
     line = request.app[LINE]
     language = _language(request)
-    return _twiml(flow.ask_for_ean(line.prompts[language], line.config.voices[language],
-                                   _count(request, "failures")))
+    return _twiml(flow.ask_for_ean(line.steps, line.prompts[language],
+                                   line.config.voices[language], _count(request, "failures")))
 
 
 async def enter_ean(request: web.Request) -> web.Response:
@@ -184,9 +185,10 @@ async def enter_ean(request: web.Request) -> web.Response:
             await ledger.audit(actor=ALL_CALLERS, action=UNKNOWN_CODE, ean=None,
                                outcome="unknown", detail=call)
         return _counted(request, _OUTCOMES[problem],
-                        _twiml(flow.ean_problem(prompts, voice, failures + 1, problem)))
+                        _twiml(flow.ean_problem(line.steps, prompts, voice, failures + 1, problem)))
     return _counted(request, "found", _twiml(flow.balance(
-        prompts, voice, balance_script(view, line.words, line.prompts, language=language))))
+        line.steps, prompts, voice,
+        balance_script(view, line.words, line.prompts, language=language))))
 
 
 async def _problem_with(ledger: Ledger, digits: str) -> str | None:
@@ -216,24 +218,25 @@ async def menu(request: web.Request) -> web.Response:
     if choice == MENU_REPEAT and (ean := await _found_in_this_call(request, line, form)):
         view = await line.ledger(request).balance_view(
             ean, actor=line.caller(form), purpose=REPEAT, detail=_call(form))
-        return _twiml(flow.balance(prompts, voice,
+        return _twiml(flow.balance(line.steps, prompts, voice,
                                    balance_script(view, line.words, line.prompts,
                                                   language=language)))
     if choice == MENU_ANOTHER_METER:
-        return _twiml(flow.ask_for_ean(prompts, voice, 0))
+        return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
     if choice == MENU_HOW_TO_TOP_UP:
-        return _twiml(flow.balance(prompts, voice, [prompts.say("how_to_top_up")]))
+        return _twiml(flow.balance(line.steps, prompts, voice, [prompts.say("how_to_top_up")]))
     if choice == MENU_END or not choice:
         return _twiml(flow.goodbye(prompts, voice))
-    return _twiml(flow.balance(prompts, voice, [prompts.say("menu_invalid")]))
+    return _twiml(flow.balance(line.steps, prompts, voice, [prompts.say("menu_invalid")]))
 
 
 async def _found_in_this_call(request: web.Request, line: Line, form) -> str | None:
     """The meter this call last heard of, from the audit trail: any server of the line may
     answer the next step of a call."""
     call = _call(form)
-    since = line.clock.now() - LONGEST_CALL
-    found = [lookup.ean for lookup in await line.ledger(request).lookups_by(
+    ledger = line.ledger(request)
+    since = ledger.clock.now() - LONGEST_CALL  # the ledger's: the trail's times are its own
+    found = [lookup.ean for lookup in await ledger.lookups_by(
         line.caller(form), LOOKUP, since=since) if lookup.detail == call and lookup.outcome == "found"]
     return found[-1] if found else None
 
@@ -249,26 +252,27 @@ async def call_ended(request: web.Request) -> web.Response:
 
 
 def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
-                    clock: Clock, metrics: LineMetrics | None = None) -> web.Application:
-    """`clock` must be the ledger's: the look-up limits compare its "now" with the audit
-    trail's times, which the ledger writes. `metrics`: where the calls and look-ups are
-    counted, if anywhere."""
+                    metrics: LineMetrics | None = None) -> web.Application:
+    """`ledger`: the request's ledger, whose clock the look-up limits read (they compare its
+    "now" with the audit trail's times, which the ledger writes). `metrics`: where the calls
+    and look-ups are counted, if anywhere."""
     app = web.Application(middlewares=[
         signature_middleware(config.auth_token, config.public_base_url), apologise_on_error])
 
     async def load(app: web.Application):
-        rules = LookupRules(config.lookups_per_hour, config.unknown_before_lockout,
-                            config.lockout, config.unknown_codes_per_minute)
+        # At start the sub-app is mounted: its routes' URLs carry the mount point.
+        steps = flow.Steps(**{name: str(app.router[name].url_for())
+                              for name in ("answer", "language", "ask", "ean", "menu")})
         app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
-                         ledger, clock, rules, metrics)
+                         ledger, config.rules, steps, metrics)
         yield
 
     app.cleanup_ctx.append(load)
-    app.router.add_post("", answer)
-    app.router.add_post("/language", choose_language)
-    app.router.add_post("/ask", ask)
-    app.router.add_post("/ean", enter_ean)
-    app.router.add_post("/menu", menu)
-    app.router.add_post("/status", call_ended)
+    app.router.add_post("", answer, name="answer")
+    app.router.add_post("/language", choose_language, name="language")
+    app.router.add_post("/ask", ask, name="ask")
+    app.router.add_post("/ean", enter_ean, name="ean")
+    app.router.add_post("/menu", menu, name="menu")
+    app.router.add_post("/status", call_ended, name="status")
     return app
 

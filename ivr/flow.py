@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ledger import DEFAULT_LANGUAGE, LANGUAGES
+
 from .script import (
-    GREETING_LANGUAGES,
     LANGUAGE_MENU,
     Prompts,
     language_menu,
@@ -29,6 +30,18 @@ class Voice:
     language: str  # e.g. fr-BE
 
 
+@dataclass(frozen=True)
+class Steps:
+    """Where Twilio posts each step of a call: the line's named routes as mounted (ivr/app.py
+    builds them from its router), so that no path is written twice."""
+
+    answer: str
+    language: str
+    ask: str
+    ean: str
+    menu: str
+
+
 def url(path: str, **query: object) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
@@ -38,21 +51,22 @@ def _say_all(target: VoiceResponse | Gather, sentences: Sequence[str], voice: Vo
         target.say(sentence, voice=voice.name, language=voice.language)
 
 
-def welcome(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice], tries: int) -> str:
+def welcome(steps: Steps, prompts: Mapping[str, Prompts], voices: Mapping[str, Voice],
+            tries: int) -> str:
     """The greeting and '1 Nederlands, 2 Français, 3 Deutsch', each in its own voice. Without a
     key, once more; then French."""
     response = VoiceResponse()
     gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
-                             action=url("/voice/language", tries=tries))
+                             action=url(steps.language, tries=tries))
     if tries == 1:
-        for language in GREETING_LANGUAGES:
+        for language in LANGUAGES:
             _say_all(gather, [prompts[language].say("greeting")], voices[language])
     for _key, language, text in language_menu(prompts):
         _say_all(gather, [text], voices[language])
     if tries < 2:
-        response.redirect(url("/voice", tries=tries + 1))
+        response.redirect(url(steps.answer, tries=tries + 1))
     else:
-        response.redirect(url("/voice/ask", lang="fr", failures=0))
+        response.redirect(url(steps.ask, lang=DEFAULT_LANGUAGE, failures=0))
     return str(response)
 
 
@@ -60,36 +74,37 @@ def language_of(digits: str) -> str | None:
     return dict(LANGUAGE_MENU).get(digits)
 
 
-def ask_for_ean(prompts: Prompts, voice: Voice, failures: int,
+def ask_for_ean(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
                 before: Sequence[str] = ()) -> str:
     """'Type the last 13 digits of the EAN code, then #' — after a failure, the shorter reminder
     (`before` explains what went wrong). Silence comes back as empty digits."""
     response = VoiceResponse()
     # No numDigits: the last 13 digits or the whole EAN of the invoice (18), then '#', both reach
-    # /voice/ean whole. With numDigits=18, the '#' pressed out of habit after 18 digits would land
+    # the ean step whole. With numDigits=18, the '#' pressed out of habit after 18 digits would land
     # in the next <Gather> and end it as silence.
     gather = response.gather(finish_on_key="#", timeout=GATHER_SECONDS,
-                             action=url("/voice/ean", lang=prompts.language, failures=failures),
+                             action=url(steps.ean, lang=prompts.language, failures=failures),
                              action_on_empty_result=True)
     _say_all(gather, [*before, prompts.say("ask_ean_again" if failures else "ask_ean")], voice)
     return str(response)
 
 
-def ean_problem(prompts: Prompts, voice: Voice, failures: int, problem_key: str) -> str:
+def ean_problem(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
+                problem_key: str) -> str:
     """Explain, and ask again — or, after three failures, give the customer service and hang up."""
     if failures >= MAX_FAILURES:
         return goodbye(prompts, voice, too_many_failures_script(prompts))
-    return ask_for_ean(prompts, voice, failures, before=[prompts.say(problem_key)])
+    return ask_for_ean(steps, prompts, voice, failures, before=[prompts.say(problem_key)])
 
 
-def balance(prompts: Prompts, voice: Voice, sentences: Sequence[str]) -> str:
+def balance(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[str]) -> str:
     """The balance message, then the menu: 1 repeat, 2 another meter, 3 how to top up, 0 end."""
     response = VoiceResponse()
     _say_all(response, sentences, voice)
     gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
-                             action=url("/voice/menu", lang=prompts.language))
+                             action=url(steps.menu, lang=prompts.language))
     _say_all(gather, [prompts.say("menu_after_balance")], voice)
-    response.redirect(url("/voice/menu", lang=prompts.language))
+    response.redirect(url(steps.menu, lang=prompts.language))
     return str(response)
 
 
@@ -115,7 +130,7 @@ def line_unavailable(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice]
     """What Twilio plays when no server of the line answers (a TwiML Bin as the number's
     fallback, `saldo fallback-twiml`): the apology and the customer service, in each language."""
     response = VoiceResponse()
-    for language in GREETING_LANGUAGES:
+    for language in LANGUAGES:
         _say_all(response, technical_problem_script(prompts[language]), voices[language])
     response.hangup()
     return str(response)

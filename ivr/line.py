@@ -4,15 +4,14 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
 
-from ledger import Clock, Ledger
+from ledger import Ledger
 
-from .flow import Voice
+from .flow import Steps, Voice
 from .limits import LookupRules, caller_identity
 from .script import Prompts
 from .spoken import Vocabulary
@@ -25,10 +24,7 @@ class LineConfig:
     caller_hash_key: bytes
     voices: Mapping[str, Voice]
     locales: Path
-    lookups_per_hour: int = 20
-    unknown_before_lockout: int = 5
-    lockout: timedelta = timedelta(hours=1)
-    unknown_codes_per_minute: int = 30
+    rules: LookupRules = LookupRules()  # frozen: one default shared is safe
 
 
 class LineMetrics(Protocol):
@@ -51,8 +47,8 @@ class Line:
     prompts: Mapping[str, Prompts]
     words: Mapping[str, Vocabulary]
     ledger: Callable[[web.Request], Ledger]
-    clock: Clock
     rules: LookupRules
+    steps: Steps  # the call's steps' URLs, from the router
     metrics: LineMetrics | None = None  # none: the line alone, in tests
 
     def caller(self, form: Mapping[str, str]) -> str:

@@ -10,21 +10,19 @@ customer-service number is data in those files, read aloud here digit group by d
     prompts["fr"].say("ask_ean")
 """
 
-import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 
-from ledger import BalanceView, State
+from ledger import ENERGIES, LANGUAGES, BalanceView, Language, State
 from ledger.rules import NEEDS_TOPUP_TO_RESTORE, TOPUP_MAX_CENTS, TOPUP_MIN_CENTS
-from messaging.render import TEMPLATE_GLOBALS
+from wording import CUSTOMER_SERVICE, TOPUP_SITE, LocaleError, read_json
 
 from .spoken import (
-    LANGUAGES,
     Vocabulary,
     amount_words,
     date_words,
@@ -38,13 +36,10 @@ from .spoken import (
 )
 
 PROMPTS_FILE = "ivr.json"
-# The top-up site, as the SMS and e-mails give it (defined once, in messaging/render.py).
-TOPUP_SITE: str = TEMPLATE_GLOBALS["topup_site"]
 
 # The keys of the first menu, each said in its own language and voice.
-LANGUAGE_MENU: tuple[tuple[str, str], ...] = (("1", "nl"), ("2", "fr"), ("3", "de"))
-# The order of the greeting, before a language is chosen.
-GREETING_LANGUAGES = ("fr", "nl", "de")
+LANGUAGE_MENU: tuple[tuple[str, Language], ...] = (("1", Language.NL), ("2", Language.FR),
+                                                   ("3", Language.DE))
 # The keys of the menu after the balance (the texts say them in this order).
 MENU_REPEAT, MENU_ANOTHER_METER, MENU_HOW_TO_TOP_UP, MENU_END = "1", "2", "3", "0"
 
@@ -110,11 +105,6 @@ _DIGIT = re.compile(r"\d")
 # French elides "de" and "que" before the number "un": "d'un euro", "qu'un jour" (not "huit",
 # whose h is aspirated, nor "onze"). A template cannot know which amount it will get.
 _FR_ELISION = re.compile(r"\b([dD]|[qQ]u)e (une?)\b")
-ENERGIES = ("electricity", "gas")
-
-
-class PromptsError(ValueError):
-    """A locale file the line cannot speak from; the message names the file and the key."""
 
 
 # Phone numbers ------------------------------------------------------------------------------------
@@ -154,7 +144,7 @@ class Prompts:
 
     language: str
     texts: Mapping[str, str]
-    customer_service_number: str     # as written in the file, e.g. "078/15.78.01"; never said so
+    customer_service_number: str     # as written, e.g. "078/15.78.01"; never said so
     constants: Mapping[str, str]     # customer_service, topup_minimum/maximum/site, as words
 
     def say(self, key: str, **fields: str) -> str:
@@ -180,29 +170,18 @@ def _braced(names) -> str:
     return ", ".join("{" + name + "}" for name in sorted(names)) or "none"
 
 
-def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary) -> Prompts:
+def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary,
+              number: str) -> Prompts:
     path = locales_dir / language / PROMPTS_FILE
 
-    def refuse(message: str) -> PromptsError:
-        return PromptsError(f"{path}: {message}")
+    def refuse(message: str) -> LocaleError:
+        return LocaleError(f"{path}: {message}")
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise refuse("missing (every language needs its prompts)") from None
-    except json.JSONDecodeError as error:
-        raise refuse(f"not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise refuse("expected an object with customer_service_number, "
-                     "phone_number_reading and prompts")
-    for key in ("customer_service_number", "phone_number_reading", "prompts"):
+    data = read_json(locales_dir, language, PROMPTS_FILE)
+    for key in ("phone_number_reading", "prompts"):
         if key not in data:
             raise refuse(f"{key!r} is missing")
-    number, reading, texts = (data["customer_service_number"], data["phone_number_reading"],
-                              data["prompts"])
-    if not isinstance(number, str) or not _PHONE_NUMBER.fullmatch(number):
-        raise refuse(f"'customer_service_number' {number!r} is not a phone number "
-                     "(digits, grouped by '/', '.' or ' ')")
+    reading, texts = data["phone_number_reading"], data["prompts"]
     if reading not in PHONE_NUMBER_READINGS:
         raise refuse(f"'phone_number_reading' {reading!r} is not one of "
                      + ", ".join(PHONE_NUMBER_READINGS))
@@ -239,15 +218,20 @@ def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary) -> Promp
                    customer_service_number=number, constants=MappingProxyType(constants))
 
 
-def load_prompts(locales_dir: Path) -> dict[str, Prompts]:
+def load_prompts(locales_dir: Path, customer_service: str = CUSTOMER_SERVICE
+                 ) -> dict[str, Prompts]:
     """Read and check locales/{fr,nl,de}/ivr.json (and spoken.json beside them), once, at start.
 
-    Refused, with the file and the key named: a missing or unknown key, a digit in a prompt, a
-    placeholder missing or unknown, a customer-service number that is not one.
+    Refused, with the file and the key named (LocaleError): a missing or unknown key, a digit in
+    a prompt, a placeholder missing or unknown. `customer_service`, as written ("078/15.78.01"),
+    is said in each language's words; a ValueError if it is no phone number.
     """
+    if not _PHONE_NUMBER.fullmatch(customer_service):
+        raise ValueError(f"the customer-service number {customer_service!r} is not a phone "
+                         "number (digits, grouped by '/', '.' or ' ')")
     locales_dir = Path(locales_dir)
     vocabularies = load_vocabularies(locales_dir)
-    return {language: _load_one(locales_dir, language, vocabularies[language])
+    return {language: _load_one(locales_dir, language, vocabularies[language], customer_service)
             for language in LANGUAGES}
 
 
@@ -428,9 +412,15 @@ def locked_out_greeting(prompts: Mapping[str, Prompts], words: Mapping[str, Voca
     """(language, text) said at once to a caller still locked out, before any menu: in each
     language, call back in so long, the customer-service number, goodbye."""
     said = []
-    for language in GREETING_LANGUAGES:
+    for language in LANGUAGES:
         texts = prompts[language]
         said += [(language, texts.say("locked_out", wait=wait_words(wait, words[language]))),
                  (language, texts.say("customer_service_short")),
                  (language, texts.say("goodbye"))]
     return said
+
+
+def line_words(locales_dir: Path) -> Callable[[BalanceView, str], list[str]]:
+    """What the line says of a balance, in a language: its prompts and words read once, here."""
+    prompts, words = load_prompts(locales_dir), load_vocabularies(locales_dir)
+    return lambda view, language: balance_script(view, words, prompts, language=language)

@@ -7,14 +7,15 @@ Belgian French (septante, nonante, quatre-vingts), Dutch and German. Written by 
 with num2words, whose fr_BE says "quatre-vingt" for 80 and "deux cents cinquante" for 250.
 """
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ledger import BRUSSELS
-LANGUAGES = ("fr", "nl", "de")
+from ledger import BRUSSELS, LANGUAGES
+from wording import LocaleError, read_json
+
+VOCABULARY_FILE = "spoken.json"
 LARGEST = 999_999
 
 
@@ -211,8 +212,8 @@ class Vocabulary:
 
 def load_vocabulary(locales: Path, language: str) -> Vocabulary:
     """Read and check locales/<language>/spoken.json: a wrong entry fails here, at start."""
-    path = Path(locales) / language / "spoken.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
+    path = Path(locales) / language / VOCABULARY_FILE
+    data = read_json(locales, language, VOCABULARY_FILE)
 
     def noun(key: str) -> tuple[str, str]:
         return data[key]["one"], data[key]["other"]
@@ -232,9 +233,11 @@ def load_vocabulary(locales: Path, language: str) -> Vocabulary:
         vocabulary.moment.format(date="", time="")
         vocabulary.short_moment.format(weekday="", day="", month="", time="")
     except KeyError as missing:
-        raise ValueError(f"{path}: {missing} is missing") from None
+        raise LocaleError(f"{path}: {missing} is missing") from None
+    except (TypeError, AttributeError, ValueError, IndexError) as error:
+        raise LocaleError(f"{path}: an entry of the wrong shape ({error})") from None
     if len(vocabulary.weekdays) != 7 or len(vocabulary.months) != 12:
-        raise ValueError(f"{path}: expected 7 weekdays (Monday first) and 12 months")
+        raise LocaleError(f"{path}: expected 7 weekdays (Monday first) and 12 months")
     return vocabulary
 
 

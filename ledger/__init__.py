@@ -12,11 +12,26 @@ from .csvfile import (
     stream_accounts,
     stream_consumption,
 )
+from .domain import (
+    AUDIENCES,
+    DEFAULT_LANGUAGE,
+    ENERGIES,
+    LANGUAGES,
+    MESSAGE_CHANNELS,
+    PAYMENT_CHANNELS,
+    TOPUP_CHANNELS,
+    Audience,
+    Energy,
+    Language,
+    MessageChannel,
+)
 from .ean import masked
 from .errors import DemoRefused, InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event
 from .money import format_cents, parse_cents
 from .outbox import (
+    DEFAULT_LEASE,
+    MESSAGE_STATES,
     Contacts,
     CpasContact,
     GaveUp,
@@ -29,8 +44,6 @@ from .outbox import (
 )
 from .rules import State
 from .service import (
-    PAYMENT_CHANNELS,
-    TOPUP_CHANNELS,
     AccountInput,
     ConsumptionInput,
     ImportReport,
@@ -43,6 +56,8 @@ from .service import (
 from .view import BalanceView, LastTopUp
 
 __all__ = [
+    "AUDIENCES", "DEFAULT_LANGUAGE", "DEFAULT_LEASE", "ENERGIES", "LANGUAGES", "MESSAGE_CHANNELS", "MESSAGE_STATES",
+    "Audience", "Energy", "Language", "MessageChannel",
     "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "BalanceView", "Clock",
     "ConsumptionInput", "Contacts", "CpasContact", "DemoRefused", "Event", "FileRefused", "GaveUp",
     "ImportReport", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "Lookup", "MessageRecord",

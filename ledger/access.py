@@ -14,20 +14,19 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from . import schema
 from .clock import from_text, to_text
-from .db import reading
+from .domain import API_PAYMENT_CHANNELS, LANGUAGES, known
 from .errors import InvalidInput, LedgerError
+from .store import Store
 from .limits import TEXT_LIMITS, check_text
 
-LANGUAGES = ("fr", "nl", "de")
 MIN_PASSWORD_LENGTH = 12
 # A pass phrase, not a file: argon2 reads all of it.
 MAX_PASSWORD_LENGTH = 1024
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,%d}$" % (TEXT_LIMITS["username"] - 1))
-CHANNELS = ("terminal", "online", "transfer")  # the payment channels an API client may be
 CLIENT_ACTOR = "web:client"  # + ":" + the client's key: the per-address count's actor
 LOGIN_ATTEMPT = "log-in-attempt"
 
@@ -64,10 +63,10 @@ def _digest(token: str) -> str:
 
 
 class Access:
-    def __init__(self, ledger, *, max_failures: int = 5, lockout: timedelta = timedelta(minutes=15),
+    def __init__(self, store: Store, *, max_failures: int = 5, lockout: timedelta = timedelta(minutes=15),
                  idle: timedelta = timedelta(minutes=30), longest: timedelta = timedelta(hours=10),
                  max_failures_per_client: int = 20):
-        self._ledger = ledger
+        self._store = store
         self.max_failures = max_failures
         # Per client address, over `lockout`: log-ins begun and not ended by a session, whatever
         # the names tried (one address trying many names meets this, not the per-name lockout).
@@ -83,7 +82,7 @@ class Access:
         self._dummy_hash: str | None = None  # verified against for unknown names: same time
 
     def _now(self) -> datetime:
-        return self._ledger.clock.now()
+        return self._store.clock.now()
 
     # ---- staff --------------------------------------------------------------------------------
 
@@ -102,13 +101,11 @@ class Access:
             raise InvalidInput("password", f"at least {MIN_PASSWORD_LENGTH} characters",
                                "password.too_short", min_length=MIN_PASSWORD_LENGTH)
         check_text("password", password, MAX_PASSWORD_LENGTH)
-        if language not in LANGUAGES:
-            raise InvalidInput("language", f"{language!r} is not fr, nl or de",
-                               "language.unknown", value=language)
+        known("language", language, LANGUAGES)
         async with self._hashing:
             hashed = await asyncio.to_thread(self._hasher.hash, password)
         s = schema.staff
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             if (await conn.execute(select(s.c.id).where(s.c.username == username))).first():
                 raise InvalidInput("username", f"{username!r} exists already", "username.taken",
                                    username=username)
@@ -120,7 +117,7 @@ class Access:
     async def disable_staff(self, username: str) -> None:
         """Disabled at once: its sessions end too."""
         s = schema.staff
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             row = (await conn.execute(select(s.c.id).where(
                 s.c.username == username.strip().lower()))).first()
             if row is None:
@@ -151,11 +148,11 @@ class Access:
         s = schema.staff
         now = self._now()
         locked_from_now = {"failed_logins": 0, "locked_until": to_text(now + self.lockout)}
-        if client is not None and not await self._ledger.trail.take_turn(
+        if client is not None and not await self._store.trail.take_turn(
                 f"{CLIENT_ACTOR}:{client}", LOGIN_ATTEMPT, since=now - self.lockout, at=now,
                 most=self.max_failures_per_client):
             raise LoginRefused("throttled")
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             row = (await conn.execute(select(
                 s.c.id, s.c.username, s.c.cpas, s.c.language, s.c.password_hash, s.c.disabled_at,
                 s.c.failed_logins, s.c.locked_until).where(
@@ -179,12 +176,12 @@ class Access:
         if not await self._verify(row.password_hash, password):
             if row.failed_logins + 1 < self.max_failures:
                 raise LoginRefused("wrong")
-            async with self._ledger._writing() as conn:
+            async with self._store.writing() as conn:
                 await conn.execute(update(s).where(s.c.id == row.id).values(**locked_from_now))
             raise LoginRefused("locked")
         token = secrets.token_urlsafe(32)
         t = schema.staff_sessions
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             await conn.execute(update(s).where(s.c.id == row.id).values(
                 failed_logins=0, locked_until=None))
             if replacing:  # no session outlives a new log-in on the same browser
@@ -193,7 +190,7 @@ class Access:
                 token_hash=_digest(token), staff_id=row.id, created_at=to_text(now),
                 last_seen_at=to_text(now)))
         if client is not None:  # a session ends the attempt's count (AuditTrail.take_turn)
-            await self._ledger.trail.record(now, f"{CLIENT_ACTOR}:{client}", LOGIN_ATTEMPT,
+            await self._store.trail.record(now, f"{CLIENT_ACTOR}:{client}", LOGIN_ATTEMPT,
                                             None, "session")
         return Staff(row.id, row.username, row.cpas, row.language), token
 
@@ -215,7 +212,7 @@ class Access:
         """The staff member of a live session (and it is kept alive), or None."""
         t, s = schema.staff_sessions, schema.staff
         now = self._now()
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             row = (await conn.execute(select(
                 t.c.id, t.c.created_at, t.c.last_seen_at, s.c.id.label("staff_id"), s.c.username,
                 s.c.cpas, s.c.language, s.c.disabled_at)
@@ -232,7 +229,7 @@ class Access:
             return Staff(row.staff_id, row.username, row.cpas, row.language)
 
     async def log_out(self, token: str) -> None:
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             await conn.execute(delete(schema.staff_sessions).where(
                 schema.staff_sessions.c.token_hash == _digest(token)))
 
@@ -246,16 +243,15 @@ class Access:
         if (cpas is None) == (channel is None) or cpas == "":
             raise InvalidInput("client", "either a CPAS (its code) or a payment channel",
                                "client.kind_missing")
-        if channel is not None and channel not in CHANNELS:
-            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(CHANNELS)}",
-                               "channel.unknown", value=channel)
+        if channel is not None:
+            known("channel", channel, API_PAYMENT_CHANNELS)
         if not label.strip():
             raise InvalidInput("label", "say who the client is", "label.missing")
         check_text("label", label.strip())
         check_text("cpas", cpas)
         token = "saldo_" + secrets.token_urlsafe(32)
         kind = "cpas" if cpas else "channel"
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             result = await conn.execute(schema.api_clients.insert().values(
                 token_hash=_digest(token), kind=kind, cpas=cpas, channel=channel,
                 label=label.strip(), created_at=to_text(self._now())))
@@ -263,7 +259,7 @@ class Access:
 
     async def client(self, token: str) -> ApiClient | None:
         c = schema.api_clients
-        async with reading(self._ledger.engine) as conn:
+        async with self._store.reading() as conn:
             row = (await conn.execute(select(c.c.id, c.c.kind, c.c.cpas, c.c.channel, c.c.label)
                                       .where(c.c.token_hash == _digest(token),
                                              c.c.revoked_at.is_(None)))).first()
@@ -271,7 +267,7 @@ class Access:
 
     async def revoke_client(self, client_id: int) -> None:
         c = schema.api_clients
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             changed = await conn.execute(
                 update(c).where(c.c.id == client_id, c.c.revoked_at.is_(None))
                 .values(revoked_at=to_text(self._now())))

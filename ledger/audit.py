@@ -30,7 +30,7 @@ from sqlalchemy.schema import CreateTable
 
 from . import schema
 from .clock import from_text, to_text
-from .db import appending, fetch_rows, insert_many, reading
+from .db import appending, insert_many, reading
 from .groupcommit import GroupCommit
 from .rawsqlite import InlineReader, ThreadWriter, busy, connect
 

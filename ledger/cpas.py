@@ -10,13 +10,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, union_all
 
 from . import schema
+from .books import TopUpReference, balance_book
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, from_text, to_text
-from .db import fetch_rows, reading
+from .db import fetch_rows
 from .ean import short_or_full
 from .names import folded
 from .errors import InvalidInput, UnknownAccount
 from .outbox import MessageRecord
+from .store import Store
 from .rules import EXHAUSTED_AT_CENTS
 from .view import OUTFLOW_WINDOW_DAYS, BalanceView
 
@@ -54,7 +56,7 @@ class PostingLine:
         """A top-up's own reference (receipt, transaction), as the payer gave it."""
         if self.kind != "topup":
             return None
-        return self.reference.split(":", 2)[2]  # topup:CHANNEL[@ISSUER]:REFERENCE
+        return TopUpReference.parse(self.reference).receipt
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ class ResidentFile:
 
 
 class CpasDesk:
-    def __init__(self, ledger) -> None:
+    def __init__(self, store: Store, ledger) -> None:
+        """`ledger`: its public operations (views, top-ups, the outbox), which audit themselves."""
+        self._store = store
         self._ledger = ledger
 
     async def _mandated_account(self, cpas: str, ean_text: str, actor: str, action: str
@@ -77,16 +81,16 @@ class CpasDesk:
         try:
             ean = short_or_full(ean_text)
         except InvalidInput:
-            await self._ledger.audit(actor=actor, action=action, ean=None, outcome="invalid",
+            await self._store.audit(actor=actor, action=action, ean=None, outcome="invalid",
                                      detail=cpas)
             raise UnknownAccount(ean_text) from None
         a = schema.accounts
         column = a.c.ean13 if len(ean) == 13 else a.c.ean
-        async with reading(self._ledger.engine) as conn:
+        async with self._store.reading() as conn:
             row = (await conn.execute(select(a.c.id, a.c.ean, a.c.name, a.c.cpas)
                                       .where(column == ean))).first()
         if row is None or row.cpas != cpas:
-            await self._ledger.audit(actor=actor, action=action, ean=row.ean if row else ean,
+            await self._store.audit(actor=actor, action=action, ean=row.ean if row else ean,
                                      outcome="foreign" if row else "unknown", detail=cpas)
             raise UnknownAccount(ean_text)
         return row.id, row.ean, row.name
@@ -98,17 +102,17 @@ class CpasDesk:
         view = await self._ledger.balance_view(ean, actor=actor, purpose="cpas-resident",
                                                detail=cpas)
         d, p, t = schema.debts, schema.postings, schema.consumption_days
-        book = f"balance:{account_id}"
+        book = balance_book(account_id)
         signed = case((p.c.to_book == book, p.c.amount_cents), else_=-p.c.amount_cents)
         mine = and_(p.c.account_id == account_id, or_(p.c.to_book == book, p.c.from_book == book))
         columns = (p.c.at, p.c.kind, signed, p.c.day, p.c.reference)
         # Bounded whatever the account's age: the chart's days, the last postings shown, and the
         # balance before the chart begins summed by the database.
-        async with reading(self._ledger.engine) as conn:
+        async with self._store.reading() as conn:
             activated_on = date.fromisoformat((await conn.execute(
                 select(schema.accounts.c.activated_on).where(schema.accounts.c.id == account_id)
             )).scalar_one())
-            first = _first_day_shown(self._ledger.clock.now(), activated_on)
+            first = _first_day_shown(self._store.clock.now(), activated_on)
             since = to_text(datetime.combine(first, datetime.min.time(), tzinfo=BRUSSELS))
             consumed = {date.fromisoformat(day): amount for day, amount in await fetch_rows(
                 conn, select(t.c.day, t.c.amount_cents).where(t.c.account_id == account_id,
@@ -125,7 +129,7 @@ class CpasDesk:
                                       .limit(POSTINGS_SHOWN))
         messages = await self._ledger.outbox.messages_for(ean)
         history = _history([_posting_line(*row) for row in in_window], consumed, opening,
-                           self._ledger.clock.now(), first=first)
+                           self._store.clock.now(), first=first)
         return ResidentFile(name, view, debts, history, [_posting_line(*row) for row in latest],
                             messages)
 

@@ -7,6 +7,11 @@ SHORT_LENGTH = 13
 PREFIX_LENGTH = FULL_LENGTH - SHORT_LENGTH
 
 
+def short_code(ean: str) -> str:
+    """The last 13 digits of a full EAN: what the customer types and quotes (the invoice's)."""
+    return ean[PREFIX_LENGTH:]
+
+
 def is_digits(text: str) -> bool:
     """ASCII digits only: str.isdigit() also accepts '²' and other scripts' digits."""
     return text.isascii() and text.isdigit()

@@ -9,6 +9,7 @@ pages) reaches the same check: an InvalidInput naming the field and the limit.
 from collections.abc import Mapping
 
 from . import schema
+from .books import TopUpReference, plan_debt_book
 from .errors import InvalidInput
 
 
@@ -19,8 +20,10 @@ def _width(column) -> int:
 # Whose numbering a top-up reference follows (a CPAS office's code, "client-123"): part of its
 # idempotency key, so as long as a CPAS code may be.
 ISSUER = _width(schema.accounts.c.cpas)
-_TOPUP_KEY = len("topup:") + _width(schema.accounts.c.last_topup_channel) + len("@") + ISSUER + 1
-_PLAN_BOOK = len("debt:plan:") + len(str(2**31 - 1)) + 1
+# What a top-up's key and a plan's book add to the reference at their longest.
+_TOPUP_KEY = len(str(TopUpReference("c" * _width(schema.accounts.c.last_topup_channel), "",
+                                    "i" * ISSUER)))
+_PLAN_BOOK = len(plan_debt_book(2**31 - 1, ""))
 
 TEXT_LIMITS: Mapping[str, int] = {
     # A reference becomes part of a posting's key and of a payment plan's book.

@@ -17,14 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import schema
 from .clock import from_text, to_text
 from .contacts import normalise_email, normalise_mobile
-from .db import fetch_rows, insert_many, reading, update_many
+from .db import fetch_rows, insert_many, update_many
+from .domain import LANGUAGES, Audience, known
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
+from .store import Store
 from .limits import check_text
 from .events import Event, event_from_row
 
-AUDIENCES = ("customer", "cpas")
-CHANNELS = ("sms", "email")
+# How long a claim holds before another worker may take the message over (marked uncertain).
+DEFAULT_LEASE = timedelta(minutes=2)
 REPORTED_STATES = ("sent", "delivered", "failed", "undeliverable")
 # superseded: a later event made it stale before it was sent; it never will be.
 MESSAGE_STATES = ("queued", "sending", *REPORTED_STATES, "superseded")
@@ -151,11 +153,11 @@ _MESSAGE_COLUMNS = ("event_id", "account_id", "audience", "channel", "address", 
 class Outbox:
     """Reached as `ledger.outbox`; shares the ledger's database, clock and write lock."""
 
-    def __init__(self, ledger) -> None:
-        self._ledger = ledger
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     def _now(self) -> datetime:
-        return self._ledger.clock.now()
+        return self._store.clock.now()
 
     # ---- events → messages --------------------------------------------------------------------
 
@@ -166,7 +168,7 @@ class Outbox:
         queued (from this pass or an earlier one) that a later event of its account makes stale
         is `superseded` by it, and never sent."""
         e, a, c, m = schema.events, schema.accounts, schema.cpas_contacts, schema.meta
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             cursor = int((await conn.execute(
                 select(m.c.value).where(m.c.key == schema.OUTBOX_CURSOR))).scalar() or 0)
             rows = await fetch_rows(conn, select(
@@ -218,13 +220,13 @@ class Outbox:
 
     # ---- sending ------------------------------------------------------------------------------
 
-    async def claim_due(self, limit: int = 100, lease: timedelta = timedelta(minutes=2)
+    async def claim_due(self, limit: int = 100, lease: timedelta = DEFAULT_LEASE
                         ) -> list[OutboxMessage]:
         """Due messages, marked `sending`. One left `sending` longer than `lease` (its sender
         died) is claimed again, as uncertain."""
         o, e = schema.outbox, schema.events
         now = self._now()
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             rows = await fetch_rows(conn, select(
                 o.c.id, o.c.state, o.c.audience, o.c.channel, o.c.address, o.c.language,
                 o.c.attempts, o.c.created_at, e.c.name, e.c.payload)
@@ -249,7 +251,7 @@ class Outbox:
             return
         o, r = schema.outbox, schema.delivery_reports
         now = to_text(self._now())
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             still_sending = {id_ for (id_,) in await fetch_rows(conn, select(o.c.id).where(
                 o.c.id.in_(sorted({x.message_id for x in outcomes})), o.c.state == "sending"))}
             current = [x for x in outcomes if x.message_id in still_sending]
@@ -284,7 +286,7 @@ class Outbox:
                                "status.unknown", value=status)
         o = schema.outbox
         now = to_text(self._now())
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             await insert_many(conn, schema.delivery_reports, ("provider_id", "status", "at"),
                               [(provider_id, status, now)])
             found = (await conn.execute(select(o.c.id).where(o.c.provider_id == provider_id))
@@ -312,18 +314,18 @@ class Outbox:
             select(o.c.event_id, o.c.account_id, o.c.audience, o.c.channel, o.c.language,
                    a.c.mobile, a.c.email)
             .select_from(o.join(a, a.c.id == o.c.account_id)).where(o.c.id == message_id))).one()
-        if row.audience != "customer":
+        if row.audience != Audience.CUSTOMER:
             return
         other, address = ("email", row.email) if row.channel == "sms" else ("sms", row.mobile)
         if not address:
             return
         exists = (await conn.execute(select(o.c.id).where(
-            o.c.event_id == row.event_id, o.c.audience == "customer", o.c.channel == other))).first()
+            o.c.event_id == row.event_id, o.c.audience == Audience.CUSTOMER, o.c.channel == other))).first()
         if exists:
             return
         now = to_text(self._now())
         await insert_many(conn, o, _MESSAGE_COLUMNS, [
-            (row.event_id, row.account_id, "customer", other, address, row.language, "queued", 0,
+            (row.event_id, row.account_id, Audience.CUSTOMER, other, address, row.language, "queued", 0,
              now, now, message_id, None)])
 
     # ---- reading ------------------------------------------------------------------------------
@@ -331,14 +333,14 @@ class Outbox:
     async def counts(self) -> dict[str, int]:
         """How many messages are in each state."""
         o = schema.outbox
-        async with reading(self._ledger.engine) as conn:
+        async with self._store.reading() as conn:
             return {state: count for state, count in await fetch_rows(
                 conn, select(o.c.state, func.count()).group_by(o.c.state))}
 
     async def counts_by_channel(self) -> dict[tuple[str, str], int]:
         """How many messages are in each state, by channel: {(state, channel): n}."""
         o = schema.outbox
-        async with reading(self._ledger.engine) as conn:
+        async with self._store.reading() as conn:
             return {(state, channel): count for state, channel, count in await fetch_rows(
                 conn, select(o.c.state, o.c.channel, func.count())
                 .group_by(o.c.state, o.c.channel))}
@@ -348,7 +350,7 @@ class Outbox:
         o, e, a = schema.outbox, schema.events, schema.accounts
         ean = short_or_full(ean_text)
         column = a.c.ean13 if len(ean) == 13 else a.c.ean
-        async with reading(self._ledger.engine) as conn:
+        async with self._store.reading() as conn:
             account = (await conn.execute(select(a.c.id).where(column == ean))).first()
             if account is None:
                 raise UnknownAccount(ean_text)
@@ -375,13 +377,11 @@ class Outbox:
         check_text("cpas", cpas.strip())
         check_text("mobile", mobile)
         check_text("email", email)
-        if language not in ("fr", "nl", "de"):
-            raise InvalidInput("language", f"{language!r} is not fr, nl or de",
-                               "language.unknown", value=language)
+        known("language", language, LANGUAGES)
         contact = CpasContact(cpas.strip(), normalise_mobile(mobile) if mobile else None,
                               normalise_email(email) if email else None, language)
         c = schema.cpas_contacts
-        async with self._ledger._writing() as conn:
+        async with self._store.writing() as conn:
             await conn.execute(c.delete().where(c.c.cpas == contact.cpas))
             if contact.mobile or contact.email:
                 await conn.execute(c.insert().values(

@@ -1,16 +1,14 @@
-"""Tables of the ledger, and the numbered migrations that create them.
+"""Tables of the ledger as the code reads and writes them; ledger/migrations.py builds them.
 
 Only `ledger` reads these tables; every other package goes through `ledger.service`.
 Times are UTC text (`ledger.clock.to_text`), days are 'YYYY-MM-DD', money is integer cents.
 """
 
-from collections.abc import Callable
 
 from sqlalchemy import (
     Boolean,
     Column,
     Computed,
-    Connection,
     ForeignKey,
     Index,
     Integer,
@@ -19,15 +17,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
-    func,
-    inspect,
-    select,
-    text,
-    update,
 )
 
-from .names import name_key
+from .migrations import OUTBOX_CURSOR, SCHEMA_VERSION, current_version, upgrade  # noqa: F401
 
 metadata = MetaData()
 
@@ -40,7 +32,6 @@ STANDING_RANK = ("CASE WHEN supply = 'off' THEN (CASE WHEN power_limiter THEN 1 
 # Names in code-point order on both databases, as Python sorts them: SQLite compares text
 # byte by byte; PostgreSQL's default collation would not.
 NAME_ORDER_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
-OUTBOX_CURSOR = "outbox_cursor"  # meta key: the last event turned into messages
 
 accounts = Table(
     "accounts", metadata,
@@ -139,6 +130,8 @@ audit = Table(
     Column("outcome", String(40), nullable=False),
     Column("detail", Text),
 )
+# The balance line reads a caller's recent look-ups at every call (ivr/limits.py).
+Index("audit_by_actor", audit.c.actor, audit.c.at)
 
 meta = Table(
     "meta", metadata,
@@ -227,82 +220,3 @@ api_clients = Table(
     Column("created_at", String(20), nullable=False),
     Column("revoked_at", String(20)),
 )
-
-
-def _v1_create_tables(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[accounts, debts, postings, consumption_days, events, audit,
-                                      meta])
-
-
-def _v2_outbox(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[cpas_contacts, outbox, delivery_reports])
-    # Events from before the outbox existed are history: nobody is told about them now.
-    last = conn.execute(select(func.max(events.c.id))).scalar() or 0
-    conn.execute(meta.insert().values(key=OUTBOX_CURSOR, value=str(last)))
-
-
-def _v3_access(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[staff, staff_sessions, api_clients])
-
-
-def _v4_audit_by_actor(conn: Connection) -> None:
-    # The balance line reads a caller's recent look-ups at every call (ivr/limits.py).
-    conn.execute(text("CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, at)"))
-
-
-def _v5_superseded_messages(conn: Connection) -> None:
-    # _v2 creates the outbox as it is defined now: on a new database the column is there.
-    if "superseded_by" not in {c["name"] for c in inspect(conn).get_columns("outbox")}:
-        conn.execute(text("ALTER TABLE outbox ADD COLUMN superseded_by INTEGER"))
-
-
-def _v6_name_keys(conn: Connection) -> None:
-    if "name_key" not in {c["name"] for c in inspect(conn).get_columns("accounts")}:
-        conn.execute(text("ALTER TABLE accounts ADD COLUMN name_key TEXT"))
-    named = conn.execute(select(accounts.c.id, accounts.c.name)
-                         .where(accounts.c.name.is_not(None))).all()
-    if named:
-        conn.execute(update(accounts).where(accounts.c.id == bindparam("account_id"))
-                     .values(name_key=bindparam("key")),
-                     [{"account_id": id_, "key": name_key(name)} for id_, name in named])
-
-
-def _v7_attention_order(conn: Connection) -> None:
-    # _v1 creates the accounts as they are defined now: on a new database the columns are there.
-    if "attention" not in {c["name"] for c in inspect(conn).get_columns("accounts")}:
-        # SQLite adds a computed column only as VIRTUAL (its index keeps the values; a new
-        # database's are STORED); PostgreSQL keeps only STORED ones.
-        kept = "STORED" if conn.dialect.name == "postgresql" else "VIRTUAL"
-        collation = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
-        conn.execute(text(f"ALTER TABLE accounts ADD COLUMN attention INTEGER "
-                          f"GENERATED ALWAYS AS ({STANDING_RANK}) {kept}"))
-        conn.execute(text(f"ALTER TABLE accounts ADD COLUMN name_order TEXT{collation} "
-                          f"GENERATED ALWAYS AS (coalesce(name_key, '')) {kept}"))
-    conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_attention ON accounts "
-                      "(cpas, attention, balance_cents, name_order, id)"))
-
-
-# Numbered, applied in order, never edited once released: add a function, never change one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
-                                                   _v4_audit_by_actor, _v5_superseded_messages,
-                                                   _v6_name_keys, _v7_attention_order]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def current_version(conn: Connection) -> int:
-    if not conn.dialect.has_table(conn, "meta"):
-        return 0
-    value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-    return int(value) if value is not None else 0
-
-
-def upgrade(conn: Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns how many migrations ran."""
-    version = current_version(conn)
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(f"the database has schema {version}, newer than this saldo ({SCHEMA_VERSION})")
-    for number in range(version, SCHEMA_VERSION):
-        MIGRATIONS[number](conn)
-        conn.execute(meta.delete().where(meta.c.key == "schema_version"))
-        conn.execute(meta.insert().values(key="schema_version", value=str(number + 1)))
-    return SCHEMA_VERSION - version

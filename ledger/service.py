@@ -12,43 +12,67 @@ import pickle
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, func, literal_column, select, update
+from sqlalchemy import bindparam, func, literal_column, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
 from .calendar import NonDisconnectionPeriod
-from .clock import BRUSSELS, Clock, SystemClock, from_text, to_text
-from .db import (appending, create_engine, fetch_rows, insert_many, insert_sql, reading, sqlite_path,
-                 update_many, update_sql, writing)
-from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_or_full, with_prefix
+from .clock import BRUSSELS, Clock, from_text, to_text
+from .db import (fetch_rows, insert_many, update_many)
+from .ean import FULL_LENGTH, SHORT_LENGTH, is_valid_full, short_code, short_or_full, with_prefix
 from .errors import InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event, PrepaymentActivated, event_from_row
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS, check_text
 from .access import Access
 from .cpas import CpasDesk
-from .audit import AuditTrail, DatabaseAuditTrail, FileAuditTrail
+from .accounts import (
+    ACCOUNT_COLUMNS,
+    Account,
+    Debt,
+    Statement,
+    Writes,
+    account_from_row,
+    account_reader,
+    load_accounts,
+    must_load,
+    point_read_statements,
+)
+from .audit import AuditTrail
+from .books import (
+    AGENT_ADJUSTMENTS,
+    BUDGET_METER_TRANSFERS,
+    ENERGY_SOLD,
+    PRIOR_DEBTS,
+    TopUpReference,
+    balance_book,
+    consumption_reference,
+    plan_debt_book,
+    plan_reference,
+    repayment_reference,
+    reversal_reference,
+    start_credit_reference,
+    start_debt_book,
+    topup_book,
+)
+from .domain import AGENT, ENERGIES, LANGUAGES, NOTIFY_CHOICES, TOPUP_CHANNELS, Notify, known
 from .names import name_key
 from .outbox import Outbox
-from .rawsqlite import InlineReader, ThreadWriter
-from .side_loop import SideLoop
-from .turnstile import Turnstile
+from .store import Store
 from .rules import (
     DEFAULT_THRESHOLD_CENTS,
     START_CREDIT_CENTS,
     START_CREDIT_DAILY_CENTS,
     TOPUP_MAX_CENTS,
     TOPUP_MIN_CENTS,
-    Meter,
     Supply,
     crosses_a_line,
     end_pending,
@@ -57,17 +81,11 @@ from .rules import (
 from .rules import top_up as rules_top_up
 from .view import OUTFLOW_WINDOW_DAYS, BalanceView, LastTopUp, build_view
 
-ENERGIES = ("electricity", "gas")
-LANGUAGES = ("fr", "nl", "de")
-NOTIFY_CHOICES = ("sms", "email", "sms+email", "none")
-PAYMENT_CHANNELS = ("terminal", "cpas", "transfer", "online")
-TOPUP_CHANNELS = (*PAYMENT_CHANNELS, "agent")
+if TYPE_CHECKING:  # ledger.cpas imports this module
+    from .cpas import ResidentsPage
+
 
 # Books outside the accounts: where the money comes from and goes to.
-ENERGY_SOLD = "energy_sold"
-BUDGET_METER_TRANSFERS = "budget_meter_transfers"
-PRIOR_DEBTS = "prior_debts"
-AGENT_ADJUSTMENTS = "agent_adjustments"
 
 # Rows per transaction on the import paths. On SQLite a transaction holds the one write lock,
 # and a balance-line answer waits for its audit record: 1,000 rows hold it some 40 ms, where
@@ -83,14 +101,6 @@ WRITE_BATCH = 10
 # Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
 # file's length; the rest waits in a scratch SQLite file (_scratch_database).
 STAGING_BATCH = 10_000
-
-
-def balance_book(account_id: int) -> str:
-    return f"balance:{account_id}"
-
-
-def topup_book(channel: str) -> str:
-    return f"topups:{channel}"
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ class RowError:
 
 @dataclass
 class ImportReport:
-    posted: int = 0
+    new: int = 0  # accounts created, or meter-days posted for the first time
     corrected: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -136,7 +146,7 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
     def add(self, other: "ImportReport") -> None:
-        self.posted += other.posted
+        self.new += other.new
         self.corrected += other.corrected
         self.updated += other.updated
         self.unchanged += other.unchanged
@@ -148,187 +158,6 @@ class ImportReport:
 class TopUpResult:
     balance_cents: int
     replayed: bool
-
-
-@dataclass
-class _Debt:
-    id: int
-    book: str
-    daily_cents: int
-    outstanding_cents: int
-
-
-@dataclass(slots=True)
-class _Account:
-    id: int
-    ean: str
-    energy: str
-    language: str
-    balance_cents: int
-    threshold_cents: int
-    power_limiter: bool
-    supply: Supply
-    pending_since: datetime | None
-    as_of: str
-    last_topup_at: str | None
-    last_topup_cents: int | None
-    last_topup_channel: str | None
-    activated_on: str  # YYYY-MM-DD in Brussels
-    debts: list[_Debt] = field(default_factory=list)
-    more_than_balance: bool = False  # an update must write more than balance and as_of
-
-    @property
-    def meter(self) -> Meter:
-        return Meter(ean=self.ean, energy=self.energy, language=self.language,
-                     balance_cents=self.balance_cents, threshold_cents=self.threshold_cents,
-                     power_limiter=self.power_limiter, supply=self.supply,
-                     pending_since=self.pending_since)
-
-    def apply(self, meter: Meter) -> None:
-        if (meter.supply, meter.pending_since) != (self.supply, self.pending_since):
-            self.more_than_balance = True
-        self.balance_cents = meter.balance_cents
-        self.supply = meter.supply
-        self.pending_since = meter.pending_since
-
-
-class _Writes:
-    """What one transaction writes, gathered so each table gets one executemany."""
-
-    def __init__(self) -> None:
-        self.postings: list[tuple] = []
-        self.events: list[tuple] = []
-        self.accounts: dict[int, _Account] = {}
-        self.debts: dict[int, _Debt] = {}
-        self.new_days: list[tuple] = []
-        self.changed_days: list[tuple] = []
-
-    def post(self, account_id: int, kind: str, from_book: str, to_book: str, amount_cents: int,
-             at: str, reference: str, day: str | None = None, reverses: str | None = None,
-             detail: str | None = None) -> None:
-        if amount_cents < 0:
-            from_book, to_book, amount_cents = to_book, from_book, -amount_cents
-        if amount_cents:
-            self.postings.append((account_id, kind, from_book, to_book, amount_cents, at, day,
-                                  reference, reverses, detail))
-
-    def emit(self, account_id: int, events: Iterable[Event]) -> None:
-        self.events.extend((account_id, e.name, to_text(e.at), e.payload()) for e in events)
-
-    def statements(self, dialect: Dialect) -> list[tuple[str, list[tuple]]]:
-        """Each table's statement and its rows, in the order they are written."""
-        whole = [a for a in self.accounts.values() if a.more_than_balance]
-        planned = [
-            (insert_sql(dialect, schema.postings, _POSTING_COLUMNS), self.postings),
-            (update_sql(dialect, schema.accounts, ("id",), _WHOLE_ACCOUNT_COLUMNS),
-             [(a.balance_cents, a.supply.value,
-               to_text(a.pending_since) if a.pending_since else None,
-               a.as_of, a.last_topup_at, a.last_topup_cents, a.last_topup_channel, a.id)
-              for a in whole]),
-            # Most days only move the balance: a narrower update is cheaper.
-            (update_sql(dialect, schema.accounts, ("id",), ("balance_cents", "as_of")),
-             [(a.balance_cents, a.as_of, a.id)
-              for a in self.accounts.values() if not a.more_than_balance]),
-            (update_sql(dialect, schema.debts, ("id",), ("outstanding_cents",)),
-             [(d.outstanding_cents, d.id) for d in self.debts.values()]),
-            (insert_sql(dialect, schema.consumption_days, _DAY_COLUMNS), self.new_days),
-            # corrections: (amount, revision, quantity, unit, account_id, day)
-            (update_sql(dialect, schema.consumption_days, ("account_id", "day"),
-                        ("amount_cents", "revision", "quantity", "unit")), self.changed_days),
-            (insert_sql(dialect, schema.events, ("account_id", "name", "at", "payload")),
-             self.events),
-        ]
-        return [(sql, rows) for sql, rows in planned if rows]
-
-    async def flush(self, conn: AsyncConnection) -> None:
-        for sql, rows in self.statements(conn.dialect):
-            await conn.exec_driver_sql(sql, rows)
-
-    def flush_sqlite(self, conn: sqlite3.Connection) -> None:
-        for sql, rows in self.statements(SQLITE):
-            conn.executemany(sql, rows)
-
-
-_POSTING_COLUMNS = ("account_id", "kind", "from_book", "to_book", "amount_cents", "at", "day",
-                    "reference", "reverses", "detail")
-_WHOLE_ACCOUNT_COLUMNS = ("balance_cents", "supply", "pending_since", "as_of", "last_topup_at",
-                          "last_topup_cents", "last_topup_channel")
-_DAY_COLUMNS = ("account_id", "day", "amount_cents", "repaid_cents", "revision", "quantity",
-                "unit")
-SQLITE = sqlite_dialect()
-
-
-_ACCOUNT_COLUMNS = (
-    schema.accounts.c.id, schema.accounts.c.ean, schema.accounts.c.energy,
-    schema.accounts.c.language, schema.accounts.c.balance_cents, schema.accounts.c.threshold_cents,
-    schema.accounts.c.power_limiter, schema.accounts.c.supply, schema.accounts.c.pending_since,
-    schema.accounts.c.as_of, schema.accounts.c.last_topup_at, schema.accounts.c.last_topup_cents,
-    schema.accounts.c.last_topup_channel, schema.accounts.c.activated_on,
-)
-
-
-def _recent_days(statement, account_id):
-    t = schema.consumption_days
-    return (statement.where(t.c.account_id == account_id).order_by(t.c.day.desc())
-            .limit(OUTFLOW_WINDOW_DAYS))
-
-
-class _Statement(NamedTuple):
-    sql: str
-    fixed: dict  # the values SQLAlchemy bound itself (LIMIT, constants)
-
-    def run(self, conn, **values):
-        return conn.execute(self.sql, {**self.fixed, **values})
-
-
-@dataclass(frozen=True)
-class _PointReads:
-    """The balance line's statements and a top-up's, compiled once for the raw SQLite driver."""
-
-    account_by_ean13: _Statement
-    account_by_ean: _Statement
-    open_debts: _Statement
-    recent_outflows: _Statement
-    posting_by_reference: _Statement
-
-    def account(self, conn, ean: str) -> _Account | None:
-        """With its open debts."""
-        by = self.account_by_ean13 if len(ean) == SHORT_LENGTH else self.account_by_ean
-        row = by.run(conn, ean=ean).fetchone()
-        if row is None:
-            return None
-        account = _account_from_row(row)
-        account.debts.extend(_Debt(id_, book, daily, outstanding) for id_, book, daily, outstanding
-                             in self.open_debts.run(conn, id=account.id))
-        return account
-
-    def read(self, conn, ean: str) -> tuple[_Account | None, list[int]]:
-        account = self.account(conn, ean)
-        if account is None:
-            return None, []
-        return account, [total for (total,) in self.recent_outflows.run(conn, id=account.id)]
-
-
-@functools.cache
-def _point_read_statements() -> _PointReads:
-    a, d, t, p = schema.accounts, schema.debts, schema.consumption_days, schema.postings
-    dialect = sqlite_dialect(paramstyle="named")
-
-    def compiled(statement) -> _Statement:
-        result = statement.compile(dialect=dialect)
-        return _Statement(str(result), dict(result.params))
-
-    return _PointReads(
-        account_by_ean13=compiled(select(*_ACCOUNT_COLUMNS).where(a.c.ean13 == bindparam("ean"))),
-        account_by_ean=compiled(select(*_ACCOUNT_COLUMNS).where(a.c.ean == bindparam("ean"))),
-        open_debts=compiled(select(d.c.id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
-                            .where(d.c.account_id == bindparam("id"), d.c.outstanding_cents > 0)
-                            .order_by(d.c.id)),
-        recent_outflows=compiled(_recent_days(select(t.c.amount_cents + t.c.repaid_cents),
-                                              bindparam("id"))),
-        posting_by_reference=compiled(select(p.c.account_id, p.c.amount_cents, p.c.from_book)
-                                      .where(p.c.reference == bindparam("reference"))),
-    )
 
 
 def check_account_texts(row: AccountInput) -> None:
@@ -356,21 +185,6 @@ def _consumption_error(row: ConsumptionInput, ids: dict[str, int], today: date,
         return "amount", (f"more than {most_cents // 100},{most_cents % 100:02d} € in a day "
                           "(DAY_CONSUMPTION_MAX)")
     return None
-
-
-_SUPPLY = {member.value: member for member in Supply}  # a dict beats Enum() on the hot path
-
-
-def _account_from_row(row) -> _Account:
-    (id_, ean, energy, language, balance, threshold, limiter, supply, pending_since, as_of,
-     topup_at, topup_cents, topup_channel, activated_on) = row
-    return _Account(id_, ean, energy, language, balance, threshold, bool(limiter), _SUPPLY[supply],
-                    from_text(pending_since) if pending_since else None, as_of, topup_at,
-                    topup_cents, topup_channel, activated_on)
-
-
-def _consumption_reference(account_id: int, day: str, revision: int) -> str:
-    return f"consumption:{account_id}:{day}:{revision}"
 
 
 # ---- the imports' staging: their input waits on disk, not on the heap -----------------------
@@ -459,11 +273,11 @@ class _ConsumptionState:
     debt_rows: list[tuple]
     posted_rows: list[tuple]
 
-    def accounts(self) -> dict[int, "_Account"]:
+    def accounts(self) -> dict[int, "Account"]:
         """Built afresh each time: the reckoning changes them, the rows stay as read."""
-        accounts = {row[0]: _account_from_row(row) for row in self.account_rows}
+        accounts = {row[0]: account_from_row(row) for row in self.account_rows}
         for id_, account_id, book, daily, outstanding in self.debt_rows:
-            accounts[account_id].debts.append(_Debt(id_, book, daily, outstanding))
+            accounts[account_id].debts.append(Debt(id_, book, daily, outstanding))
         return accounts
 
     def posted_days(self) -> dict[tuple[int, str], tuple[int, int]]:
@@ -503,7 +317,7 @@ def _consumption_state_statements(one_of=_in_list) -> tuple:
     lock, where compiling them at each batch cost about a third of its time."""
     a, d, t = schema.accounts, schema.debts, schema.consumption_days
     return (
-        select(*_ACCOUNT_COLUMNS).where(one_of(a.c.id, "ids")).order_by(a.c.id),
+        select(*ACCOUNT_COLUMNS).where(one_of(a.c.id, "ids")).order_by(a.c.id),
         select(d.c.id, d.c.account_id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
         .where(one_of(d.c.account_id, "ids"), d.c.outstanding_cents > 0)
         .order_by(d.c.account_id, d.c.id),
@@ -514,12 +328,12 @@ def _consumption_state_statements(one_of=_in_list) -> tuple:
 
 
 @functools.cache
-def _consumption_state_sqlite() -> tuple[_Statement, ...]:
+def _consumption_state_sqlite() -> tuple[Statement, ...]:
     """The same reads for the raw SQLite driver (ConsumptionState.read_sqlite)."""
     dialect = sqlite_dialect(paramstyle="named")
     compiled = [statement.compile(dialect=dialect)
                 for statement in _consumption_state_statements(_in_json_array)]
-    return tuple(_Statement(str(c), dict(c.params)) for c in compiled)
+    return tuple(Statement(str(c), dict(c.params)) for c in compiled)
 
 
 def _by_whole_accounts(rows: list[_StagedDay], size: int) -> Iterator[list[_StagedDay]]:
@@ -554,109 +368,55 @@ class Resident:
 class Ledger:
     """The prepayment ledger over one database."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None,
-                 ndp: NonDisconnectionPeriod | None = None, ean_prefix: str | None = None,
-                 sqlite_file: Path | None = None, listing_engine: AsyncEngine,
+    def __init__(self, store: Store, *, ndp: NonDisconnectionPeriod | None = None,
+                 ean_prefix: str | None = None,
                  day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS,
-                 adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS, background: bool = False):
-        """`background`: a process nobody waits on (an import, the worker): on SQLite its writers
-        let every other process's go first (ledger/turnstile.py)."""
-        self.engine = engine
-        self.background = background
+                 adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS):
+        """`store`: the database as every part of the ledger uses it (ledger/store.py)."""
+        self.store = store
         self.day_consumption_max_cents = day_consumption_max_cents
         self.adjustment_max_cents = adjustment_max_cents
-        # On SQLite the balance line's look-ups bypass the async adapter.
-        self._inline_reads = InlineReader(sqlite_file) if sqlite_file else None
-        # An import's batches and top-ups on SQLite: one hand-over to a thread each, the lock held
-        # ~3 and ~1 ms.
-        self._batch_writes = (ThreadWriter(sqlite_file, urgent=False, background=background)
-                              if sqlite_file else None)
-        # A server's writers go before a background process's, whatever process (turnstile.py).
-        self._turnstile = Turnstile(sqlite_file) if sqlite_file else None
-        # SQLite: in a file of its own, where its records do not wait for these writers.
-        self.trail: AuditTrail = (FileAuditTrail(sqlite_file) if sqlite_file
-                                  else DatabaseAuditTrail(engine))
-        self.outbox = Outbox(self)
-        self.access = Access(self)
-        self.cpas = CpasDesk(self)
-        self.clock = clock or SystemClock()
         self.ndp = ndp or NonDisconnectionPeriod()
         self._ean_prefix = ean_prefix
         self._shared_prefix: str | None = None
-        # One writer at a time in this process: waiting here is cheap, while SQLite's busy
-        # handler sleeps with a growing back-off.
-        self._write_lock = asyncio.Lock()
-        # One residents listing at a time in this process: each sorts a CPAS's accounts, and
-        # more at once would take the cores the balance line answers on.
-        self._listings = asyncio.Semaphore(1)
-        # Residents listings (the sort of a whole CPAS) run on a loop of their own, off the one
-        # that answers the line (ledger/side_loop.py), through an engine of their own: on
-        # SQLite its driver's threads give way (ledger/db.py).
-        self._listing_engine = listing_engine
-        self._listing_loop = SideLoop("saldo-listings")
+        self.outbox = Outbox(store)
+        self.access = Access(store)
+        self.cpas = CpasDesk(store, self)
+        self._reader = account_reader(store)  # the balance line's look-up
 
-    async def _writing_in_thread(self, write: Callable[[sqlite3.Connection], T]) -> T:
-        """SQLite: one write transaction as one function on the raw driver, in one hand-over to
-        the batches' thread — the lock is held only while the function runs."""
-        async with self._write_lock:
-            return await self._batch_writes.run(write)
+    # What the other packages and the tests read of the store.
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.store.engine
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        turnstile = self._turnstile  # SQLite's (ledger/turnstile.py)
-        async with self._write_lock:
-            if turnstile:  # a background writer passes through it, the others hold it to BEGIN
-                await (turnstile.pass_through() if self.background else turnstile.take())
-            try:
-                async with writing(self.engine) as conn:
-                    if turnstile:
-                        turnstile.give_back()
-                    yield conn
-            finally:
-                if turnstile:
-                    turnstile.give_back()
+    @property
+    def clock(self) -> Clock:
+        return self.store.clock
+
+    @property
+    def trail(self) -> AuditTrail:
+        return self.store.trail
 
     @classmethod
-    async def open(cls, database_url: str, **options) -> "Ledger":
-        path = sqlite_path(database_url)
-        if path is not None and not path.parent.is_dir():
-            # Said before connecting: a failed connect leaves aiosqlite a thread to clean up.
-            raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist",
-                               "database.folder_missing", folder=str(path.parent))
-        ledger = cls(create_engine(database_url), sqlite_file=path,
-                     listing_engine=create_engine(database_url, giving_way=True),
-                     **options)
+    async def open(cls, database_url: str, *, clock: Clock | None = None,
+                   background: bool = False, **options) -> "Ledger":
+        """`background`: a process nobody waits on (an import, the worker): on SQLite its
+        writers let every other process's go first (ledger/turnstile.py)."""
+        store = await Store.open(database_url, clock=clock, background=background)
+        ledger = cls(store, **options)
         try:
-            await ledger.upgrade()
-            await ledger.trail.start()  # after the upgrade: it takes over an older file's trail
             # The holiday calendar loads on first use (~100 ms): here, not in a request.
             await asyncio.to_thread(ledger.ndp.load_holidays, ledger.clock.now())
-            if ledger._batch_writes:
-                await ledger._batch_writes.start()  # at the opener's priority: see its start
         except BaseException:
-            # Closed here, not left to the garbage collector: aiosqlite's threads would then
-            # report to an event loop that may be gone.
-            await ledger.close()
+            await store.close()
             raise
         return ledger
 
     async def close(self) -> None:
-        await self.trail.close()
-        if self._inline_reads:
-            self._inline_reads.close()
-        if self._batch_writes:
-            await self._batch_writes.close()
-        if self._turnstile:
-            self._turnstile.close()
-        if self._listing_loop.started:  # its engine's connections are that loop's
-            await self._listing_loop.close(self._listing_engine.dispose)
-        else:
-            await self._listing_engine.dispose()
-        await self.engine.dispose()
+        await self.store.close()
 
     async def upgrade(self) -> int:
-        async with self._writing() as conn:
-            return await conn.run_sync(schema.upgrade)
+        return await self.store.upgrade()
 
     # ---- finding accounts -------------------------------------------------------------------
 
@@ -665,7 +425,7 @@ class Ledger:
         if self._ean_prefix:
             return self._ean_prefix
         if self._shared_prefix is None:  # a scan of every account: once, until accounts change
-            async with reading(self.engine) as conn:
+            async with self.store.reading() as conn:
                 self._shared_prefix = (await conn.execute(
                     select(func.substr(schema.accounts.c.ean, 1, 5).label("p"))
                     .group_by("p").order_by(func.count().desc()).limit(1))).scalar()
@@ -680,7 +440,7 @@ class Ledger:
         short = {text for text in texts if len(text) == SHORT_LENGTH}
         full = texts - short
         a = schema.accounts
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             # The key column and the ids, as pairs: dict() builds the lookup at C speed.
             by_short = await self._id_lookup(conn, a.c.ean13, short)
             by_full = await self._id_lookup(conn, a.c.ean, full)
@@ -700,39 +460,7 @@ class Ledger:
                                              {"keys": ordered[start:start + CHUNK]})).all())
         return found
 
-    async def _load(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, _Account]:
-        """The accounts' current state and open debts, read inside the write transaction."""
-        if not ids:
-            return {}
-        a, d = schema.accounts, schema.debts
-        low, high = min(ids), max(ids)
-        dense = high - low < 4 * len(ids) + 100  # a range scan then reads few extra rows
-        which_accounts = a.c.id.between(low, high) if dense else a.c.id.in_(sorted(set(ids)))
-        which_debts = d.c.account_id.between(low, high) if dense else d.c.account_id.in_(
-            sorted(set(ids)))
-        accounts = {row[0]: _account_from_row(row) for row in
-                    await fetch_rows(conn, select(*_ACCOUNT_COLUMNS).where(which_accounts))}
-        for id_, account_id, book, daily, outstanding in await fetch_rows(conn, 
-                select(d.c.id, d.c.account_id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
-                .where(which_debts, d.c.outstanding_cents > 0).order_by(d.c.account_id, d.c.id)):
-            if account_id in accounts:
-                accounts[account_id].debts.append(_Debt(id_, book, daily, outstanding))
-        return accounts
-
-    async def _load_one(self, conn: AsyncConnection, ean_text: str) -> _Account | None:
-        ean = short_or_full(ean_text)
-        a = schema.accounts
-        column = a.c.ean13 if len(ean) == SHORT_LENGTH else a.c.ean
-        row = (await conn.execute(select(a.c.id).where(column == ean))).first()
-        return (await self._load(conn, [row[0]]))[row[0]] if row else None
-
-    async def _must_load(self, conn: AsyncConnection, ean_text: str) -> _Account:
-        account = await self._load_one(conn, ean_text)
-        if account is None:
-            raise UnknownAccount(ean_text)
-        return account
-
-    def _settle(self, writes: _Writes, account: _Account, new_balance: int, now: datetime,
+    def _settle(self, writes: Writes, account: Account, new_balance: int, now: datetime,
                 at: str) -> None:
         if account.supply is Supply.ON and not crosses_a_line(
                 account.balance_cents, new_balance, account.threshold_cents):
@@ -765,11 +493,11 @@ class Ledger:
             # WRITE_BATCH and _consumption_chunk).
             size = WRITE_BATCH if self.engine.dialect.name == "sqlite" else CHUNK
             while chunk := waiting.fetchmany(size):
-                async with self._writing() as conn:
+                async with self.store.writing() as conn:
                     await self._import_account_chunk(
                         conn, [pickle.loads(row) for (row,) in chunk], report)
         report.errors.sort(key=lambda error: error.line or 0)
-        if report.posted:
+        if report.new:
             self._shared_prefix = None
         return report
 
@@ -809,20 +537,15 @@ class Ledger:
                 raise InvalidInput("ean", "give the 18 digits: no network prefix is known yet",
                                    "ean.prefix_unknown")
             ean = with_prefix(prefix, ean)
-        if row.energy not in ENERGIES:
-            raise InvalidInput("energy", f"{row.energy!r} is not one of {', '.join(ENERGIES)}",
-                               "energy.unknown", value=row.energy)
-        if row.language not in LANGUAGES:
-            raise InvalidInput("language", f"{row.language!r} is not one of {', '.join(LANGUAGES)}",
-                               "language.unknown", value=row.language)
+        known("energy", row.energy, ENERGIES)
+        known("language", row.language, LANGUAGES)
         if row.power_limiter and row.energy == "gas":
             raise InvalidInput("power_limiter", "only an electricity meter has a power limiter",
                                "power_limiter.not_electricity")
-        notify = row.notify or ("sms+email" if row.mobile and row.email else
-                                "sms" if row.mobile else "email" if row.email else "none")
-        if notify not in NOTIFY_CHOICES:
-            raise InvalidInput("notify", f"{notify!r} is not one of {', '.join(NOTIFY_CHOICES)}",
-                               "notify.unknown", value=notify)
+        notify = row.notify or (Notify.SMS_AND_EMAIL if row.mobile and row.email else
+                                Notify.SMS if row.mobile else Notify.EMAIL if row.email else
+                                Notify.NONE)
+        known("notify", notify, NOTIFY_CHOICES)
         if "sms" in notify and not row.mobile:
             raise InvalidInput("notify", f"{notify!r} needs a mobile number", "notify.needs_mobile",
                                value=notify)
@@ -846,8 +569,8 @@ class Ledger:
                                     report: ImportReport) -> None:
         t = schema.accounts
         existing = {r.ean: r for r in await conn.execute(
-            select(t).where(t.c.ean13.in_([row.ean[-SHORT_LENGTH:] for row in rows])))}
-        taken_13 = {ean[-SHORT_LENGTH:]: ean for ean in existing}
+            select(t).where(t.c.ean13.in_([short_code(row.ean) for row in rows])))}
+        taken_13 = {short_code(ean): ean for ean in existing}
         now = self.clock.now()
         new: dict[str, AccountInput] = {}
         profile_updates: list[tuple] = []
@@ -855,11 +578,11 @@ class Ledger:
             profile = (row.language, row.name, row.mobile, row.email, row.notify,
                        row.threshold_cents, row.power_limiter, row.cpas)
             old = existing.get(row.ean)
-            if old is None and (taken_13.get(row.ean[-SHORT_LENGTH:], row.ean) != row.ean):
+            if old is None and (taken_13.get(short_code(row.ean), row.ean) != row.ean):
                 report.errors.append(RowError(row.line, "ean", "another EAN ends with the same 13 digits"))
             elif old is None:
                 new[row.ean] = row
-                taken_13[row.ean[-SHORT_LENGTH:]] = row.ean
+                taken_13[short_code(row.ean)] = row.ean
             elif old.energy != row.energy:
                 report.errors.append(RowError(row.line, "energy",
                                               f"this EAN is a {old.energy} meter, not {row.energy}"))
@@ -883,7 +606,7 @@ class Ledger:
         if not new:
             return
         await self._activate(conn, list(new.values()), now)
-        report.posted += len(new)
+        report.new += len(new)
 
     async def _activate(self, conn: AsyncConnection, rows: list[AccountInput], now: datetime) -> None:
         """Activation (seed 003): balance max(B, 20 €), debt max(0, 20 € − B) repaid 1 €/day."""
@@ -898,14 +621,14 @@ class Ledger:
             "ean", "ean13", "energy", "language", "name", "mobile", "email", "notify",
             "threshold_cents", "power_limiter", "cpas", "activated_at", "activated_on",
             "transferred_cents", "balance_cents", "supply", "as_of", "name_key"), (
-            (row.ean, row.ean[-SHORT_LENGTH:], row.energy, row.language, row.name, row.mobile,
+            (row.ean, short_code(row.ean), row.energy, row.language, row.name, row.mobile,
              row.email, row.notify, row.threshold_cents, row.power_limiter, row.cpas, at,
              from_text(at).astimezone(BRUSSELS).date().isoformat(), row.transferred_cents, balance,
              Supply.ON.value, at, name_key(row.name))
             for row, at, _, balance, _ in plans))
         ids = {r.ean: r.id for r in await conn.execute(
             select(t.c.id, t.c.ean).where(t.c.ean.in_([row.ean for row in rows])))}
-        writes = _Writes()
+        writes = Writes()
         debts = []
         for row, at, transferred, balance, debt in plans:
             account_id = ids[row.ean]
@@ -913,11 +636,11 @@ class Ledger:
             writes.post(account_id, "transfer", BUDGET_METER_TRANSFERS, book, transferred, at,
                         f"transfer:{row.ean}")
             if debt:
-                debt_book = f"debt:start:{account_id}"
+                debt_book = start_debt_book(account_id)
                 debts.append((account_id, debt_book, "start_credit", debt, START_CREDIT_DAILY_CENTS,
                               debt, at))
                 writes.post(account_id, "start_credit", debt_book, book, debt, at,
-                            f"start_credit:{row.ean}")
+                            start_credit_reference(row.ean))
             writes.emit(account_id, [PrepaymentActivated(
                 ean=row.ean, energy=row.energy, language=row.language,
                 at=from_text(at), balance_cents=balance, debt_cents=debt,
@@ -973,20 +696,20 @@ class Ledger:
         from — and reckoned again there if one changed meanwhile (a top-up, another import).
         So the lock is held for a few milliseconds at a time: a balance look-up's audit
         record, in this process or another, never waits for a whole chunk."""
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             seen = await self._consumption_state(conn, rows)
         # On PostgreSQL a transaction costs more (36 ms for 100 rows here) and the line's audit
         # appends do not take the writers' lock: there, short batches only made top-ups wait.
-        size = WRITE_BATCH if self._batch_writes else len(rows)
+        size = WRITE_BATCH if self.store.raw_writes else len(rows)
         for batch in _by_whole_accounts(rows, size):
             before = seen.of(batch)
             done = ImportReport()
             writes = self._consumption_writes(batch, before, done)
-            if self._batch_writes:  # SQLite: read again, checked and written in one hand-over
-                done = await self._writing_in_thread(functools.partial(
+            if self.store.raw_writes:  # SQLite: read again, checked and written in one hand-over
+                done = await self.store.writing_raw(functools.partial(
                     self._write_consumption_sqlite, batch, before, writes, done))
             else:
-                async with self._writing() as conn:
+                async with self.store.writing() as conn:
                     now = await self._consumption_state(conn, batch)
                     if now != before:
                         done = ImportReport()
@@ -995,7 +718,7 @@ class Ledger:
             report.add(done)
 
     def _write_consumption_sqlite(self, batch: list[_StagedDay], before: "_ConsumptionState",
-                                  writes: "_Writes", done: ImportReport,
+                                  writes: "Writes", done: ImportReport,
                                   conn: sqlite3.Connection) -> ImportReport:
         """In the write transaction, on the raw SQLite driver: through SQLAlchemy's async
         adapter a batch took some twenty hand-overs to the driver's thread, ~3.5 ms of the ~6
@@ -1017,10 +740,10 @@ class Ledger:
                                    for statement in _consumption_state_statements()])
 
     def _consumption_writes(self, rows: list[_StagedDay], state: "_ConsumptionState",
-                            report: ImportReport) -> "_Writes":
+                            report: ImportReport) -> "Writes":
         accounts = state.accounts()
         posted = state.posted_days()
-        writes = _Writes()
+        writes = Writes()
         now = self.clock.now()
         at = to_text(now)
         for row in rows:  # one row per (account, day): the staging made sure
@@ -1038,9 +761,9 @@ class Ledger:
             book = balance_book(account_id)
             if before:  # a correction: reverse the day's posting, post the new amount
                 old_amount, old_revision = before
-                old_reference = _consumption_reference(account_id, day, old_revision)
+                old_reference = consumption_reference(account_id, day, old_revision)
                 writes.post(account_id, "reversal", ENERGY_SOLD, book, old_amount, at,
-                            f"reversal:{old_reference}", day, old_reference)
+                            reversal_reference(old_reference), day, old_reference)
                 balance += old_amount
                 revision = old_revision + 1
                 writes.changed_days.append((row.amount_cents, revision, row.quantity, row.unit,
@@ -1053,16 +776,16 @@ class Ledger:
                     take = min(debt.daily_cents, debt.outstanding_cents)
                     if take > 0:
                         writes.post(account_id, "repayment", book, debt.book, take, at,
-                                    f"repayment:{debt.book}:{day}", day)
+                                    repayment_reference(debt.book, day), day)
                         debt.outstanding_cents -= take
                         writes.debts[debt.id] = debt
                         repaid += take
                 balance -= repaid
                 writes.new_days.append((account_id, day, row.amount_cents, repaid, revision,
                                         row.quantity, row.unit))
-                report.posted += 1
+                report.new += 1
             writes.post(account_id, "consumption", book, ENERGY_SOLD, row.amount_cents, at,
-                        _consumption_reference(account_id, day, revision), day)
+                        consumption_reference(account_id, day, revision), day)
             balance -= row.amount_cents
             if balance < -LARGEST_CENTS:
                 report.errors.append(RowError(row.line, "amount", "the balance cannot go lower"))
@@ -1096,9 +819,7 @@ class Ledger:
 
     async def _top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
                       reason: str | None, *, actor: str, issuer: str | None) -> TopUpResult:
-        if channel not in TOPUP_CHANNELS:
-            raise InvalidInput("channel", f"{channel!r} is not one of {', '.join(TOPUP_CHANNELS)}",
-                               "channel.unknown", value=channel)
+        known("channel", channel, TOPUP_CHANNELS)
         reference = (reference or "").strip()
         if not reference:
             raise InvalidInput("reference", "a top-up needs its payment reference",
@@ -1107,7 +828,7 @@ class Ledger:
         check_text("reason", reason)
         if issuer is not None:
             check_text("issuer", issuer)
-        if channel == "agent":
+        if channel == AGENT:
             if amount_cents == 0:
                 raise InvalidInput("amount", "an agent's adjustment cannot be zero",
                                    "amount.zero_adjustment")
@@ -1132,13 +853,13 @@ class Ledger:
             raise InvalidInput("reference", "must identify this payment (a receipt or "
                                "transaction number), not a meter (13 or 18 digits)",
                                "reference.is_the_meter")
-        key = f"topup:{channel}@{issuer}:{reference}" if issuer else f"topup:{channel}:{reference}"
-        if self._batch_writes:  # SQLite: the whole transaction in one hand-over to a thread
-            ean, result = await self._writing_in_thread(functools.partial(
+        key = str(TopUpReference(channel, reference, issuer))
+        if self.store.raw_writes:  # SQLite: the whole transaction in one hand-over to a thread
+            ean, result = await self.store.writing_raw(functools.partial(
                 self._top_up_sqlite, ean_text, amount_cents, channel, reference, key, reason))
         else:
-            async with self._writing() as conn:
-                account = await self._must_load(conn, ean_text)
+            async with self.store.writing() as conn:
+                account = await must_load(conn, ean_text)
                 p = schema.postings
                 earlier = (await conn.execute(
                     select(p.c.account_id, p.c.amount_cents, p.c.from_book)
@@ -1158,7 +879,7 @@ class Ledger:
         """_top_up's transaction on the raw SQLite driver: the write lock is held ~1 ms, where
         SQLAlchemy's async adapter took some fifty hand-overs between threads and held it 7 ms —
         and a balance-line answer waits for it (bench/line_isolation.py)."""
-        statements = _point_read_statements()
+        statements = point_read_statements()
         account = statements.account(conn, short_or_full(ean_text))
         if account is None:
             raise UnknownAccount(ean_text)
@@ -1168,12 +889,12 @@ class Ledger:
         writes.flush_sqlite(conn)
         return account.ean, result
 
-    def _top_up_writes(self, account: _Account, earlier: tuple | None, amount_cents: int,
+    def _top_up_writes(self, account: Account, earlier: tuple | None, amount_cents: int,
                        channel: str, reference: str, key: str, reason: str | None
-                       ) -> tuple[_Writes, TopUpResult]:
+                       ) -> tuple[Writes, TopUpResult]:
         """What a top-up writes, given the account and the posting already under its key (its
         account, amount and source book), if any: nothing but the audit record for a replay."""
-        writes = _Writes()
+        writes = Writes()
         if earlier:
             earlier_account, earlier_amount, earlier_from = earlier
             signed = earlier_amount if earlier_from != balance_book(account.id) else -earlier_amount
@@ -1182,7 +903,7 @@ class Ledger:
             return writes, TopUpResult(account.balance_cents, replayed=True)
         now = self.clock.now()
         at = to_text(now)
-        source = AGENT_ADJUSTMENTS if channel == "agent" else topup_book(channel)
+        source = AGENT_ADJUSTMENTS if channel == AGENT else topup_book(channel)
         writes.post(account.id, "topup", source, balance_book(account.id), amount_cents, at, key,
                     detail=reason)
         new_balance = account.balance_cents + amount_cents
@@ -1219,9 +940,9 @@ class Ledger:
         if amount_cents > LARGEST_CENTS:
             raise InvalidInput("amount", "lies beyond what the ledger holds", "amount.out_of_range",
                                low_cents=1, high_cents=LARGEST_CENTS)
-        async with self._writing() as conn:
-            account = await self._must_load(conn, ean_text)
-            book = f"debt:plan:{account.id}:{reference.strip()}"
+        async with self.store.writing() as conn:
+            account = await must_load(conn, ean_text)
+            book = plan_debt_book(account.id, reference.strip())
             d = schema.debts
             earlier = (await conn.execute(select(d.c.principal_cents, d.c.daily_cents)
                                           .where(d.c.book == book))).first()
@@ -1234,8 +955,8 @@ class Ledger:
                                         "daily_cents", "outstanding_cents", "created_at"),
                               [(account.id, book, "payment_plan", amount_cents, daily_cents,
                                 amount_cents, at)])
-            writes = _Writes()
-            writes.post(account.id, "debt", book, PRIOR_DEBTS, amount_cents, at, f"plan:{book}")
+            writes = Writes()
+            writes.post(account.id, "debt", book, PRIOR_DEBTS, amount_cents, at, plan_reference(book))
             await writes.flush(conn)
             return True
 
@@ -1244,12 +965,12 @@ class Ledger:
     async def tick(self) -> int:
         """Cut off the meters whose non-disconnection period has ended. Returns how many."""
         now = self.clock.now()
-        async with self._writing() as conn:
-            rows = await conn.execute(select(*_ACCOUNT_COLUMNS).where(
+        async with self.store.writing() as conn:
+            rows = await conn.execute(select(*ACCOUNT_COLUMNS).where(
                 schema.accounts.c.supply == Supply.PENDING.value))
-            writes = _Writes()
+            writes = Writes()
             for row in rows:
-                account = _account_from_row(row)
+                account = account_from_row(row)
                 meter, events = end_pending(account.meter, now, self.ndp)
                 if events:
                     account.apply(meter)
@@ -1268,14 +989,14 @@ class Ledger:
         except InvalidInput:
             await self.audit(actor=actor, action=purpose, ean=None, outcome="invalid", detail=detail)
             raise
-        account, outflows = await self._account_and_outflows(ean)
+        account, outflows = await self._reader.account_and_outflows(ean)
         await self.audit(actor=actor, action=purpose, ean=account.ean if account else ean,
                          outcome="found" if account else "unknown", detail=detail)
         if account is None:
             raise UnknownAccount(ean_text)
         return self._view_of(account, outflows)
 
-    def _view_of(self, account: _Account, outflows: list[int]) -> BalanceView:
+    def _view_of(self, account: Account, outflows: list[int]) -> BalanceView:
         debts = [(debt.outstanding_cents, debt.daily_cents) for debt in account.debts]
         last = None
         if account.last_topup_at:
@@ -1290,56 +1011,41 @@ class Ledger:
         the order asked (who needs help first by default); the search, the order and the
         counts by state are the database's (ledger.cpas), so a request reads `limit` accounts
         whatever the CPAS's size. The look is audited: one record per resident shown."""
-        async with self._listings:
-            page, eans = await self._listing_loop.run(lambda: self._read_residents(
-                cpas, sort=sort, query=query, offset=offset, limit=limit))
+        page, eans = await self.store.reading_aside(lambda conn: self._read_residents(
+            conn, cpas, sort=sort, query=query, offset=offset, limit=limit))
         # Each resident shown is a view of that resident's data: one record each, in one write.
         at = to_text(self.clock.now())
         await self.trail.record_many([(at, actor, "cpas-residents", ean, "listed", cpas)
                                       for ean in eans])
         return page
 
-    async def _read_residents(self, cpas: str, *, sort: str, query: str, offset: int,
-                              limit: int) -> tuple["ResidentsPage", list[str]]:
+    async def _read_residents(self, conn: AsyncConnection, cpas: str, *, sort: str, query: str,
+                              offset: int, limit: int) -> tuple["ResidentsPage", list[str]]:
         """The page, and its residents' EANs: on the listings' loop, through their engine."""
         from .cpas import ResidentsPage, residents_order
         a, t = schema.accounts, schema.consumption_days
-        async with reading(self._listing_engine) as conn:
-            ids, total, counts = await residents_order(self, conn, cpas, sort=sort, query=query,
-                                                       offset=offset, limit=limit)
-            names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
-            accounts = await self._load(conn, ids)
-            newest_first = func.row_number().over(partition_by=t.c.account_id,
-                                                  order_by=t.c.day.desc()).label("n")
-            recent = (select(t.c.account_id, (t.c.amount_cents + t.c.repaid_cents).label("out"),
-                             newest_first).where(t.c.account_id.in_(ids)).subquery())
-            outflows: dict[int, list[int]] = {id_: [] for id_ in ids}
-            for account_id, out in await fetch_rows(conn, select(recent.c.account_id, recent.c.out)
-                                                    .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
-                                                    .order_by(recent.c.account_id, recent.c.n)):
-                outflows[account_id].append(out)
+        ids, total, counts = await residents_order(self, conn, cpas, sort=sort, query=query,
+                                                   offset=offset, limit=limit)
+        names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
+        accounts = await load_accounts(conn, ids)
+        newest_first = func.row_number().over(partition_by=t.c.account_id,
+                                              order_by=t.c.day.desc()).label("n")
+        recent = (select(t.c.account_id, (t.c.amount_cents + t.c.repaid_cents).label("out"),
+                         newest_first).where(t.c.account_id.in_(ids)).subquery())
+        outflows: dict[int, list[int]] = {id_: [] for id_ in ids}
+        for account_id, out in await fetch_rows(conn, select(recent.c.account_id, recent.c.out)
+                                                .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
+                                                .order_by(recent.c.account_id, recent.c.n)):
+            outflows[account_id].append(out)
         page = ResidentsPage([Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
                               for id_ in ids], total, counts, offset, limit)
         return page, [accounts[id_].ean for id_ in ids]
 
-    async def _account_and_outflows(self, ean: str) -> tuple[_Account | None, list[int]]:
-        """One account with its open debts, and what left its balance on each of the last posted
-        days, newest first — in one snapshot."""
-        if self._inline_reads:
-            statements = _point_read_statements()
-            return await self._inline_reads.run(lambda conn: statements.read(conn, ean))
-        async with reading(self.engine) as conn:
-            account = await self._load_one(conn, ean)
-            if account is None:
-                return None, []
-            t = schema.consumption_days
-            return account, [amount + repaid for amount, repaid in await fetch_rows(
-                conn, _recent_days(select(t.c.amount_cents, t.c.repaid_cents), account.id))]
-
     async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
                     detail: str | None = None) -> None:
         """Returns once the record is committed (grouped with the others that came meanwhile)."""
-        await self.trail.record(self.clock.now(), actor, action, ean, outcome, detail)
+        await self.store.audit(actor=actor, action=action, ean=ean, outcome=outcome,
+                               detail=detail)
 
     async def lookups_by(self, actor: str, action: str, since: datetime) -> list[Lookup]:
         """What one actor looked up since a moment, oldest first, as the audit trail has it. The
@@ -1352,7 +1058,7 @@ class Ledger:
 
     async def events_after(self, after_id: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
         e = schema.events
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             rows = await conn.execute(select(e.c.id, e.c.name, e.c.payload)
                                       .where(e.c.id > after_id).order_by(e.c.id).limit(limit))
             return [(r.id, event_from_row(r.name, r.payload)) for r in rows]
@@ -1360,7 +1066,7 @@ class Ledger:
     async def trial_balance(self) -> dict[str, int]:
         """Every book's total (money in minus money out). They sum to zero."""
         p = schema.postings
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             totals: Counter[str] = Counter()
             for r in await conn.execute(select(p.c.to_book, func.sum(p.c.amount_cents))
                                         .group_by(p.c.to_book)):
@@ -1373,7 +1079,7 @@ class Ledger:
     async def cached_balances(self) -> dict[str, int]:
         """Each book as the accounts and debts tables cache it, to compare with trial_balance()."""
         a, d = schema.accounts, schema.debts
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             cached = {balance_book(r.id): r.balance_cents
                       for r in await conn.execute(select(a.c.id, a.c.balance_cents))}
             cached.update({r.book: -r.outstanding_cents
@@ -1383,7 +1089,7 @@ class Ledger:
     async def ready(self) -> tuple[bool, str]:
         """Whether the database answers and its schema is this code's: (ready, why not)."""
         try:
-            async with reading(self.engine) as conn:
+            async with self.store.reading() as conn:
                 version = await conn.run_sync(schema.current_version)
         except Exception as error:  # any driver's failure means the same: not ready
             return False, f"database unreachable ({type(error).__name__})"
@@ -1392,22 +1098,22 @@ class Ledger:
         return True, "ok"
 
     async def count_accounts(self) -> int:
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             return (await conn.execute(select(func.count()).select_from(schema.accounts))).scalar_one()
 
     async def count_consumption_days(self) -> int:
         """Posted consumption days, every account's (a day corrected is still one day)."""
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             return (await conn.execute(
                 select(func.count()).select_from(schema.consumption_days))).scalar_one()
 
     async def get_meta(self, key: str) -> str | None:
         m = schema.meta
-        async with reading(self.engine) as conn:
+        async with self.store.reading() as conn:
             return (await conn.execute(select(m.c.value).where(m.c.key == key))).scalar()
 
     async def set_meta(self, key: str, value: str) -> None:
         m = schema.meta
-        async with self._writing() as conn:
+        async with self.store.writing() as conn:
             await conn.execute(m.delete().where(m.c.key == key))
             await conn.execute(m.insert().values(key=key, value=value))

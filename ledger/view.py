@@ -6,6 +6,7 @@ from typing import Any
 
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS
+from .ean import short_code
 from .rules import (
     Meter,
     State,
@@ -46,6 +47,11 @@ class BalanceView:
     # What flows out a day (consumption and repayments), the last 7 posted days' average in whole
     # cents rounded up; None without data or when nothing flows out. The line says days to 0 from it.
     average_daily_outflow_cents: int | None = None
+
+    @property
+    def ean13(self) -> str:
+        """The code's last 13 digits, as the customer knows it."""
+        return short_code(self.ean)
 
     def to_json(self) -> dict[str, Any]:
         # Not asdict(): it deep-copies every value, and a residents page makes fifty of these.

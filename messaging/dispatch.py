@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from ledger import Clock, GaveUp, Ledger, OutboxMessage, Postponed, Retry, Sent
+from ledger import DEFAULT_LEASE, Clock, GaveUp, Ledger, OutboxMessage, Postponed, Retry, Sent
 from ledger.groupcommit import GroupCommit
 
 from .errors import PermanentFailure, TemporaryFailure
@@ -50,7 +50,7 @@ class Dispatcher:
                  sms: SmsSender, mail: MailSender, sms_rate: SendRate, mail_rate: SendRate,
                  backoff: Backoff = Backoff(), clock: Clock | None = None,
                  rng: random.Random | None = None, batch: int = 200,
-                 lease: timedelta = timedelta(minutes=2)):
+                 lease: timedelta = DEFAULT_LEASE):
         self.ledger = ledger
         self.templates = templates
         self.router = router

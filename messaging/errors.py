@@ -17,9 +17,10 @@ they are not copied into it, and the library's exception is not chained either).
 the provider's error code (Twilio's, e.g. 21211, or the SMTP reply code) and `status` the
 HTTP status, each None where there is none.
 
-`TemporaryFailure.maybe_sent` is True when the provider may have accepted the message even
-though no answer said so (a timeout or a dropped connection after the request went out, a
-5xx): retrying blindly could send it twice, so first look for it (`TwilioSms.find_sent`).
+A TemporaryFailure may come after the provider accepted the message (a timeout or a dropped
+connection after the request went out, a 5xx): retrying blindly could send it twice. The
+outbox keeps no record of how each attempt failed, so before every retry of an SMS the
+dispatcher looks for it (`TwilioSms.find_sent`), whatever the failure was.
 """
 
 
@@ -38,12 +39,7 @@ class SendError(Exception):
 
 
 class TemporaryFailure(SendError):
-    """Retry later. `maybe_sent`: the provider may have the message all the same (see above)."""
-
-    def __init__(self, reason: str, *, code: int | None = None, status: int | None = None,
-                 maybe_sent: bool = False):
-        super().__init__(reason, code=code, status=status)
-        self.maybe_sent = maybe_sent
+    """Retry later; the provider may have the message all the same (see above)."""
 
 
 class PermanentFailure(SendError):

@@ -12,23 +12,21 @@ and one that HTML-escapes every value (the html part).
 """
 
 import contextvars
-import functools
 import itertools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 import jinja2
 import jinja2.meta
-from babel.dates import format_datetime, get_day_names
-from babel.numbers import format_currency
+from babel.dates import get_day_names
 
-from ledger.clock import BRUSSELS, utc
+from ledger import AUDIENCES, ENERGIES, LANGUAGES, Audience
+from ledger.clock import BRUSSELS
 from ledger.ean import masked
 from ledger.events import EVENT_TYPES, Event
 from ledger.rules import (
@@ -36,34 +34,18 @@ from ledger.rules import (
     TopUpOutcome, emergency_credit_left_cents, usable_before_disconnection_cents,
 )
 
-LANGUAGES = ("fr", "nl", "de")
-AUDIENCES = ("customer", "cpas")
-ENERGIES = ("electricity", "gas")
-SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "Disconnected", "PowerLimited"})
+from wording import BABEL_LOCALES, PUBLIC_FACTS, LocaleError, date_time, money, short_date_time
+
+from .routing import SERIOUS_EVENTS
+
 
 GSM_CODEC = "gsm03.38"
 SMS_MAX_SEPTETS = 306  # two concatenated segments of 153
 LAYOUT = "_layout.html.j2"
 EMAIL_BLOCKS = ("subject", "text", "html")
 
-BABEL_LOCALES = {"fr": "fr_BE", "nl": "nl_BE", "de": "de_BE"}
-DATE_TIME_PATTERNS = {
-    "fr": "EEEE d MMMM y 'à' HH:mm",
-    "nl": "EEEE d MMMM y 'om' HH:mm",
-    "de": "EEEE, d. MMMM y 'um' HH:mm",
-}
-SHORT_DATE_TIME_PATTERNS = {  # no month names: French "août" and "décembre" are not GSM-7
-    "fr": "EEEE dd/MM 'à' HH:mm",
-    "nl": "EEEE dd/MM 'om' HH:mm",
-    "de": "EEEE, dd.MM. 'um' HH:mm",
-}
-
 TEMPLATE_GLOBALS = {
-    "customer_service": "078/15.78.01",
-    "balance_line": "0800/92.424",
-    "gas_leak_line": "0800/87.087",
-    "topup_site": "recharger.ores.be",
-    "topup_points_site": "info.ores.be/ou-recharger",
+    **PUBLIC_FACTS,
     "topup_min_cents": TOPUP_MIN_CENTS,
     "topup_max_cents": TOPUP_MAX_CENTS,
     "emergency_credit_cents": EMERGENCY_CREDIT_CENTS,
@@ -85,10 +67,6 @@ LONGEST_CHANNEL = "transfer"
 REHEARSAL_EAN = "541449999999999999"
 
 
-class TemplateProblem(Exception):
-    """A message template is missing, does not compile or does not render."""
-
-
 @dataclass(frozen=True)
 class Email:
     subject: str
@@ -96,8 +74,8 @@ class Email:
     html: str
 
 
-def template_name(event_name: str, channel: str, audience: str = "customer") -> str:
-    prefix = "cpas_" if audience == "cpas" else ""
+def template_name(event_name: str, channel: str, audience: str = Audience.CUSTOMER) -> str:
+    prefix = "cpas_" if audience == Audience.CPAS else ""
     return f"{prefix}{event_name}.{channel}.j2"
 
 
@@ -105,7 +83,7 @@ def required_templates() -> list[str]:
     names = [LAYOUT]
     for event_name in EVENT_TYPES:
         for audience in AUDIENCES:
-            if audience == "customer" or event_name in SERIOUS_EVENTS:
+            if audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS:
                 names += [template_name(event_name, channel, audience) for channel in ("sms", "email")]
     return names
 
@@ -118,23 +96,6 @@ def sms_text(text: str) -> str:
 def septets(sms: str) -> int:
     """GSM-7 length; an extension character such as € counts two. Raises if not GSM-7."""
     return len(sms.encode(GSM_CODEC))
-
-
-@functools.lru_cache(maxsize=4096)  # Babel takes ~80 µs a call; amounts repeat (thresholds…)
-def money(cents: int, language: str) -> str:
-    return format_currency(Decimal(cents) / 100, "EUR", locale=BABEL_LOCALES[language])
-
-
-def date_time(moment: datetime, language: str) -> str:
-    """E-mail form, Brussels time: "lundi 12 octobre 2026 à 11:58"."""
-    return format_datetime(utc(moment), DATE_TIME_PATTERNS[language], tzinfo=BRUSSELS,
-                           locale=BABEL_LOCALES[language])
-
-
-def short_date_time(moment: datetime, language: str) -> str:
-    """SMS form, Brussels time: "lundi 12/10 à 11:58"."""
-    return format_datetime(utc(moment), SHORT_DATE_TIME_PATTERNS[language], tzinfo=BRUSSELS,
-                           locale=BABEL_LOCALES[language])
 
 
 def _tidy_text(text: str) -> str:
@@ -234,16 +195,16 @@ class MessageTemplates:
         """Whether a message exists: every event for the customer, serious ones for a CPAS."""
         if event_name not in EVENT_TYPES or audience not in AUDIENCES:
             return False
-        return audience == "customer" or event_name in SERIOUS_EVENTS
+        return audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS
 
-    def sms(self, event: Event, *, audience: str = "customer", language: str | None = None) -> str:
+    def sms(self, event: Event, *, audience: str = Audience.CUSTOMER, language: str | None = None) -> str:
         """One line of GSM-7 text; at most SMS_MAX_SEPTETS for templates that load() accepted."""
         language = _language(event, language)
         template = self._template(self._plain, language, event.name, "sms", audience)
         with _rendering_of(_context(event, audience)) as context:
             return sms_text(template.render(context))
 
-    def email(self, event: Event, *, audience: str = "customer", language: str | None = None) -> Email:
+    def email(self, event: Event, *, audience: str = Audience.CUSTOMER, language: str | None = None) -> Email:
         language = _language(event, language)
         plain = self._template(self._plain, language, event.name, "email", audience)
         html = self._template(self._html, language, event.name, "email", audience)
@@ -278,15 +239,15 @@ class MessageTemplates:
 
 def _read_folder(folder: Path) -> dict[str, str]:
     if not folder.is_dir():
-        raise TemplateProblem(f"{folder}: no such folder of message templates")
+        raise LocaleError(f"{folder}: no such folder of message templates")
     sources = {path.name: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.j2"))}
     required = required_templates()
     for name in required:
         if name not in sources:
-            raise TemplateProblem(f"{folder / name}: missing; every language needs {name}")
+            raise LocaleError(f"{folder / name}: missing; every language needs {name}")
     for name in sources:
         if name not in required and not name.startswith("_"):
-            raise TemplateProblem(
+            raise LocaleError(
                 f"{folder / name}: not the name of any message (like LowCredit.sms.j2 or "
                 f"cpas_Disconnected.email.j2; CPAS messages exist only for {', '.join(sorted(SERIOUS_EVENTS))})")
     return sources
@@ -296,7 +257,7 @@ def _compile(env: jinja2.Environment, folder: Path, name: str) -> None:
     try:
         env.get_template(name)
     except jinja2.TemplateSyntaxError as error:
-        raise TemplateProblem(f"{folder / (error.name or name)}, line {error.lineno}: {error.message}") from error
+        raise LocaleError(f"{folder / (error.name or name)}, line {error.lineno}: {error.message}") from error
 
 
 def _check_email_shape(env: jinja2.Environment, folder: Path) -> None:
@@ -305,21 +266,21 @@ def _check_email_shape(env: jinja2.Environment, folder: Path) -> None:
             continue
         missing = [block for block in EMAIL_BLOCKS if block not in env.get_template(name).blocks]
         if missing:
-            raise TemplateProblem(f"{folder / name}: needs the block(s) {', '.join(missing)}")
+            raise LocaleError(f"{folder / name}: needs the block(s) {', '.join(missing)}")
         parents = jinja2.meta.find_referenced_templates(env.parse(env.loader.get_source(env, name)[0]))
         if LAYOUT not in set(parents):
-            raise TemplateProblem(f"{folder / name}: must extend {LAYOUT}")
+            raise LocaleError(f"{folder / name}: must extend {LAYOUT}")
 
 
 def _check_sms(sms: str, where: Path) -> None:
     try:
         length = septets(sms)
     except UnicodeEncodeError as error:
-        raise TemplateProblem(
+        raise LocaleError(
             f"{where}: {sms[error.start]!r} cannot be sent in an SMS (not GSM-7); "
             f"write the word without it, e.g. 'Belgie', or reword: {sms!r}") from error
     if length > SMS_MAX_SEPTETS:
-        raise TemplateProblem(
+        raise LocaleError(
             f"{where}: {length} GSM-7 characters with the longest values, more than {SMS_MAX_SEPTETS} "
             f"(two SMS): {sms!r}")
 
@@ -328,7 +289,7 @@ def _all_messages() -> Iterator[tuple[str, str, str]]:
     for language in LANGUAGES:
         for event_name in EVENT_TYPES:
             for audience in AUDIENCES:
-                if audience == "customer" or event_name in SERIOUS_EVENTS:
+                if audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS:
                     yield language, event_name, audience
 
 
@@ -336,10 +297,10 @@ def _all_messages() -> Iterator[tuple[str, str, str]]:
 def _naming(where: Path) -> Iterator[None]:
     try:
         yield
-    except TemplateProblem:
+    except LocaleError:
         raise
     except Exception as error:  # an undefined name, a filter given the wrong value, a missing import
-        raise TemplateProblem(f"{where}: does not render ({type(error).__name__}: {error})") from error
+        raise LocaleError(f"{where}: does not render ({type(error).__name__}: {error})") from error
 
 
 def _longest_moment(language: str) -> datetime:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from ledger import BRUSSELS, Contacts, Event, NewMessage
+from ledger import BRUSSELS, Audience, Contacts, Event, NewMessage
 
 # Sent at once, day or night, and to the CPAS too.
 SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "Disconnected",
@@ -79,18 +79,18 @@ class Router:
     def due(self, event_name: str, audience: str, moment: datetime) -> datetime:
         """When a message may go out, from `moment` on: an informative one (low credit, a
         welcome) to a customer waits for the end of quiet hours; the rest go at once."""
-        if audience == "customer" and event_name not in AT_ONCE_EVENTS and self.quiet_hours:
+        if audience == Audience.CUSTOMER and event_name not in AT_ONCE_EVENTS and self.quiet_hours:
             return self.quiet_hours.end_after(moment)
         return moment
 
     def plan(self, event: Event, contacts: Contacts, now: datetime) -> Iterator[NewMessage]:
         if now - event.at > STALE_AFTER:
             return
-        not_before = self.due(event.name, "customer", now)
+        not_before = self.due(event.name, Audience.CUSTOMER, now)
         for channel, address in channels_for(contacts):
-            yield NewMessage("customer", channel, address, contacts.language, not_before)
+            yield NewMessage(Audience.CUSTOMER, channel, address, contacts.language, not_before)
         cpas = contacts.cpas
         if cpas and event.name in SERIOUS_EVENTS:
             for channel, address in (("sms", cpas.mobile), ("email", cpas.email)):
                 if address:
-                    yield NewMessage("cpas", channel, address, cpas.language, now)
+                    yield NewMessage(Audience.CPAS, channel, address, cpas.language, now)

@@ -22,7 +22,8 @@ Three things the library does not do the way a gateway needs, and how they are h
   RetryClient, which repeats any method, POST included, on a 5xx or an exception: one
   notification could go out twice. The adapter leaves max_retries at None (a plain
   aiohttp.ClientSession, one attempt per request) and does no retrying itself: retrying
-  is the outbox's job, after `find_sent` when the failure says `maybe_sent`.
+  is the outbox's job: before every retry it asks `find_sent` whether an earlier
+  attempt got through.
   The library also gives every request timeout=None, which aiohttp takes as "no timeout at
   all" (the client's own `timeout` is stored and never used), so the adapter's http
   client puts its timeout on every request.
@@ -151,19 +152,16 @@ class TwilioSms:
                 f"Twilio: no connection within {self.timeout:g} s") from None
         except TimeoutError:
             raise TemporaryFailure(
-                f"Twilio: no answer within {self.timeout:g} s (the message may have been sent)",
-                maybe_sent=True) from None
+                f"Twilio: no answer within {self.timeout:g} s (the message may have been sent)") from None
         except aiohttp.ClientConnectorError as error:
             raise TemporaryFailure(f"Twilio: cannot connect ({type(error).__name__})") from None
         except aiohttp.ClientError as error:
             raise TemporaryFailure(
-                f"Twilio: {type(error).__name__} (the message may have been sent)",
-                maybe_sent=True) from None
+                f"Twilio: {type(error).__name__} (the message may have been sent)") from None
         except ValueError:  # a 2xx answer that is not JSON
-            raise TemporaryFailure("Twilio: unreadable answer (the message may have been sent)",
-                                   maybe_sent=True) from None
+            raise TemporaryFailure("Twilio: unreadable answer (the message may have been sent)") from None
         if not message.sid:
-            raise TemporaryFailure("Twilio: the answer has no message SID", maybe_sent=True)
+            raise TemporaryFailure("Twilio: the answer has no message SID")
         return message.sid
 
     async def find_sent(self, to: str, body: str, since: datetime) -> str | None:
@@ -225,19 +223,17 @@ def _from_twilio(error: TwilioException) -> SendError:
     if not isinstance(code, int) or code < 10000:  # the library puts the HTTP status there
         code = None                                # when the answer has no Twilio code
     if not isinstance(status, int):
-        return TemporaryFailure(f"Twilio: {type(error).__name__}", code=code, maybe_sent=True)
+        return TemporaryFailure(f"Twilio: {type(error).__name__}", code=code)
     label = f"HTTP {status}" + (f", code {code}" if code else "")
     meaning = RETRYABLE_CODES.get(code) or KNOWN_CODES.get(code)
     reason = f"Twilio refused the message ({label})" + (f": {meaning}" if meaning else "")
     if status >= 500:
-        return TemporaryFailure(f"Twilio failed ({label})", code=code, status=status,
-                                maybe_sent=True)
+        return TemporaryFailure(f"Twilio failed ({label})", code=code, status=status)
     if status in (401, 429) or code in RETRYABLE_CODES:
         return TemporaryFailure(reason, code=code, status=status)
     if 400 <= status < 500:
         return PermanentFailure(reason, code=code, status=status)
-    return TemporaryFailure(f"Twilio: unexpected answer ({label})", code=code, status=status,
-                            maybe_sent=True)
+    return TemporaryFailure(f"Twilio: unexpected answer ({label})", code=code, status=status)
 
 
 __all__ = ["TWILIO_API_URL", "TwilioSms"]

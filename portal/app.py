@@ -6,7 +6,6 @@ double submit: each form carries an HMAC of it), and the chosen language.
 """
 
 import ipaddress
-import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -16,13 +15,12 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from babel.dates import format_date
 from markupsafe import Markup
 from yarl import URL
 
-from ivr.script import balance_script, load_prompts
-from ivr.spoken import load_vocabularies
 from ledger import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
     BalanceView,
     InvalidInput,
     Ledger,
@@ -36,17 +34,16 @@ from ledger import (
 from ledger.access import LoginRefused, Staff
 from ledger.cpas import HISTORY_DAYS, ResidentFile
 from ledger.errors import DEFAULT_REFUSAL, REFUSALS
-from messaging.render import BABEL_LOCALES, date_time, money, short_date_time
+from wording import LocaleError, date_time, day_month, full_date, long_date, money, read_json, short_date_time
 
 from .keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
 
 from .chart import ChartLabels, balance_chart
 from .residents import SORTS, needs_attention
-from .state import Portal, PortalConfig
+from .state import LineWords, Portal, PortalConfig
 
 log = logging.getLogger("saldo.portal")
 
-LANGUAGES = ("fr", "nl", "de")
 SESSION_COOKIE, CSRF_COOKIE, LANGUAGE_COOKIE = "saldo_session", "saldo_csrf", "saldo_lang"
 PUBLIC_PATHS = ("/login", "/language", "/static/")
 PAGE_SIZE = 50  # residents a page of the list
@@ -67,16 +64,15 @@ REFUSAL_PREFIX = "refusal."  # + a ledger refusal's code: its sentence in portal
 def load_texts(locales: Path) -> dict[str, dict[str, str]]:
     """Every language has every key, and a sentence for every refusal the ledger knows: a
     missing one stops the start, naming file and key."""
-    texts = {language: json.loads((locales / language / TEXTS_FILE).read_text(encoding="utf-8"))
-             for language in LANGUAGES}
+    texts = {language: read_json(locales, language, TEXTS_FILE) for language in LANGUAGES}
     untranslated = {REFUSAL_PREFIX + code for code in REFUSALS} - set(texts["fr"])
     if untranslated:
-        raise ValueError(f"{locales / 'fr' / TEXTS_FILE}: no sentence for the refusals "
+        raise LocaleError(f"{locales / 'fr' / TEXTS_FILE}: no sentence for the refusals "
                          f"{', '.join(sorted(untranslated))}")
     for language in LANGUAGES:
         missing = set(texts["fr"]) ^ set(texts[language])
         if missing:
-            raise ValueError(f"{locales / language / TEXTS_FILE}: keys differ from French: "
+            raise LocaleError(f"{locales / language / TEXTS_FILE}: keys differ from French: "
                              f"{', '.join(sorted(missing))}")
     return texts
 
@@ -121,7 +117,7 @@ def _language(request: web.Request) -> str:
     if language in LANGUAGES:
         return language
     accepted = request.headers.get("Accept-Language", "")[:2].lower()
-    return accepted if accepted in LANGUAGES else "fr"
+    return accepted if accepted in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _csrf_secret_ok(secret: str) -> bool:
@@ -142,7 +138,7 @@ def render(request: web.Request, template: str, status: int = 200, **values) -> 
         staff=request.get(STAFF), csrf=portal.sign(_csrf_secret(request), "csrf"),
         money=lambda cents: money(cents, language),
         when=lambda moment: date_time(moment, language),
-        day=lambda day: format_date(day, format="full", locale=BABEL_LOCALES[language]),
+        day=lambda day: full_date(day, language),
         state=lambda view, short=False: state_text(
             view, texts, (lambda moment: short_date_time(moment, language)) if short
             else (lambda moment: date_time(moment, language))),
@@ -394,9 +390,8 @@ def _resident_response(request: web.Request, file: ResidentFile, *, status: int 
     portal = request.app[PORTAL]
     language = _language(request)
     return render(request, "resident.html", status=status, file=file, notice=notice,
-                  back=f"{portal.config.base_path}/residents/{file.view.ean[5:]}",
-                  meaning=balance_script(file.view, portal.words, portal.prompts,
-                                         language=language),
+                  back=f"{portal.config.base_path}/residents/{file.view.ean13}",
+                  meaning=portal.line_words(file.view, language),
                   chart=Markup(_chart(file, portal.texts[language], language)),
                   history_title=history_title(file, portal.texts[language], language),
                   amount=amount, reference=reference, error=error)
@@ -453,7 +448,7 @@ def history_title(file: ResidentFile, texts: Mapping[str, str], language: str) -
     if not file.history or len(file.history) >= HISTORY_DAYS:
         return texts["history"].format(days=HISTORY_DAYS)
     first = file.history[0].day
-    day = format_date(first, format="long", locale=BABEL_LOCALES[language])
+    day = long_date(first, language)
     if language == "fr" and first.day == 1:
         day = "1er" + day[1:]  # "le 1er octobre", as French writes the first of a month
     return texts["history_since_activation"].format(day=day)
@@ -465,12 +460,12 @@ def _chart(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
                          consumption=texts["legend_consumption"], balance=texts["legend_balance"],
                          no_data=texts["no_history"], disconnection=texts["legend_disconnection"])
     return balance_chart(file.history, labels=labels, money=lambda cents: money(cents, language),
-                         short_date=lambda day: format_date(day, format="d/M",
-                                                            locale=BABEL_LOCALES[language]))
+                         short_date=lambda day: day_month(day, language))
 
 
-def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger]
-                      ) -> web.Application:
+def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger],
+                      line_words: Callable[[Path], LineWords]) -> web.Application:
+    """`line_words(locales)`: what the balance line says of a balance, loaded at start."""
     # Forms here are a few fields: nothing bigger is read.
     app = web.Application(middlewares=[security, session], client_max_size=BODY_LIMIT)
 
@@ -480,7 +475,7 @@ def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledg
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
             lstrip_blocks=True)
         app[PORTAL] = Portal(config, load_texts(config.locales), pages, ledger,
-                             load_prompts(config.locales), load_vocabularies(config.locales))
+                             line_words(config.locales))
         yield
 
     app.cleanup_ctx.append(load)

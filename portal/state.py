@@ -10,9 +10,11 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from ivr.script import Prompts
-from ivr.spoken import Vocabulary
-from ledger import Ledger
+from ledger import BalanceView, Ledger
+
+# What the balance line says of a balance, in a language (the line's own sentences, given by
+# the composition root): a resident's page shows staff what the resident hears.
+LineWords = Callable[[BalanceView, str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,7 @@ class Portal:
     texts: Mapping[str, Mapping[str, str]]
     pages: jinja2.Environment
     ledger: Callable[[web.Request], Ledger]
-    prompts: Mapping[str, Prompts]  # the phone line's sentences, said the same way here
-    words: Mapping[str, Vocabulary]
+    line_words: LineWords
 
     def sign(self, value: str, purpose: str) -> str:
         # surrogatepass: a cookie's undecodable bytes (kept as lone surrogates) sign too.

@@ -12,6 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from ivr.app import create_line_app
+from ivr.script import line_words
+from ivr.limits import LookupRules
 from ivr.line import LineConfig
 from ivr.flow import Voice
 from messaging.status import create_status_app
@@ -26,6 +28,7 @@ from .sending import STATUS_MOUNT, open_dispatcher
 from .settings import Settings
 
 log = logging.getLogger("saldo")
+LINE_MOUNT = "/voice"  # the number's voice URL is PUBLIC_BASE_URL + this (README)
 PORTAL_MOUNT = "/cpas"
 API_MOUNT = "/api/v1"
 
@@ -82,8 +85,7 @@ async def _prompt_thread_switching(app: web.Application) -> AsyncIterator[None]:
     sys.setswitchinterval(before)
 
 
-def _balance_line(settings: Settings, clock: Clock,
-                  metrics: observability.Metrics) -> web.Application | None:
+def _balance_line(settings: Settings, metrics: observability.Metrics) -> web.Application | None:
     """The Twilio webhooks, when the line is configured; off (and said so) otherwise."""
     if not (settings.public_base_url and settings.twilio_auth_token):
         log.warning("balance line off: set PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN to answer calls")
@@ -94,12 +96,11 @@ def _balance_line(settings: Settings, clock: Clock,
         public_base_url=settings.public_base_url, auth_token=token,
         caller_hash_key=key.encode(),
         voices={language: Voice(name, code) for language, name, code in settings.voices},
-        locales=locales_dir(settings), lookups_per_hour=settings.lookups_per_hour,
-        unknown_before_lockout=settings.unknown_before_lockout,
-        lockout=timedelta(minutes=settings.lockout_minutes),
-        unknown_codes_per_minute=settings.unknown_codes_per_minute)
-    return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], clock,
-                           metrics)
+        locales=locales_dir(settings),
+        rules=LookupRules(settings.lookups_per_hour, settings.unknown_before_lockout,
+                          timedelta(minutes=settings.lockout_minutes),
+                          settings.unknown_codes_per_minute))
+    return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], metrics)
 
 
 def _portal(settings: Settings) -> web.Application:
@@ -111,7 +112,7 @@ def _portal(settings: Settings) -> web.Application:
     config = PortalConfig(secret=secret.encode(), locales=locales_dir(settings),
                           base_path=PORTAL_MOUNT,
                           secure_cookies=settings.portal_secure_cookies)
-    return create_portal_app(config, lambda request: request.config_dict[keys.LEDGER])
+    return create_portal_app(config, lambda request: request.config_dict[keys.LEDGER], line_words)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
@@ -119,12 +120,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     quiet_malformed_requests()  # a request aiohttp cannot parse: a warning, not a traceback
     metrics = observability.Metrics.create()  # a registry of this app's own
     app = web.Application(middlewares=[
-        observability.webhook_timer(metrics, mounts=("/voice", STATUS_MOUNT))])
+        observability.webhook_timer(metrics, mounts=(LINE_MOUNT, STATUS_MOUNT))])
     app[keys.METRICS] = metrics
     clock = clock or SystemClock()
-    line = _balance_line(settings, clock, metrics)
+    line = _balance_line(settings, metrics)
     if line is not None:
-        app.add_subapp("/voice", line)
+        app.add_subapp(LINE_MOUNT, line)
         # Twilio's SMS delivery reports, signed like the line's webhooks.
         app.add_subapp(STATUS_MOUNT, create_status_app(
             settings.twilio_auth_token, settings.public_base_url,

@@ -21,6 +21,8 @@ from aiohttp import web
 
 from ledger import (
     BRUSSELS,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
     TOPUP_CHANNELS,
     BalanceView,
     Clock,
@@ -43,7 +45,7 @@ from ledger.errors import UnknownAccount
 
 from . import worker
 from .access_log import RouteAccessLogger
-from .app import create_app, locales_dir, open_ledger
+from .app import LINE_MOUNT, create_app, locales_dir, open_ledger
 from .logs import configure_logging
 from .sending import open_dispatcher
 from .settings import Settings, SettingsError
@@ -87,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     cpas.add_argument("cpas", help="the CPAS code, as in the accounts file")
     cpas.add_argument("--mobile", help="a mobile number for SMS")
     cpas.add_argument("--email", help="an e-mail address")
-    cpas.add_argument("--language", choices=("fr", "nl", "de"), default="fr")
+    cpas.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
 
     staff = commands.add_parser("staff", help="CPAS staff accounts for the web pages")
     staff_actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -95,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         "add", help="a new account; the password is read from the terminal (or standard input)")
     staff_add.add_argument("username")
     staff_add.add_argument("--cpas", required=True, help="the CPAS code, as in the accounts file")
-    staff_add.add_argument("--language", choices=("fr", "nl", "de"), default="fr")
+    staff_add.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
     staff_disable = staff_actions.add_parser("disable", help="no more log-ins; sessions end")
     staff_disable.add_argument("username")
 
@@ -401,7 +403,7 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
     phone = Phone(base, auth_token=settings.twilio_auth_token,
                   public_base_url=settings.public_base_url or base, keypad=keypad, hear=hear)
     try:
-        await phone.call()
+        await phone.call(LINE_MOUNT)
     except PhoneError as error:
         raise UsageError(f"the call failed: {error}") from None
     except OSError as error:
@@ -449,7 +451,7 @@ async def _import(ledger: Ledger, kind: str, path: Path, niceness: int) -> int:
 def _print_report(path: Path, kind: str, report: ImportReport, errors: list[RowError]) -> None:
     for error in errors:
         print(f"{path}:{error.line}: {error.field}: {error.message}", file=sys.stderr)
-    parts = [f"{report.posted} new"]
+    parts = [f"{report.new} new"]
     if kind == "consumption":
         parts.append(f"{report.corrected} corrected")
     else:

@@ -21,7 +21,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from ledger import Ledger
-from ledger.outbox import CHANNELS, MESSAGE_STATES
+from ledger import MESSAGE_CHANNELS, MESSAGE_STATES
 
 from .access_log import route_of
 
@@ -124,7 +124,7 @@ class Metrics:
             return
         self.messages.clear()
         for state in MESSAGE_STATES:
-            for channel in CHANNELS:
+            for channel in MESSAGE_CHANNELS:
                 self.messages.labels(state, channel).set(0)
         for (state, channel), count in messages.items():
             self.messages.labels(state, channel).set(count)

@@ -4,11 +4,12 @@ import os
 from collections.abc import Mapping
 from email.utils import parseaddr
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import holidays
 
-from ledger import InvalidInput, NonDisconnectionPeriod
+from ivr.limits import LookupRules
+from ledger import DEFAULT_LEASE, InvalidInput, NonDisconnectionPeriod
 from ledger.contacts import normalise_email, normalise_mobile
 from ledger.limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS
 from ledger.money import format_cents, parse_cents
@@ -33,10 +34,10 @@ class Settings:
     twilio_auth_token: str | None = field(default=None, repr=False)
     caller_hash_key: str | None = field(default=None, repr=False)
     locales_dir: str | None = None
-    lookups_per_hour: int = 20
-    unknown_before_lockout: int = 5
-    lockout_minutes: int = 60
-    unknown_codes_per_minute: int = 30
+    lookups_per_hour: int = LookupRules.lookups_per_hour
+    unknown_before_lockout: int = LookupRules.unknown_before_lockout
+    lockout_minutes: int = LookupRules.lockout // timedelta(minutes=1)
+    unknown_codes_per_minute: int = LookupRules.unknown_codes_per_minute
     twilio_account_sid: str | None = None
     twilio_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
@@ -46,7 +47,7 @@ class Settings:
     sms_per_second: float = 10.0
     mails_per_second: float = 10.0
     send_attempts: int = 8
-    send_lease_seconds: int = 120
+    send_lease_seconds: int = DEFAULT_LEASE // timedelta(seconds=1)
     portal_secret: str | None = field(default=None, repr=False)
     portal_secure_cookies: bool = True
     day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS

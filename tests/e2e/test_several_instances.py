@@ -28,7 +28,7 @@ from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
 from ledger import BRUSSELS, AccountInput, Contacts, Ledger, schema
 from ledger.db import reading
-from ledger.service import ENERGY_SOLD, balance_book, topup_book
+from ledger.books import ENERGY_SOLD, balance_book, topup_book
 from messaging.render import MessageTemplates
 from messaging.routing import SERIOUS_EVENTS, channels_for
 from tests.conftest import make_ean
@@ -278,7 +278,7 @@ async def test_two_servers_and_two_workers_one_killed_send_each_message_once(
             timeout=aiohttp.ClientTimeout(total=60)))
 
         report = await ledger.import_accounts(rows)
-        assert (report.posted, report.errors) == (ACCOUNTS, [])
+        assert (report.new, report.errors) == (ACCOUNTS, [])
         await ledger.outbox.register_cpas_contact(CPAS, mobile=CPAS_MOBILE, email=CPAS_EMAIL,
                                                   language="fr")
         env = instance_env(database_url, SMTP_URL=f"smtp://127.0.0.1:{mailbox.port}")

@@ -74,7 +74,7 @@ ACCOUNTS_CORPUS = {
         [(3, "activated_at"), (3, "ean"), (3, "email"), (3, "low_credit_threshold"), (3, "mobile"),
          (3, "power_limiter")], 1),
     "a missing value and a row too short": (
-        "\n".join([HEADER, GOOD, f";gas;nl;Jan;;;;;;;;", f"{make_ean(3)};gas;nl"]).encode(),
+        "\n".join([HEADER, GOOD, ";gas;nl;Jan;;;;;;;;", f"{make_ean(3)};gas;nl"]).encode(),
         [(3, "ean"), (4, "(row)")], 1),
     "an unclosed quote": (
         "\n".join([HEADER, GOOD, f'"{make_ean(2)};gas;nl']).encode(), [(3, "(row)")], 1),

@@ -31,7 +31,7 @@ async def test_a_top_up_between_the_imports_read_and_its_write_is_kept(ledger: L
     monkeypatch.setattr(ledger, "_consumption_state", read_then_pay)
     report = await ledger.post_consumption([ConsumptionInput(ean=ean, day=date(2026, 10, 1),
                                                              amount_cents=300) for ean in EANS])
-    assert (report.posted, report.errors) == (len(EANS), [])
+    assert (report.new, report.errors) == (len(EANS), [])
     # 20 € at activation + 10 € paid − 3 € consumed − 1 € repaid: nothing lost, nothing twice.
     for ean, expected in ((EANS[0], 2600), (EANS[1], 1600), (EANS[-1], 2600)):
         view = await ledger.balance_view(ean, actor="test")

@@ -90,7 +90,7 @@ async def test_a_day_posted_twice_is_posted_once(ledger):
     await activate(ledger)
     await post_days(ledger, [350])
     report = await ledger.post_consumption([ConsumptionInput(EAN, date(2026, 10, 1), 350)])
-    assert (report.posted, report.unchanged) == (0, 1)
+    assert (report.new, report.unchanged) == (0, 1)
     assert (await view(ledger)).balance_cents == 2000 - 350 - 100
 
 
@@ -113,10 +113,10 @@ async def test_a_later_line_for_the_same_day_wins_and_the_file_replays_as_a_no_o
     await activate(ledger)
     rows = [ConsumptionInput(EAN, date(2026, 10, 1), 350), ConsumptionInput(EAN, date(2026, 10, 1), 400)]
     report = await ledger.post_consumption(rows)
-    assert (report.posted, report.corrected, report.superseded) == (1, 0, 1)
+    assert (report.new, report.corrected, report.superseded) == (1, 0, 1)
     assert (await view(ledger)).balance_cents == 2000 - 400 - 100
     report = await ledger.post_consumption(rows)
-    assert (report.posted, report.corrected, report.unchanged) == (0, 0, 1)
+    assert (report.new, report.corrected, report.unchanged) == (0, 0, 1)
     assert (await view(ledger)).balance_cents == 2000 - 400 - 100
 
 
@@ -129,7 +129,7 @@ async def test_consumption_rows_that_break_a_rule_are_reported_and_the_rest_post
         ConsumptionInput(EAN, date(2026, 9, 1), 300, line=5),
         ConsumptionInput(EAN, date(2026, 10, 2), -5, line=6),
     ])
-    assert report.posted == 1
+    assert report.new == 1
     assert [(e.line, e.field) for e in report.errors] == [(3, "ean"), (4, "day"), (5, "day"),
                                                           (6, "amount")]
 
@@ -283,7 +283,7 @@ async def test_importing_the_same_accounts_again_changes_nothing_and_details_upd
     report = await ledger.import_accounts([AccountInput(EAN, "electricity", "fr",
                                                         mobile="+32470000001",
                                                         activated_at=ACTIVATED)])
-    assert (report.posted, report.unchanged) == (0, 1)
+    assert (report.new, report.unchanged) == (0, 1)
     report = await ledger.import_accounts([AccountInput(EAN, "electricity", "nl",
                                                         mobile="+32470000002")])
     assert report.updated == 1
@@ -308,7 +308,7 @@ async def test_two_eans_with_the_same_last_13_digits_cannot_both_be_found(ledger
     assert validate_full(other) == other
     report = await ledger.import_accounts([AccountInput(EAN, "electricity", "fr", line=2),
                                            AccountInput(other, "gas", "fr", line=3)])
-    assert report.posted == 1
+    assert report.new == 1
     assert [(e.line, e.field) for e in report.errors] == [(3, "ean")]
     report = await ledger.import_accounts([AccountInput(other, "gas", "fr", line=2)])
     assert [(e.line, e.field) for e in report.errors] == [(2, "ean")]
@@ -319,7 +319,7 @@ async def test_a_gas_meter_with_a_power_limiter_is_refused(ledger):
         ean=EAN, energy="gas", language="fr", activated_at=ACTIVATED, power_limiter=True)])
     assert [(e.field, e.message) for e in report.errors] == [
         ("power_limiter", "only an electricity meter has a power limiter")]
-    assert report.posted == 0
+    assert report.new == 0
 
 
 @pytest.mark.sqlite_only

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
 from ivr.app import ALL_CALLERS, LOOKUP, create_line_app
+from ivr.limits import LookupRules
 from ivr.line import LineConfig
 from ivr.flow import Voice
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger
@@ -32,7 +33,7 @@ async def line(ledger):
     await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 11, 23), 2020)])
     root = web.Application()
     config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
-    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock))
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger))
     async with TestClient(logged_server(root)) as client:
         yield client
 
@@ -111,7 +112,7 @@ async def two_servers(ledger, database_url, clock):
     clients = []
     for each in (ledger, other):
         root = web.Application()
-        root.add_subapp("/voice", create_line_app(config, lambda request, each=each: each, clock))
+        root.add_subapp("/voice", create_line_app(config, lambda request, each=each: each))
         clients.append(TestClient(logged_server(root)))
     try:
         for client in clients:
@@ -244,9 +245,8 @@ async def ceiling_line(ledger):
     root = web.Application()
     metrics = Metrics.create()
     config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES,
-                        unknown_codes_per_minute=3)
-    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock,
-                                              metrics))
+                        LookupRules(unknown_codes_per_minute=3))
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, metrics))
     async with TestClient(logged_server(root)) as client:
         yield client, metrics
 

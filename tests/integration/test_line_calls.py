@@ -260,7 +260,7 @@ def mount(ledger: Ledger, answers: list[tuple[int, str]]) -> web.Application:
 
     root = web.Application(middlewares=[record])
     config = LineConfig(PUBLIC, TOKEN, b"made-up-hash-key", VOICES, LOCALES)
-    root.add_subapp("/voice", create_line_app(config, lambda request: ledger, ledger.clock))
+    root.add_subapp("/voice", create_line_app(config, lambda request: ledger))
     return root
 
 

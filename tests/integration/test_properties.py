@@ -568,7 +568,7 @@ def clock_target(op: ClockOp, now: datetime) -> datetime:
 
 
 def summary(report) -> tuple:
-    return (report.posted, report.corrected, report.updated, report.unchanged, report.superseded,
+    return (report.new, report.corrected, report.updated, report.unchanged, report.superseded,
             sorted((e.line, e.field) for e in report.errors))
 
 

@@ -65,7 +65,7 @@ async def main(url, ean):
         _give_way(10)  # as `saldo import` does, once the ledger is open
         report = await ledger.post_consumption([ConsumptionInput(
             ean=ean, day=date(2026, 10, 2), amount_cents=250)])
-        assert report.posted == 1, report
+        assert report.new == 1, report
         for thread in threading.enumerate():
             with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
                 text = stat.read()

@@ -465,7 +465,7 @@ class Simulation:
         self.figures.actions["accounts imported"] += len(customers)
         if self.rng.random() < 0.3:  # the same file again: nothing changes
             again = await self.retrying("import", lambda: self.ledger.import_accounts(rows))
-            if again.posted or again.updated or again.errors:
+            if again.new or again.updated or again.errors:
                 self.violation("replay", f"an import replayed changed something: {again}")
             self.figures.actions["imports replayed"] += 1
         await self.learn_account_ids()
@@ -521,7 +521,7 @@ class Simulation:
             self.violation("import", f"consumption rows refused: {report.errors[:3]}")
         if replay:
             again = await self.retrying("consumption", post)
-            if again.posted or again.corrected:
+            if again.new or again.corrected:
                 self.violation("replay", f"a consumption file replayed posted again: {again}")
             self.figures.actions["consumption files replayed"] += 1
         self.figures.actions["consumption days"] += len(rows) - len(corrections)

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["ledger", "ivr", "messaging", "portal", "webhooks"]
+PACKAGES = ["ledger", "ivr", "messaging", "portal", "webhooks", "wording"]
+# The packages that speak to people: each its own, sharing only the ledger, the wording and
+# the web boundary; what one needs of another the composition root gives it.
+PEERS = {"ivr", "messaging", "portal"}
 
 
 def imported_modules(package: str) -> dict[str, set[str]]:
@@ -34,9 +37,24 @@ def test_no_package_imports_the_composition_root(package):
 
 
 def test_the_ledger_knows_nothing_of_the_web_twilio_templates_or_its_users():
-    outside = {"aiohttp", "twilio", "jinja2", "ivr", "messaging", "portal", "webhooks", "saldo"}
+    outside = {"aiohttp", "twilio", "jinja2", "babel", "ivr", "messaging", "portal", "webhooks",
+               "wording", "saldo"}
     offenders = {module: sorted(names & outside)
                  for module, names in imported_modules("ledger").items() if names & outside}
+    assert offenders == {}
+
+
+@pytest.mark.parametrize("package", sorted(PEERS))
+def test_peers_do_not_borrow_from_each_other(package):
+    offenders = {module: sorted(names & (PEERS - {package}))
+                 for module, names in imported_modules(package).items() if names & (PEERS - {package})}
+    assert offenders == {}
+
+
+def test_the_wording_knows_only_the_ledger():
+    offenders = {module: sorted(names & (PEERS | {"webhooks", "saldo"}))
+                 for module, names in imported_modules("wording").items()
+                 if names & (PEERS | {"webhooks", "saldo"})}
     assert offenders == {}
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from ledger import AUDIENCES
 from ledger.events import EVENT_TYPES
 from messaging.mail import build_email
-from messaging.render import AUDIENCES, SERIOUS_EVENTS, Email, MessageTemplates
+from messaging.render import Email, MessageTemplates
+from messaging.routing import SERIOUS_EVENTS
 from tests.unit.test_message_templates import make
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"

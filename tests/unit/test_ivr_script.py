@@ -13,7 +13,6 @@ from ivr.script import (
     MAX_WORDS,
     PLACEHOLDERS,
     TOPUP_SITE,
-    PromptsError,
     balance_script,
     language_menu,
     load_prompts,
@@ -25,7 +24,9 @@ from ivr.script import (
     technical_problem_script,
     too_many_failures_script,
 )
-from ivr.spoken import LANGUAGES, load_vocabularies, number_words
+from ivr.spoken import load_vocabularies, number_words
+from ledger import LANGUAGES
+from wording import LocaleError
 from ledger import BRUSSELS, BalanceView, LastTopUp, NonDisconnectionPeriod, State
 from ledger.rules import (
     emergency_credit_left_cents,
@@ -765,19 +766,19 @@ def test_the_copied_locales_load(locales):
 
 def test_a_missing_prompt_is_refused_naming_file_and_key(locales):
     edit(locales, "de", lambda data: data["prompts"].pop("goodbye"))
-    with pytest.raises(PromptsError, match=r"de/ivr\.json: prompt 'goodbye' is missing"):
+    with pytest.raises(LocaleError, match=r"de/ivr\.json: prompt 'goodbye' is missing"):
         load_prompts(locales)
 
 
 def test_a_digit_in_a_prompt_is_refused_naming_file_and_key(locales):
     edit(locales, "nl", lambda data: data["prompts"].update(goodbye="Bel 078/15.78.01. Tot ziens."))
-    with pytest.raises(PromptsError, match=r"nl/ivr\.json: prompt 'goodbye' contains a digit"):
+    with pytest.raises(LocaleError, match=r"nl/ivr\.json: prompt 'goodbye' contains a digit"):
         load_prompts(locales)
 
 
 def test_an_unknown_prompt_is_refused(locales):
     edit(locales, "fr", lambda data: data["prompts"].update(goodbey="Au revoir."))
-    with pytest.raises(PromptsError, match=r"fr/ivr\.json: prompt 'goodbey' is not one"):
+    with pytest.raises(LocaleError, match=r"fr/ivr\.json: prompt 'goodbey' is not one"):
         load_prompts(locales)
 
 
@@ -789,28 +790,29 @@ def test_an_unknown_prompt_is_refused(locales):
 ])
 def test_a_wrong_placeholder_is_refused(locales, key, text, message):
     edit(locales, "fr", lambda data: data["prompts"].update({key: text}))
-    with pytest.raises(PromptsError, match=message):
+    with pytest.raises(LocaleError, match=message):
         load_prompts(locales)
 
 
 def test_a_missing_prompts_file_is_refused(locales):
     (locales / "de" / "ivr.json").unlink()
-    with pytest.raises(PromptsError, match=r"de/ivr\.json: missing"):
+    with pytest.raises(LocaleError, match=r"de/ivr\.json: missing"):
         load_prompts(locales)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("customer_service_number", "zéro septante-huit", "is not a phone number"),
-    ("phone_number_reading", "triplets", "is not one of pairs, digits"),
-])
-def test_a_wrong_customer_service_setting_is_refused(locales, field, value, message):
-    edit(locales, "nl", lambda data: data.update({field: value}))
-    with pytest.raises(PromptsError, match=rf"nl/ivr\.json: '{field}' .*{message}"):
+def test_a_wrong_phone_number_reading_is_refused(locales):
+    edit(locales, "nl", lambda data: data.update(phone_number_reading="triplets"))
+    with pytest.raises(LocaleError, match=r"nl/ivr\.json: 'phone_number_reading' .*is not one of "
+                                          r"pairs, digits"):
         load_prompts(locales)
 
 
-def test_the_customer_service_number_is_data(locales):
-    edit(locales, "fr", lambda data: data.update(customer_service_number="0800/92.424"))
-    said = load_prompts(locales)["fr"]["customer_service"]
+def test_a_customer_service_number_that_is_none_is_refused(locales):
+    with pytest.raises(ValueError, match=r"'zéro septante-huit' is not a phone number"):
+        load_prompts(locales, customer_service="zéro septante-huit")
+
+
+def test_the_customer_service_number_is_said_as_given(locales):
+    said = load_prompts(locales, customer_service="0800/92.424")["fr"]["customer_service"]
     assert "zéro huit cents, nonante-deux, quatre cent vingt-quatre" in said
     assert "septante-huit" not in said

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger import BRUSSELS
+from ledger import AUDIENCES, BRUSSELS, LANGUAGES
 from ledger.events import EVENT_TYPES
-from messaging.render import (
-    AUDIENCES, SERIOUS_EVENTS, Email, MessageTemplates, TemplateProblem, money, sms_text,
-)
+from messaging.render import Email, MessageTemplates, sms_text
+from messaging.routing import SERIOUS_EVENTS
+from wording import LocaleError, money
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
-LANGUAGES = ("fr", "nl", "de")
 ENERGIES = ("electricity", "gas")
 EAN = "541449000000001234"
 GSM = "gsm03.38"
@@ -411,20 +410,20 @@ def locales_copy(tmp_path) -> Path:
 
 def test_a_missing_template_is_refused_by_name(locales_copy):
     (locales_copy / "fr" / "messages" / "LowCredit.sms.j2").unlink()
-    with pytest.raises(TemplateProblem, match=r"fr/messages/LowCredit\.sms\.j2: missing"):
+    with pytest.raises(LocaleError, match=r"fr/messages/LowCredit\.sms\.j2: missing"):
         MessageTemplates.load(locales_copy)
 
 
 def test_a_missing_cpas_template_is_refused(locales_copy):
     (locales_copy / "de" / "messages" / "cpas_PowerLimited.email.j2").unlink()
-    with pytest.raises(TemplateProblem, match=r"cpas_PowerLimited\.email\.j2"):
+    with pytest.raises(LocaleError, match=r"cpas_PowerLimited\.email\.j2"):
         MessageTemplates.load(locales_copy)
 
 
 def test_a_template_that_does_not_compile_is_refused(locales_copy):
     path = locales_copy / "nl" / "messages" / "TopUpReceived.sms.j2"
     path.write_text(path.read_text(encoding="utf-8") + "{% if %}\n", encoding="utf-8")
-    with pytest.raises(TemplateProblem, match=r"TopUpReceived\.sms\.j2, line \d+"):
+    with pytest.raises(LocaleError, match=r"TopUpReceived\.sms\.j2, line \d+"):
         MessageTemplates.load(locales_copy)
 
 
@@ -432,7 +431,7 @@ def test_an_undefined_name_is_refused(locales_copy):
     path = locales_copy / "fr" / "messages" / "Disconnected.email.j2"
     path.write_text(path.read_text(encoding="utf-8").replace("{{ at|date_time }}", "{{ cut_at|date_time }}"),
                     encoding="utf-8")
-    with pytest.raises(TemplateProblem, match=r"Disconnected\.email\.j2: does not render .*cut_at"):
+    with pytest.raises(LocaleError, match=r"Disconnected\.email\.j2: does not render .*cut_at"):
         MessageTemplates.load(locales_copy)
 
 
@@ -440,14 +439,14 @@ def test_a_character_outside_gsm7_is_refused(locales_copy):
     path = locales_copy / "nl" / "messages" / "LowCredit.sms.j2"
     path.write_text(path.read_text(encoding="utf-8").replace("Laag saldo:", "Laag saldo in België:"),
                     encoding="utf-8")
-    with pytest.raises(TemplateProblem, match=r"LowCredit\.sms\.j2: 'ë' cannot be sent in an SMS"):
+    with pytest.raises(LocaleError, match=r"LowCredit\.sms\.j2: 'ë' cannot be sent in an SMS"):
         MessageTemplates.load(locales_copy)
 
 
 def test_an_sms_longer_than_two_segments_is_refused(locales_copy):
     path = locales_copy / "de" / "messages" / "TopUpReceived.sms.j2"
     path.write_text(path.read_text(encoding="utf-8") + "Vielen Dank. " * 10, encoding="utf-8")
-    with pytest.raises(TemplateProblem, match=r"TopUpReceived\.sms\.j2: \d+ GSM-7 characters"):
+    with pytest.raises(LocaleError, match=r"TopUpReceived\.sms\.j2: \d+ GSM-7 characters"):
         MessageTemplates.load(locales_copy)
 
 
@@ -457,14 +456,14 @@ def test_the_rehearsal_at_load_tries_the_power_limiter_wording_too(locales_copy)
     assert "(assez pour lumière et frigo)" in source
     path.write_text(source.replace("(assez pour lumière et frigo)", "(assez pour la lumière et le frigo)"),
                     encoding="utf-8")  # only the limited wording grows, past two segments
-    with pytest.raises(TemplateProblem, match=r"DisconnectionPending\.sms\.j2: 3\d\d GSM-7 characters"):
+    with pytest.raises(LocaleError, match=r"DisconnectionPending\.sms\.j2: 3\d\d GSM-7 characters"):
         MessageTemplates.load(locales_copy)
 
 
 def test_a_stray_template_name_is_refused(locales_copy):
     shutil.copy(locales_copy / "fr" / "messages" / "LowCredit.sms.j2",
                 locales_copy / "fr" / "messages" / "cpas_LowCredit.sms.j2")
-    with pytest.raises(TemplateProblem, match=r"cpas_LowCredit\.sms\.j2: not the name of any message"):
+    with pytest.raises(LocaleError, match=r"cpas_LowCredit\.sms\.j2: not the name of any message"):
         MessageTemplates.load(locales_copy)
 
 
@@ -472,5 +471,5 @@ def test_an_email_without_its_layout_is_refused(locales_copy):
     path = locales_copy / "fr" / "messages" / "LowCredit.email.j2"
     path.write_text(path.read_text(encoding="utf-8").replace('{% extends "_layout.html.j2" %}', ""),
                     encoding="utf-8")
-    with pytest.raises(TemplateProblem, match=r"LowCredit\.email\.j2: must extend _layout\.html\.j2"):
+    with pytest.raises(LocaleError, match=r"LowCredit\.email\.j2: must extend _layout\.html\.j2"):
         MessageTemplates.load(locales_copy)

@@ -10,8 +10,9 @@ import pytest
 from ledger import BalanceView, State
 from ledger.cpas import HISTORY_DAYS, Day, ResidentFile
 from ledger.outbox import MessageRecord
-from messaging.render import date_time, short_date_time
-from portal.app import LANGUAGES, delivery_text, history_title, state_text
+from wording import date_time, short_date_time
+from ledger import LANGUAGES
+from portal.app import delivery_text, history_title, state_text
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = {language: json.loads((ROOT / "locales" / language / "portal.json")

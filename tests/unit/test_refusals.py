@@ -14,7 +14,8 @@ import pytest
 import ledger
 import ledger.access  # noqa: F401 - LoginRefused is one of the LedgerErrors checked below
 from ledger.errors import DEFAULT_REFUSAL, REFUSALS, InvalidInput, LedgerError
-from portal.app import LANGUAGES, REFUSAL_PREFIX, refusal_text
+from ledger import LANGUAGES
+from portal.app import REFUSAL_PREFIX, refusal_text
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "ledger"
@@ -28,7 +29,22 @@ def coded_raises(source: str, filename: str = "<source>") -> list[str]:
     """What is wrong with each `InvalidInput(...)` in the source: no code, a code REFUSALS does
     not list, or other params than the ones it names. Empty when every raise is right."""
     faults = []
-    for node in ast.walk(ast.parse(source, filename)):
+    tree = ast.parse(source, filename)
+    # ledger.domain.known(FIELD, value, choices) raises FIELD.unknown with the value: its
+    # callers are checked for that, its own raise (whose code it builds) is not.
+    builders = {id(node) for function in ast.walk(tree) if isinstance(function, ast.FunctionDef)
+                and function.name == "known" for node in ast.walk(function)}
+    for node in ast.walk(tree):
+        if id(node) in builders:
+            continue
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "known":
+            field = node.args[0] if node.args else None
+            if not (isinstance(field, ast.Constant) and isinstance(field.value, str)):
+                faults.append(f"{filename}:{node.lineno}: known's field is no string literal")
+            elif REFUSALS.get(f"{field.value}.unknown") != ("value",):
+                faults.append(f"{filename}:{node.lineno}: {field.value}.unknown is not in "
+                              "REFUSALS with its value")
+            continue
         if not (isinstance(node, ast.Call) and (
                 getattr(node.func, "id", None) == "InvalidInput"
                 or getattr(node.func, "attr", None) == "InvalidInput")):
@@ -63,9 +79,14 @@ raise InvalidInput("amount", "too small", "amount.too_small")
 raise InvalidInput("amount", "too small", "amount.out_of_range", low_cents=500)
 raise errors.InvalidInput("x", "y", code="value.required", extra=1)
 raise InvalidInput("x", "y", "value.required", **values)
+known(field, "x", CHOICES)
+known("flavour", "x", CHOICES)
 '''
-    good = 'raise InvalidInput("a", "b", "amount.out_of_range", low_cents=1, high_cents=2)'
-    assert len(coded_raises(bad)) == 5
+    good = '''
+raise InvalidInput("a", "b", "amount.out_of_range", low_cents=1, high_cents=2)
+known("language", "x", LANGUAGES)
+'''
+    assert len(coded_raises(bad)) == 7
     assert coded_raises(good) == []
 
 

@@ -1,0 +1,301 @@
+"""An account as the ledger's operations hold it while they work: read with its open debts,
+changed by the rules, written back with the postings and events of one transaction (`Writes`).
+The balance line's look-up reads it through one interface (`AccountReader`), with a path per
+database where one is faster.
+
+Inside the ledger only; other packages see the balance view (ledger/view.py).
+"""
+
+import functools
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import schema
+from .clock import from_text, to_text
+from .db import fetch_rows, insert_sql, update_sql
+from .ean import SHORT_LENGTH, short_or_full
+from .errors import UnknownAccount
+from .events import Event
+from .rawsqlite import InlineReader
+from .rules import Meter, Supply
+from .store import Store
+from .view import OUTFLOW_WINDOW_DAYS
+
+
+@dataclass
+class Debt:
+    id: int
+    book: str
+    daily_cents: int
+    outstanding_cents: int
+
+
+@dataclass(slots=True)
+class Account:
+    id: int
+    ean: str
+    energy: str
+    language: str
+    balance_cents: int
+    threshold_cents: int
+    power_limiter: bool
+    supply: Supply
+    pending_since: datetime | None
+    as_of: str
+    last_topup_at: str | None
+    last_topup_cents: int | None
+    last_topup_channel: str | None
+    activated_on: str  # YYYY-MM-DD in Brussels
+    debts: list[Debt] = field(default_factory=list)
+    more_than_balance: bool = False  # an update must write more than balance and as_of
+
+    @property
+    def meter(self) -> Meter:
+        return Meter(ean=self.ean, energy=self.energy, language=self.language,
+                     balance_cents=self.balance_cents, threshold_cents=self.threshold_cents,
+                     power_limiter=self.power_limiter, supply=self.supply,
+                     pending_since=self.pending_since)
+
+    def apply(self, meter: Meter) -> None:
+        if (meter.supply, meter.pending_since) != (self.supply, self.pending_since):
+            self.more_than_balance = True
+        self.balance_cents = meter.balance_cents
+        self.supply = meter.supply
+        self.pending_since = meter.pending_since
+
+
+class Writes:
+    """What one transaction writes, gathered so each table gets one executemany."""
+
+    def __init__(self) -> None:
+        self.postings: list[tuple] = []
+        self.events: list[tuple] = []
+        self.accounts: dict[int, Account] = {}
+        self.debts: dict[int, Debt] = {}
+        self.new_days: list[tuple] = []
+        self.changed_days: list[tuple] = []
+
+    def post(self, account_id: int, kind: str, from_book: str, to_book: str, amount_cents: int,
+             at: str, reference: str, day: str | None = None, reverses: str | None = None,
+             detail: str | None = None) -> None:
+        if amount_cents < 0:
+            from_book, to_book, amount_cents = to_book, from_book, -amount_cents
+        if amount_cents:
+            self.postings.append((account_id, kind, from_book, to_book, amount_cents, at, day,
+                                  reference, reverses, detail))
+
+    def emit(self, account_id: int, events: Iterable[Event]) -> None:
+        self.events.extend((account_id, e.name, to_text(e.at), e.payload()) for e in events)
+
+    def statements(self, dialect: Dialect) -> list[tuple[str, list[tuple]]]:
+        """Each table's statement and its rows, in the order they are written."""
+        whole = [a for a in self.accounts.values() if a.more_than_balance]
+        planned = [
+            (insert_sql(dialect, schema.postings, _POSTING_COLUMNS), self.postings),
+            (update_sql(dialect, schema.accounts, ("id",), _WHOLE_ACCOUNT_COLUMNS),
+             [(a.balance_cents, a.supply.value,
+               to_text(a.pending_since) if a.pending_since else None,
+               a.as_of, a.last_topup_at, a.last_topup_cents, a.last_topup_channel, a.id)
+              for a in whole]),
+            # Most days only move the balance: a narrower update is cheaper.
+            (update_sql(dialect, schema.accounts, ("id",), ("balance_cents", "as_of")),
+             [(a.balance_cents, a.as_of, a.id)
+              for a in self.accounts.values() if not a.more_than_balance]),
+            (update_sql(dialect, schema.debts, ("id",), ("outstanding_cents",)),
+             [(d.outstanding_cents, d.id) for d in self.debts.values()]),
+            (insert_sql(dialect, schema.consumption_days, DAY_COLUMNS), self.new_days),
+            # corrections: (amount, revision, quantity, unit, account_id, day)
+            (update_sql(dialect, schema.consumption_days, ("account_id", "day"),
+                        ("amount_cents", "revision", "quantity", "unit")), self.changed_days),
+            (insert_sql(dialect, schema.events, ("account_id", "name", "at", "payload")),
+             self.events),
+        ]
+        return [(sql, rows) for sql, rows in planned if rows]
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        for sql, rows in self.statements(conn.dialect):
+            await conn.exec_driver_sql(sql, rows)
+
+    def flush_sqlite(self, conn: sqlite3.Connection) -> None:
+        for sql, rows in self.statements(SQLITE):
+            conn.executemany(sql, rows)
+
+
+_POSTING_COLUMNS = ("account_id", "kind", "from_book", "to_book", "amount_cents", "at", "day",
+                    "reference", "reverses", "detail")
+_WHOLE_ACCOUNT_COLUMNS = ("balance_cents", "supply", "pending_since", "as_of", "last_topup_at",
+                          "last_topup_cents", "last_topup_channel")
+DAY_COLUMNS = ("account_id", "day", "amount_cents", "repaid_cents", "revision", "quantity",
+                "unit")
+SQLITE = sqlite_dialect()
+
+
+ACCOUNT_COLUMNS = (
+    schema.accounts.c.id, schema.accounts.c.ean, schema.accounts.c.energy,
+    schema.accounts.c.language, schema.accounts.c.balance_cents, schema.accounts.c.threshold_cents,
+    schema.accounts.c.power_limiter, schema.accounts.c.supply, schema.accounts.c.pending_since,
+    schema.accounts.c.as_of, schema.accounts.c.last_topup_at, schema.accounts.c.last_topup_cents,
+    schema.accounts.c.last_topup_channel, schema.accounts.c.activated_on,
+)
+
+
+
+def recent_days(statement, account_id):
+    t = schema.consumption_days
+    return (statement.where(t.c.account_id == account_id).order_by(t.c.day.desc())
+            .limit(OUTFLOW_WINDOW_DAYS))
+
+
+class Statement(NamedTuple):
+    sql: str
+    fixed: dict  # the values SQLAlchemy bound itself (LIMIT, constants)
+
+    def run(self, conn, **values):
+        return conn.execute(self.sql, {**self.fixed, **values})
+
+
+@dataclass(frozen=True)
+class PointReads:
+    """The balance line's statements and a top-up's, compiled once for the raw SQLite driver."""
+
+    account_by_ean13: Statement
+    account_by_ean: Statement
+    open_debts: Statement
+    recent_outflows: Statement
+    posting_by_reference: Statement
+
+    def account(self, conn, ean: str) -> Account | None:
+        """With its open debts."""
+        by = self.account_by_ean13 if len(ean) == SHORT_LENGTH else self.account_by_ean
+        row = by.run(conn, ean=ean).fetchone()
+        if row is None:
+            return None
+        account = account_from_row(row)
+        account.debts.extend(Debt(id_, book, daily, outstanding) for id_, book, daily, outstanding
+                             in self.open_debts.run(conn, id=account.id))
+        return account
+
+    def read(self, conn, ean: str) -> tuple[Account | None, list[int]]:
+        account = self.account(conn, ean)
+        if account is None:
+            return None, []
+        return account, [total for (total,) in self.recent_outflows.run(conn, id=account.id)]
+
+
+@functools.cache
+def point_read_statements() -> PointReads:
+    a, d, t, p = schema.accounts, schema.debts, schema.consumption_days, schema.postings
+    dialect = sqlite_dialect(paramstyle="named")
+
+    def compiled(statement) -> Statement:
+        result = statement.compile(dialect=dialect)
+        return Statement(str(result), dict(result.params))
+
+    return PointReads(
+        account_by_ean13=compiled(select(*ACCOUNT_COLUMNS).where(a.c.ean13 == bindparam("ean"))),
+        account_by_ean=compiled(select(*ACCOUNT_COLUMNS).where(a.c.ean == bindparam("ean"))),
+        open_debts=compiled(select(d.c.id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
+                            .where(d.c.account_id == bindparam("id"), d.c.outstanding_cents > 0)
+                            .order_by(d.c.id)),
+        recent_outflows=compiled(recent_days(select(t.c.amount_cents + t.c.repaid_cents),
+                                              bindparam("id"))),
+        posting_by_reference=compiled(select(p.c.account_id, p.c.amount_cents, p.c.from_book)
+                                      .where(p.c.reference == bindparam("reference"))),
+    )
+
+
+
+_SUPPLY = {member.value: member for member in Supply}  # a dict beats Enum() on the hot path
+
+
+def account_from_row(row) -> Account:
+    (id_, ean, energy, language, balance, threshold, limiter, supply, pending_since, as_of,
+     topup_at, topup_cents, topup_channel, activated_on) = row
+    return Account(id_, ean, energy, language, balance, threshold, bool(limiter), _SUPPLY[supply],
+                    from_text(pending_since) if pending_since else None, as_of, topup_at,
+                    topup_cents, topup_channel, activated_on)
+
+
+
+
+async def load_accounts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Account]:
+    """The accounts' current state and open debts, read inside the write transaction."""
+    if not ids:
+        return {}
+    a, d = schema.accounts, schema.debts
+    low, high = min(ids), max(ids)
+    dense = high - low < 4 * len(ids) + 100  # a range scan then reads few extra rows
+    which_accounts = a.c.id.between(low, high) if dense else a.c.id.in_(sorted(set(ids)))
+    which_debts = d.c.account_id.between(low, high) if dense else d.c.account_id.in_(
+        sorted(set(ids)))
+    accounts = {row[0]: account_from_row(row) for row in
+                await fetch_rows(conn, select(*ACCOUNT_COLUMNS).where(which_accounts))}
+    for id_, account_id, book, daily, outstanding in await fetch_rows(conn,
+            select(d.c.id, d.c.account_id, d.c.book, d.c.daily_cents, d.c.outstanding_cents)
+            .where(which_debts, d.c.outstanding_cents > 0).order_by(d.c.account_id, d.c.id)):
+        if account_id in accounts:
+            accounts[account_id].debts.append(Debt(id_, book, daily, outstanding))
+    return accounts
+
+async def load_account(conn: AsyncConnection, ean_text: str) -> Account | None:
+    ean = short_or_full(ean_text)
+    a = schema.accounts
+    column = a.c.ean13 if len(ean) == SHORT_LENGTH else a.c.ean
+    row = (await conn.execute(select(a.c.id).where(column == ean))).first()
+    return (await load_accounts(conn, [row[0]]))[row[0]] if row else None
+
+async def must_load(conn: AsyncConnection, ean_text: str) -> Account:
+    account = await load_account(conn, ean_text)
+    if account is None:
+        raise UnknownAccount(ean_text)
+    return account
+
+
+# ---- one read path for the balance line's look-up, behind one interface ---------------------
+
+class AccountReader(Protocol):
+    """One account with its open debts, and what left its balance on each of its last posted
+    days, newest first — read in one snapshot, outside any write transaction."""
+
+    async def account_and_outflows(self, ean: str) -> tuple[Account | None, list[int]]: ...
+
+
+class InlineSqliteReader:
+    """SQLite: the statements compiled once, run on the raw driver on the event loop
+    (ledger/rawsqlite.py), without SQLAlchemy's async adapter."""
+
+    def __init__(self, inline: InlineReader):
+        self._inline = inline
+        self._statements = point_read_statements()
+
+    async def account_and_outflows(self, ean: str) -> tuple[Account | None, list[int]]:
+        return await self._inline.run(lambda conn: self._statements.read(conn, ean))
+
+
+class SqlAlchemyReader:
+    """Any database, through SQLAlchemy's engine."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    async def account_and_outflows(self, ean: str) -> tuple[Account | None, list[int]]:
+        async with self._store.reading() as conn:
+            account = await load_account(conn, ean)
+            if account is None:
+                return None, []
+            t = schema.consumption_days
+            return account, [amount + repaid for amount, repaid in await fetch_rows(
+                conn, recent_days(select(t.c.amount_cents, t.c.repaid_cents), account.id))]
+
+
+def account_reader(store: Store) -> AccountReader:
+    """The fastest path the store's database has."""
+    return InlineSqliteReader(store.inline_reads) if store.inline_reads else SqlAlchemyReader(store)

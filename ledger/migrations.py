@@ -1,0 +1,309 @@
+"""The numbered migrations: each states its own DDL, frozen as it was released.
+
+A migration never reads the live table definitions (ledger/schema.py): a column added there
+later must come with a migration of its own, and a new database is built by running all of
+them in order, as an old one was. tests/integration/test_migrations.py checks that what they
+build is what ledger/schema.py defines, on both databases.
+
+Numbered, applied in order, never edited once released: add a function, never change one.
+"""
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+    text,
+)
+
+from .names import name_key
+
+OUTBOX_CURSOR = "outbox_cursor"  # meta key: the last event turned into messages
+
+# --- 1: the ledger (as released on 23 November 2026) ----------------------------------------
+
+_V1 = MetaData()
+
+_accounts = Table(
+    "accounts", _V1,
+    Column("id", Integer, primary_key=True),
+    Column("ean", String(18), nullable=False, unique=True),
+    Column("ean13", String(13), nullable=False, unique=True),
+    Column("energy", String(12), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("name", Text),
+    Column("mobile", String(20)),
+    Column("email", Text),
+    Column("notify", String(10), nullable=False),
+    Column("threshold_cents", Integer, nullable=False),
+    Column("power_limiter", Boolean, nullable=False),
+    Column("cpas", String(32)),
+    Column("activated_at", String(20), nullable=False),
+    Column("activated_on", String(10), nullable=False),  # its day in Brussels
+    Column("transferred_cents", Integer),  # from a replaced budget meter, if any
+    # Cached from the postings, updated in the same transaction; the tests check they agree.
+    Column("balance_cents", Integer, nullable=False),
+    Column("supply", String(8), nullable=False),
+    Column("pending_since", String(20)),
+    Column("as_of", String(20), nullable=False),
+    Column("last_topup_at", String(20)),
+    Column("last_topup_cents", Integer),
+    Column("last_topup_channel", String(12)),
+)
+
+_debts = Table(
+    "debts", _V1,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("book", String(80), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # start_credit | payment_plan
+    Column("principal_cents", Integer, nullable=False),
+    Column("daily_cents", Integer, nullable=False),
+    Column("outstanding_cents", Integer, nullable=False),
+    Column("created_at", String(20), nullable=False),
+)
+
+_postings = Table(
+    "postings", _V1,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("from_book", String(80), nullable=False),
+    Column("to_book", String(80), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("day", String(10)),
+    Column("reference", String(120), nullable=False, unique=True),
+    Column("reverses", String(120)),
+    Column("detail", Text),
+)
+
+_consumption_days = Table(
+    "consumption_days", _V1,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("amount_cents", Integer, nullable=False),
+    Column("repaid_cents", Integer, nullable=False),
+    Column("revision", Integer, nullable=False),  # its posting is consumption:ACCOUNT:DAY:REVISION
+    Column("quantity", String(20)),
+    Column("unit", String(8)),
+    sqlite_with_rowid=False,
+)
+
+_events = Table(
+    "events", _V1,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(32), nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+_audit = Table(
+    "audit", _V1,
+    Column("id", Integer, primary_key=True),
+    Column("at", String(20), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("ean", String(18)),
+    Column("outcome", String(40), nullable=False),
+    Column("detail", Text),
+)
+
+_meta = Table(
+    "meta", _V1,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+Index("accounts_cpas", _accounts.c.cpas)
+Index("accounts_supply", _accounts.c.supply)
+
+
+def _v1_create_tables(conn: Connection) -> None:
+    _V1.create_all(conn)
+
+
+# --- 2: the outbox -------------------------------------------------------------------------
+
+_V2 = MetaData()
+# Only what the new tables' foreign keys name.
+Table("accounts", _V2, Column("id", Integer, primary_key=True))
+Table("events", _V2, Column("id", Integer, primary_key=True))
+
+_cpas_contacts = Table(
+    "cpas_contacts", _V2,
+    Column("cpas", String(32), primary_key=True),
+    Column("mobile", String(20)),
+    Column("email", Text),
+    Column("language", String(2), nullable=False),
+)
+
+_outbox = Table(
+    "outbox", _V2,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("audience", String(8), nullable=False),  # customer | cpas
+    Column("channel", String(8), nullable=False),  # sms | email
+    Column("address", Text, nullable=False),  # E.164 mobile or e-mail address
+    Column("language", String(2), nullable=False),
+    Column("state", String(16), nullable=False),  # outbox.MESSAGE_STATES
+    Column("attempts", Integer, nullable=False),
+    Column("not_before", String(20), nullable=False),  # next attempt: quiet hours, back-off
+    Column("claimed_at", String(20)),
+    Column("provider_id", String(64)),  # Twilio's message SID, or the e-mail's Message-ID
+    Column("error", Text),
+    Column("created_at", String(20), nullable=False),
+    Column("sent_at", String(20)),
+    Column("reported_at", String(20)),  # the last delivery report applied
+    Column("fallback_for", Integer, ForeignKey("outbox.id")),
+    UniqueConstraint("event_id", "audience", "channel"),
+)
+
+_delivery_reports = Table(
+    "delivery_reports", _V2,
+    Column("id", Integer, primary_key=True),
+    Column("provider_id", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("at", String(20), nullable=False),
+)
+
+Index("outbox_due", _outbox.c.state, _outbox.c.not_before)
+Index("outbox_provider_id", _outbox.c.provider_id)
+
+
+def _v2_outbox(conn: Connection) -> None:
+    _V2.create_all(conn, tables=[_cpas_contacts, _outbox, _delivery_reports])
+    # Events from before the outbox existed are history: nobody is told about them now.
+    last = conn.execute(text("SELECT max(id) FROM events")).scalar() or 0
+    conn.execute(text("INSERT INTO meta (key, value) VALUES (:key, :value)"),
+                 {"key": OUTBOX_CURSOR, "value": str(last)})
+
+
+# --- 3: CPAS staff, their sessions, the API's clients ---------------------------------------
+
+_V3 = MetaData()
+
+_staff = Table(
+    "staff", _V3,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("cpas", String(32), nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("language", String(2), nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("disabled_at", String(20)),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", String(20)),
+)
+
+_staff_sessions = Table(
+    "staff_sessions", _V3,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the cookie's token
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("created_at", String(20), nullable=False),
+    Column("last_seen_at", String(20), nullable=False),
+)
+
+_api_clients = Table(
+    "api_clients", _V3,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the bearer token
+    Column("kind", String(8), nullable=False),  # cpas | channel
+    Column("cpas", String(32)),  # kind cpas: whose residents
+    Column("channel", String(12)),  # kind channel: the top-ups' channel
+    Column("label", Text, nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("revoked_at", String(20)),
+)
+
+
+
+def _v3_access(conn: Connection) -> None:
+    _V3.create_all(conn)
+
+
+# --- 4 and later: one change each -----------------------------------------------------------
+
+def _columns(conn: Connection, table: str) -> set[str]:
+    return {c["name"] for c in inspect(conn).get_columns(table)}
+
+
+def _v4_audit_by_actor(conn: Connection) -> None:
+    # The balance line reads a caller's recent look-ups at every call (ivr/limits.py).
+    conn.execute(text("CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, at)"))
+
+
+# Until 7 December 2026 migrations 1 and 2 created the tables as defined at the time they ran:
+# a database made then already has the columns of 5, 6 and 7, which therefore look first.
+
+def _v5_superseded_messages(conn: Connection) -> None:
+    if "superseded_by" not in _columns(conn, "outbox"):
+        conn.execute(text("ALTER TABLE outbox ADD COLUMN superseded_by INTEGER"))
+
+
+def _v6_name_keys(conn: Connection) -> None:
+    if "name_key" not in _columns(conn, "accounts"):
+        conn.execute(text("ALTER TABLE accounts ADD COLUMN name_key TEXT"))
+    named = conn.execute(text("SELECT id, name FROM accounts WHERE name IS NOT NULL")).all()
+    if named:
+        conn.execute(text("UPDATE accounts SET name_key = :key WHERE id = :account_id"),
+                     [{"account_id": id_, "key": name_key(name)} for id_, name in named])
+
+
+# The rank of an account's state for the residents list, as its columns say it (ledger/cpas.py).
+_STANDING_RANK_V7 = ("CASE WHEN supply = 'off' THEN (CASE WHEN power_limiter THEN 1 ELSE 0 END)"
+                     " WHEN supply = 'pending' THEN 2 WHEN balance_cents < 0 THEN 3"
+                     " WHEN balance_cents < threshold_cents THEN 4 ELSE 5 END")
+
+
+def _v7_attention_order(conn: Connection) -> None:
+    if "attention" not in _columns(conn, "accounts"):
+        # SQLite adds a computed column only as VIRTUAL (its index keeps the values);
+        # PostgreSQL keeps only STORED ones.
+        kept = "STORED" if conn.dialect.name == "postgresql" else "VIRTUAL"
+        collation = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+        conn.execute(text(f"ALTER TABLE accounts ADD COLUMN attention INTEGER "
+                          f"GENERATED ALWAYS AS ({_STANDING_RANK_V7}) {kept}"))
+        conn.execute(text(f"ALTER TABLE accounts ADD COLUMN name_order TEXT{collation} "
+                          f"GENERATED ALWAYS AS (coalesce(name_key, '')) {kept}"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_attention ON accounts "
+                      "(cpas, attention, balance_cents, name_order, id)"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
+                                                   _v4_audit_by_actor, _v5_superseded_messages,
+                                                   _v6_name_keys, _v7_attention_order]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "meta"):
+        return 0
+    value = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+    return int(value) if value is not None else 0
+
+
+def upgrade(conn: Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns how many migrations ran."""
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"the database has schema {version}, newer than this saldo ({SCHEMA_VERSION})")
+    for number in range(version, SCHEMA_VERSION):
+        MIGRATIONS[number](conn)
+        conn.execute(text("DELETE FROM meta WHERE key = 'schema_version'"))
+        conn.execute(text("INSERT INTO meta (key, value) VALUES ('schema_version', :value)"),
+                     {"value": str(number + 1)})
+    return SCHEMA_VERSION - version

@@ -1,0 +1,96 @@
+"""The migrations build what the code reads: a new database, made by running every numbered
+migration in order, has exactly the tables, columns, indexes and constraints ledger/schema.py
+defines — on SQLite and on PostgreSQL. A column added to schema.py without its migration, or a
+migration that reads the live definitions, fails here."""
+
+from sqlalchemy import inspect
+
+from ledger import schema
+from ledger.db import create_engine
+from ledger.migrations import MIGRATIONS, SCHEMA_VERSION, current_version, upgrade
+
+
+def _type(column_type, dialect) -> str:
+    """A type as the database states it, its collation aside (checked apart)."""
+    compiled = column_type.compile(dialect=dialect)
+    return compiled.split(" COLLATE ")[0].upper()
+
+
+def _built(conn) -> dict:
+    """What the database holds, table by table."""
+    found = inspect(conn)
+    built = {}
+    for table in found.get_table_names():
+        columns = {c["name"]: (_type(c["type"], conn.dialect), c["nullable"], "computed" in c)
+                   for c in found.get_columns(table)}
+        indexes = {(tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes(table)}
+        uniques = {tuple(u["column_names"]) for u in found.get_unique_constraints(table)}
+        keys = {(tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                for f in found.get_foreign_keys(table)}
+        primary = tuple(found.get_pk_constraint(table)["constrained_columns"])
+        built[table] = (columns, indexes | {(u, True) for u in uniques}, keys, primary)
+    return built
+
+
+def _defined(dialect) -> dict:
+    """What ledger/schema.py says each table is."""
+    defined = {}
+    for table in schema.metadata.sorted_tables:
+        columns = {c.name: (_type(c.type, dialect), c.nullable and not c.primary_key,
+                            c.computed is not None) for c in table.columns}
+        indexes = {(tuple(c.name for c in i.columns), bool(i.unique)) for i in table.indexes}
+        uniques = {(tuple(c.name for c in u.columns), True) for u in table.constraints
+                   if u.__class__.__name__ == "UniqueConstraint"}
+        uniques |= {((c.name,), True) for c in table.columns if c.unique}
+        keys = {((f.parent.name,), f.column.table.name, (f.column.name,))
+                for f in table.foreign_keys}
+        primary = tuple(c.name for c in table.primary_key.columns)
+        defined[table.name] = (columns, indexes | uniques, keys, primary)
+    return defined
+
+
+async def test_a_new_database_built_by_the_migrations_is_what_the_code_defines(database_url):
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            assert await conn.run_sync(upgrade) == SCHEMA_VERSION == len(MIGRATIONS)
+            assert await conn.run_sync(current_version) == SCHEMA_VERSION
+            built = await conn.run_sync(_built)
+            dialect = conn.dialect
+        defined = _defined(dialect)
+        # The audit table stays in the ledger's database though SQLite keeps the trail in a
+        # file of its own (ledger/audit.py); schema.py defines it all the same.
+        assert set(built) == set(defined)
+        for table in defined:
+            columns, indexes, keys, primary = built[table]
+            want_columns, want_indexes, want_keys, want_primary = defined[table]
+            assert columns == want_columns, table
+            # SQLite reports a UNIQUE column as a unique index or a constraint, PostgreSQL as
+            # both: compare the columns each makes unique or indexed.
+            assert {cols for cols, _ in indexes} == {cols for cols, _ in want_indexes}, table
+            assert ({cols for cols, unique in indexes if unique}
+                    == {cols for cols, unique in want_indexes if unique}), table
+            assert keys == want_keys, table
+            assert primary == want_primary, table
+        async with engine.begin() as conn:
+            assert await conn.run_sync(upgrade) == 0  # once only
+    finally:
+        await engine.dispose()
+
+
+async def test_the_computed_columns_keep_their_order_in_code_point_order(database_url):
+    """PostgreSQL sorts the names of the residents list in the "C" collation, as SQLite and
+    Python do; a migration that forgot it would sort 'é' among the e's there only."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade)
+            if conn.dialect.name != "postgresql":
+                return
+            from sqlalchemy import text
+            collation = (await conn.execute(text(
+                "SELECT collation_name FROM information_schema.columns "
+                "WHERE table_name = 'accounts' AND column_name = 'name_order'"))).scalar()
+            assert collation == "C"
+    finally:
+        await engine.dispose()
