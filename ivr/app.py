@@ -14,13 +14,13 @@ from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
 from . import flow
 from .limits import CEILING_WINDOW, ceiling_until, refused_until
 from .line import LINE, Line, LineConfig, LineMetrics
+from .prompts import load_prompts
 from .script import (
     MENU_ANOTHER_METER,
     MENU_END,
     MENU_HOW_TO_TOP_UP,
     MENU_REPEAT,
     balance_script,
-    load_prompts,
     locked_out_greeting,
     locked_out_script,
 )

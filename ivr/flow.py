@@ -12,9 +12,9 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ledger import DEFAULT_LANGUAGE, LANGUAGES
 
+from .prompts import Prompts
 from .script import (
     LANGUAGE_MENU,
-    Prompts,
     language_menu,
     technical_problem_script,
     too_many_failures_script,

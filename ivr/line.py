@@ -13,7 +13,7 @@ from ledger import Ledger
 
 from .flow import Steps, Voice
 from .limits import LookupRules, caller_identity
-from .script import Prompts
+from .prompts import Prompts
 from .spoken import Vocabulary
 
 

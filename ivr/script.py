@@ -1,8 +1,8 @@
-"""What the caller hears on the balance line: data in, sentences out. Pure; no I/O but the loader.
+"""What the caller hears on the balance line: data in, sentences out. Pure.
 
 Every text is in locales/<language>/ivr.json (one place for translators, same keys in fr, nl and
-de); every number in it is said through ivr/spoken.py, so no digit is ever left to the voice. The
-customer-service number is data in those files, read aloud here digit group by digit group.
+de), read and checked by ivr/prompts.py; every number in it is said through ivr/spoken.py, so no
+digit is ever left to the voice.
 
     prompts = load_prompts(LOCALES)            # at start: a wrong file fails here, named
     words = load_vocabularies(LOCALES)
@@ -10,18 +10,14 @@ customer-service number is data in those files, read aloud here digit group by d
     prompts["fr"].say("ask_ean")
 """
 
-import re
-import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from types import MappingProxyType
 
 from ledger import ENERGIES, LANGUAGES, BalanceView, Language, State
-from ledger.rules import NEEDS_TOPUP_TO_RESTORE, TOPUP_MAX_CENTS, TOPUP_MIN_CENTS
-from wording import CUSTOMER_SERVICE, TOPUP_SITE, LocaleError, read_json
+from ledger.rules import NEEDS_TOPUP_TO_RESTORE
 
+from .prompts import DIGIT, Prompts, load_prompts
 from .spoken import (
     Vocabulary,
     amount_words,
@@ -29,213 +25,15 @@ from .spoken import (
     days_words,
     load_vocabularies,
     moment_words,
-    number_words,
     short_moment_words,
     wait_words,
-    web_address_words,
 )
-
-PROMPTS_FILE = "ivr.json"
 
 # The keys of the first menu, each said in its own language and voice.
 LANGUAGE_MENU: tuple[tuple[str, Language], ...] = (("1", Language.NL), ("2", Language.FR),
                                                    ("3", Language.DE))
 # The keys of the menu after the balance (the texts say them in this order).
 MENU_REPEAT, MENU_ANOTHER_METER, MENU_HOW_TO_TOP_UP, MENU_END = "1", "2", "3", "0"
-
-# Every prompt and the placeholders it must use — all of them, and no other.
-PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
-    key: frozenset(fields) for key, fields in {
-        # the fixed prompts of the call
-        "greeting": (),
-        "language_option": (),
-        "ask_ean": (),
-        "ask_ean_again": (),
-        "code_mistyped": (),
-        "code_unknown": (),
-        "nothing_heard": (),
-        "menu_after_balance": (),
-        "menu_invalid": (),
-        "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
-        "too_many_failures": (),
-        "customer_service": ("customer_service",),
-        "customer_service_short": ("customer_service",),
-        "technical_problem": (),
-        "locked_out": ("wait",),          # also before the language menu, in each language
-        "goodbye": (),
-        # the balance message: a cut or a pending cut first, with what to top up
-        "pending": ("moment", "amount"),
-        "pending_limited": ("moment", "amount"),
-        "pending_soon": ("amount",),
-        "pending_soon_limited": ("amount",),
-        "disconnected_electricity": ("amount",),
-        "disconnected_gas": ("amount",),
-        "power_limited": ("amount",),
-        "balance_electricity": ("amount",),
-        "balance_gas": ("amount",),
-        "balance": ("amount",),           # once the first sentence has named the meter
-        "as_of": ("moment",),
-        "low": (),
-        "emergency": (),
-        "emergency_usable": ("amount",),
-        "emergency_usable_limited": ("amount",),
-        "debt": ("amount", "daily"),
-        "debt_no_plan": ("amount",),
-        "last_topup": ("amount", "date"),
-        # days until the emergency credit starts (balance 0); in emergency credit, said right
-        # after emergency_usable(_limited), when what it names comes (the cut or the limit, −15 €)
-        "days_to_emergency": ("days",),
-        "days_to_emergency_one": (),
-        "days_to_emergency_less_than_one": (),
-        "days_to_cut": ("days",),
-        "days_to_cut_one": (),
-        "days_to_cut_less_than_one": (),
-        "days_to_limit": ("days",),
-        "days_to_limit_one": (),
-        "days_to_limit_less_than_one": (),
-        # what restores the supply, the last words before the menu
-        "button_electricity": (),
-        "button_gas": (),
-    }.items()
-})
-
-PHONE_NUMBER_READINGS = ("pairs", "digits")
-_PHONE_NUMBER = re.compile(r"\d+(?:[ ./]\d+)*")
-_DIGIT = re.compile(r"\d")
-# French elides "de" and "que" before the number "un": "d'un euro", "qu'un jour" (not "huit",
-# whose h is aspirated, nor "onze"). A template cannot know which amount it will get.
-_FR_ELISION = re.compile(r"\b([dD]|[qQ]u)e (une?)\b")
-
-
-# Phone numbers ------------------------------------------------------------------------------------
-
-def phone_number_words(number: str, vocabulary: Vocabulary, reading: str) -> str:
-    """A phone number as written ("078/15.78.01") read aloud, one comma between its groups.
-
-    "pairs": each group as a number, its leading zeros said one by one — "zéro septante-huit,
-    quinze, septante-huit, zéro un", as Belgian French says it. "digits": one digit at a time —
-    "nul zeven acht, één vijf, zeven acht, nul één": Dutch and German say the unit before the
-    ten (achtenzeventig, achtundsiebzig), and a caller writing the number down swaps them.
-    """
-    if not _PHONE_NUMBER.fullmatch(number):
-        raise ValueError(f"{number!r} is not a phone number (digits, grouped by '/', '.' or ' ')")
-    if reading not in PHONE_NUMBER_READINGS:
-        raise ValueError(f"unknown phone number reading {reading!r}; known: "
-                         + ", ".join(PHONE_NUMBER_READINGS))
-    language = vocabulary.language
-    groups = []
-    for group in re.split(r"[ ./]", number):
-        if reading == "digits":
-            said = [number_words(int(digit), language) for digit in group]
-        else:
-            rest = group.lstrip("0")
-            said = [number_words(0, language)] * (len(group) - len(rest))
-            if rest:
-                said.append(number_words(int(rest), language))
-        groups.append(" ".join(said))
-    return ", ".join(groups)
-
-
-# The prompts --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Prompts:
-    """One language's texts from locales/<language>/ivr.json, checked at load."""
-
-    language: str
-    texts: Mapping[str, str]
-    customer_service_number: str     # as written, e.g. "078/15.78.01"; never said so
-    constants: Mapping[str, str]     # customer_service, topup_minimum/maximum/site, as words
-
-    def say(self, key: str, **fields: str) -> str:
-        """The prompt `key` with its placeholders filled: prompts["fr"].say("goodbye")."""
-        try:
-            template = self.texts[key]
-        except KeyError:
-            raise KeyError(f"no prompt {key!r}; known: {', '.join(sorted(self.texts))}") from None
-        said = template.format_map({**self.constants, **fields})
-        if self.language == "fr":
-            said = _FR_ELISION.sub(r"\1'\2", said)
-        return said
-
-    def __getitem__(self, key: str) -> str:
-        return self.say(key)
-
-
-def _placeholders(template: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
-
-
-def _braced(names) -> str:
-    return ", ".join("{" + name + "}" for name in sorted(names)) or "none"
-
-
-def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary,
-              number: str) -> Prompts:
-    path = locales_dir / language / PROMPTS_FILE
-
-    def refuse(message: str) -> LocaleError:
-        return LocaleError(f"{path}: {message}")
-
-    data = read_json(locales_dir, language, PROMPTS_FILE)
-    for key in ("phone_number_reading", "prompts"):
-        if key not in data:
-            raise refuse(f"{key!r} is missing")
-    reading, texts = data["phone_number_reading"], data["prompts"]
-    if reading not in PHONE_NUMBER_READINGS:
-        raise refuse(f"'phone_number_reading' {reading!r} is not one of "
-                     + ", ".join(PHONE_NUMBER_READINGS))
-    if not isinstance(texts, dict):
-        raise refuse("'prompts' must be an object of key: text")
-
-    for key in PLACEHOLDERS:
-        if key not in texts:
-            raise refuse(f"prompt {key!r} is missing")
-    for key, text in texts.items():
-        if key not in PLACEHOLDERS:
-            raise refuse(f"prompt {key!r} is not one the line says (a typo?)")
-        if not isinstance(text, str) or not text.strip():
-            raise refuse(f"prompt {key!r} must be a non-empty text")
-        if _DIGIT.search(text):
-            raise refuse(f"prompt {key!r} contains a digit; write numbers as words, "
-                         "the voice must not guess how to say them")
-        try:
-            used = _placeholders(text)
-        except ValueError as error:
-            raise refuse(f"prompt {key!r} has a broken placeholder ({error})") from None
-        expected = PLACEHOLDERS[key]
-        if used != expected:
-            raise refuse(f"prompt {key!r} must use the placeholders {_braced(expected)}; "
-                         f"it uses {_braced(used)}")
-
-    constants = {
-        "customer_service": phone_number_words(number, vocabulary, reading),
-        "topup_minimum": amount_words(TOPUP_MIN_CENTS, vocabulary),
-        "topup_maximum": amount_words(TOPUP_MAX_CENTS, vocabulary),
-        "topup_site": web_address_words(TOPUP_SITE, vocabulary),
-    }
-    return Prompts(language=language, texts=MappingProxyType(dict(texts)),
-                   customer_service_number=number, constants=MappingProxyType(constants))
-
-
-def load_prompts(locales_dir: Path, customer_service: str = CUSTOMER_SERVICE
-                 ) -> dict[str, Prompts]:
-    """Read and check locales/{fr,nl,de}/ivr.json (and spoken.json beside them), once, at start.
-
-    Refused, with the file and the key named (LocaleError): a missing or unknown key, a digit in
-    a prompt, a placeholder missing or unknown. `customer_service`, as written ("078/15.78.01"),
-    is said in each language's words; a ValueError if it is no phone number.
-    """
-    if not _PHONE_NUMBER.fullmatch(customer_service):
-        raise ValueError(f"the customer-service number {customer_service!r} is not a phone "
-                         "number (digits, grouped by '/', '.' or ' ')")
-    locales_dir = Path(locales_dir)
-    vocabularies = load_vocabularies(locales_dir)
-    return {language: _load_one(locales_dir, language, vocabularies[language], customer_service)
-            for language in LANGUAGES}
-
-
-# The balance message ------------------------------------------------------------------------------
 
 def _pick(given, language: str, kind: type, what: str):
     if isinstance(given, kind):
@@ -373,7 +171,7 @@ def balance_script(view: BalanceView, words: Mapping[str, Vocabulary] | Vocabula
     said += [sentence for sentence in (debt, last_topup, button) if sentence]
 
     for sentence in said:
-        if _DIGIT.search(sentence):  # a guard: the voice must never be left to guess a number
+        if DIGIT.search(sentence):  # a guard: the voice must never be left to guess a number
             raise ValueError(f"a sentence of the balance message contains a digit: {sentence!r}")
     return said
 

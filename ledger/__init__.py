@@ -43,16 +43,16 @@ from .outbox import (
     Sent,
 )
 from .rules import State
-from .service import (
+from .inputs import (
     AccountInput,
     ConsumptionInput,
     ImportReport,
-    Ledger,
     Lookup,
     Resident,
     RowError,
     TopUpResult,
 )
+from .service import Ledger
 from .view import BalanceView, LastTopUp
 
 __all__ = [

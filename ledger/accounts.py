@@ -13,19 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
+from .calendar import NonDisconnectionPeriod
 from .clock import from_text, to_text
 from .db import fetch_rows, insert_sql, update_sql
 from .ean import SHORT_LENGTH, short_or_full
 from .errors import UnknownAccount
 from .events import Event
 from .rawsqlite import InlineReader
-from .rules import Meter, Supply
+from .rules import Meter, Supply, crosses_a_line, settle
 from .store import Store
 from .view import OUTFLOW_WINDOW_DAYS
 
@@ -257,6 +258,87 @@ async def must_load(conn: AsyncConnection, ean_text: str) -> Account:
     if account is None:
         raise UnknownAccount(ean_text)
     return account
+
+
+def settle_account(writes: Writes, account: Account, new_balance: int, now: datetime, at: str,
+                   ndp: NonDisconnectionPeriod) -> None:
+    """The account at its new balance; the lines it crossed, if any, as the rules say."""
+    if account.supply is Supply.ON and not crosses_a_line(
+            account.balance_cents, new_balance, account.threshold_cents):
+        account.balance_cents = new_balance
+    else:
+        meter, events = settle(account.meter, new_balance, now, ndp)
+        account.apply(meter)
+        writes.emit(account.id, events)
+    account.as_of = at
+    writes.accounts[account.id] = account
+
+
+# ---- finding accounts by their code ----
+
+# Keys in one IN list: an import looks up a batch at a time, never with a pass over the table.
+IN_LIST_KEYS = 1000
+
+
+@functools.cache
+def ids_by(key_column: str):
+    """Account ids by one key column; the keys are expanded into the IN list at each call."""
+    a = schema.accounts
+    column = a.c[key_column]
+    return select(column, a.c.id).where(column.in_(bindparam("keys", expanding=True)))
+
+
+async def account_ids(store: Store, ean_texts: Iterable[str]) -> dict[str, int]:
+    """Account ids by the 13 or 18 digits given; a code that matches none is left out.
+
+    An account's id and EAN never change, so this is read outside the write transactions.
+    """
+    texts = set(ean_texts)
+    short = {text for text in texts if len(text) == SHORT_LENGTH}
+    full = texts - short
+    a = schema.accounts
+    async with store.reading() as conn:
+        # The key column and the ids, as pairs: dict() builds the lookup at C speed.
+        by_short = await _id_lookup(conn, a.c.ean13, short)
+        by_full = await _id_lookup(conn, a.c.ean, full)
+    ids = {text: by_short[text] for text in short if text in by_short}
+    ids.update((text, by_full[text]) for text in full if text in by_full)
+    return ids
+
+
+async def _id_lookup(conn: AsyncConnection, column, keys: set[str]) -> dict[str, int]:
+    # IN lists of CHUNK keys, never a pass over the whole table: an import looks up a
+    # batch at a time, and every pass would read every account.
+    statement = ids_by(column.name)
+    ordered = sorted(keys)
+    found: dict[str, int] = {}
+    for start in range(0, len(ordered), IN_LIST_KEYS):
+        found.update((await conn.execute(statement,
+                                         {"keys": ordered[start:start + IN_LIST_KEYS]})).all())
+    return found
+
+
+class NetworkPrefix:
+    """The network's 5-digit EAN prefix: configured, or the one the accounts share (read once,
+    until accounts change)."""
+
+    def __init__(self, store: Store, configured: str | None):
+        self._store = store
+        self._configured = configured
+        self._shared: str | None = None
+
+    async def get(self) -> str | None:
+        if self._configured:
+            return self._configured
+        if self._shared is None:  # a scan of every account: once, until accounts change
+            async with self._store.reading() as conn:
+                self._shared = (await conn.execute(
+                    select(func.substr(schema.accounts.c.ean, 1, 5).label("p"))
+                    .group_by("p").order_by(func.count().desc()).limit(1))).scalar()
+        return self._shared
+
+    def forget(self) -> None:
+        self._shared = None
 
 
 # ---- one read path for the balance line's look-up, behind one interface ---------------------

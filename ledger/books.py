@@ -60,6 +60,11 @@ def repayment_reference(debt_book: str, day: str) -> str:
     return f"repayment:{debt_book}:{day}"
 
 
+def transfer_reference(ean: str) -> str:
+    """The balance a replaced budget meter handed over, on activation."""
+    return f"transfer:{ean}"
+
+
 def start_credit_reference(ean: str) -> str:
     return f"start_credit:{ean}"
 

@@ -17,7 +17,7 @@ from .ean import FULL_LENGTH, SHORT_LENGTH, is_digits, short_or_full
 from .errors import InvalidInput
 from .limits import TEXT_LIMITS, check_text
 from .money import parse_cents
-from .service import AccountInput, ConsumptionInput, RowError
+from .inputs import AccountInput, ConsumptionInput, RowError
 
 ACCOUNT_COLUMNS = ("ean", "energy", "language", "name", "mobile", "email", "notify",
                    "low_credit_threshold", "transferred_balance", "activated_at", "power_limiter",

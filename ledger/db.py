@@ -42,7 +42,7 @@ def create_engine(database_url: str, *, giving_way: bool = False) -> AsyncEngine
     # PostgreSQL: ten connections kept, ten more at a peak — two servers and two workers stay
     # at 80, within the server's default 100; SQLAlchemy's default (5) opened and closed
     # connections under load (bench/ivr_webhooks.py, README).
-    # A listing engine (giving_way) serves one listing at a time (ledger.Ledger.residents).
+    # A listing engine (giving_way) serves one listing at a time (ledger.Store.reading_aside).
     pooling = ({} if url.get_backend_name() == "sqlite" else
                {"pool_size": 1, "max_overflow": 0} if giving_way else
                {"pool_size": 10, "max_overflow": 10})

@@ -9,7 +9,6 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -21,26 +20,23 @@ from yarl import URL
 from ledger import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
-    BalanceView,
     InvalidInput,
     Ledger,
-    LedgerError,
-    MessageRecord,
     ReferenceConflict,
-    State,
     UnknownAccount,
     parse_cents,
 )
 from ledger.access import LoginRefused, Staff
-from ledger.cpas import HISTORY_DAYS, ResidentFile
-from ledger.errors import DEFAULT_REFUSAL, REFUSALS
-from wording import LocaleError, date_time, day_month, full_date, long_date, money, read_json, short_date_time
+from ledger.cpas import ResidentFile
+from wording import date_time, day_month, full_date, money, short_date_time
 
 from .keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
 
 from .chart import ChartLabels, balance_chart
 from .residents import SORTS, needs_attention
 from .state import LineWords, Portal, PortalConfig
+from .texts import (delivery_text, event_text, history_title, load_texts,
+                    refusal_text, state_text)
 
 log = logging.getLogger("saldo.portal")
 
@@ -48,7 +44,6 @@ SESSION_COOKIE, CSRF_COOKIE, LANGUAGE_COOKIE = "saldo_session", "saldo_csrf", "s
 PUBLIC_PATHS = ("/login", "/language", "/static/")
 PAGE_SIZE = 50  # residents a page of the list
 BODY_LIMIT = 16 * 1024  # forms here are a few fields: nothing bigger is read (see security)
-TEXTS_FILE = "portal.json"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "form-action 'self'; frame-ancestors 'none'",
@@ -56,60 +51,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",  # residents' data stays off shared disks and back buttons
 }
-
-
-REFUSAL_PREFIX = "refusal."  # + a ledger refusal's code: its sentence in portal.json
-
-
-def load_texts(locales: Path) -> dict[str, dict[str, str]]:
-    """Every language has every key, and a sentence for every refusal the ledger knows: a
-    missing one stops the start, naming file and key."""
-    texts = {language: read_json(locales, language, TEXTS_FILE) for language in LANGUAGES}
-    untranslated = {REFUSAL_PREFIX + code for code in REFUSALS} - set(texts["fr"])
-    if untranslated:
-        raise LocaleError(f"{locales / 'fr' / TEXTS_FILE}: no sentence for the refusals "
-                         f"{', '.join(sorted(untranslated))}")
-    for language in LANGUAGES:
-        missing = set(texts["fr"]) ^ set(texts[language])
-        if missing:
-            raise LocaleError(f"{locales / language / TEXTS_FILE}: keys differ from French: "
-                             f"{', '.join(sorted(missing))}")
-    return texts
-
-
-def refusal_text(refused: LedgerError, texts: Mapping[str, str], language: str) -> str:
-    """The ledger's refusal said in the staff's language, its amounts written the local way."""
-    values = {name: money(value, language) if name.endswith("_cents") and isinstance(value, int)
-              else str(value) for name, value in refused.params.items()}
-    try:
-        return texts[REFUSAL_PREFIX + refused.code].format(**values)
-    except (KeyError, IndexError, ValueError):  # an unknown code, a parameter short: no 500
-        # The code only: the values may be what was typed (a phone number, an e-mail).
-        log.warning("portal: no sentence for the refusal %s with its parameters", refused.code)
-        return texts[REFUSAL_PREFIX + DEFAULT_REFUSAL]
-
-
-def state_text(view: BalanceView, texts: Mapping[str, str], when: Callable[[datetime], str]
-               ) -> str:
-    """The state's words; an announced cut (or power limitation) says when it comes."""
-    if view.state is not State.DISCONNECTION_PENDING:
-        return texts[f"state_{view.state.value}"]
-    key = "state_limitation_pending" if view.power_limiter else "state_disconnection_pending"
-    if view.disconnect_at is None:
-        return texts[key]
-    return texts[f"{key}_at"].format(moment=when(view.disconnect_at))
-
-
-def delivery_text(message: MessageRecord, texts: Mapping[str, str]) -> str:
-    """A message's delivery state; a superseded one names the event that made it stale."""
-    if message.state == "superseded" and message.superseded_by_event:
-        return texts["delivery_superseded_by"].format(
-            event=event_text(message.superseded_by_event, texts))
-    return texts.get(f"delivery_{message.state}", message.state)
-
-
-def event_text(event_name: str, texts: Mapping[str, str]) -> str:
-    return texts.get(f"event_{event_name}", event_name)
 
 
 def _language(request: web.Request) -> str:
@@ -430,28 +371,15 @@ async def office_top_up(request: web.Request) -> web.Response:
 
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = frozenset(path.name for path in STATIC.iterdir() if path.is_file())
 
 
 async def static_file(request: web.Request) -> web.StreamResponse:
     """The style sheet: only the files that are there, and any other name the styled page
     (aiohttp's own static route answers a missing file with an empty 404)."""
     name = request.match_info["name"]
-    if name not in STATIC_FILES:
+    if name not in request.app[PORTAL].static_files:
         raise web.HTTPNotFound()
     return web.FileResponse(STATIC / name)
-
-
-def history_title(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
-    """The whole window, or since the activation when that came later (the history then
-    starts on the activation day)."""
-    if not file.history or len(file.history) >= HISTORY_DAYS:
-        return texts["history"].format(days=HISTORY_DAYS)
-    first = file.history[0].day
-    day = long_date(first, language)
-    if language == "fr" and first.day == 1:
-        day = "1er" + day[1:]  # "le 1er octobre", as French writes the first of a month
-    return texts["history_since_activation"].format(day=day)
 
 
 def _chart(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
@@ -474,8 +402,9 @@ def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledg
             loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
             lstrip_blocks=True)
+        static_files = frozenset(path.name for path in STATIC.iterdir() if path.is_file())
         app[PORTAL] = Portal(config, load_texts(config.locales), pages, ledger,
-                             line_words(config.locales))
+                             line_words(config.locales), static_files)
         yield
 
     app.cleanup_ctx.append(load)

@@ -32,6 +32,7 @@ class Portal:
     pages: jinja2.Environment
     ledger: Callable[[web.Request], Ledger]
     line_words: LineWords
+    static_files: frozenset[str]  # the style sheet's folder, read at start
 
     def sign(self, value: str, purpose: str) -> str:
         # surrogatepass: a cookie's undecodable bytes (kept as lone surrogates) sign too.

@@ -196,7 +196,7 @@ SHUTDOWN_SECONDS = 20.0
 
 def _fallback_twiml(settings: Settings) -> str:
     from ivr.flow import Voice, line_unavailable
-    from ivr.script import load_prompts
+    from ivr.prompts import load_prompts
 
     voices = {language: Voice(name, code) for language, name, code in settings.voices}
     return line_unavailable(load_prompts(locales_dir(settings)), voices)

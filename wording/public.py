@@ -1,5 +1,5 @@
 """What the platform tells its customers about itself, as written (seed 003, DOMAIN.md): its
-numbers and sites. The messages print them, the line says them (ivr/script.py reads them out),
+numbers and sites. The messages print them, the line says them (ivr/prompts.py reads them out),
 the pages show them; defined here only."""
 
 CUSTOMER_SERVICE = "078/15.78.01"  # ORES's customer service (option 2 for prepayment)

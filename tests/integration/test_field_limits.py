@@ -87,7 +87,7 @@ async def test_an_accounts_import_refuses_the_bad_rows_and_posts_the_others(ledg
     assert [(e.line, e.field) for e in report.errors] == [(2, "cpas"), (4, "name"), (5, "name"),
                                                           (6, "email")]
     assert "32" in report.errors[0].message
-    assert report.posted == 1
+    assert report.new == 1
     assert await ledger.count_accounts() == 1
 
 
@@ -136,7 +136,8 @@ async def test_every_balance_the_ledger_holds_can_be_said(database_url, clock):
         for vocabulary in words.values():
             assert amount_words(cents, vocabulary)
     # What the line says, and the resident page shows as its meaning (a 500 before).
-    from ivr.script import balance_script, load_prompts
+    from ivr.prompts import load_prompts
+    from ivr.script import balance_script
 
     prompts = load_prompts(LOCALES)
     for language in ("fr", "nl", "de"):
@@ -208,3 +209,26 @@ async def test_a_cpas_code_cannot_hold_the_keys_separator(ledger):
     with pytest.raises(InvalidInput) as refused:
         await ledger.access.add_client("caisse", cpas="CPAS:NAMUR")
     assert refused.value.field == "cpas"
+
+
+async def test_a_day_the_balance_cannot_hold_is_refused_and_posts_nothing(database_url, clock):
+    """Refused before anything is posted: the balance stays the sum of its postings."""
+    from datetime import date
+
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod(),
+                               adjustment_max_cents=LARGEST_CENTS)
+    try:
+        await activate(ledger)  # 20,00 € and a start-credit debt repaid 1 € a day
+        await ledger.top_up(EAN, -(LARGEST_CENTS - 30_00), "agent", "ADJ-1", "near the floor")
+        before = await ledger.trial_balance()
+        report = await ledger.post_consumption([ConsumptionInput(EAN, date(2026, 10, 2), 50_00,
+                                                                 line=2)])
+        assert [(e.line, e.field) for e in report.errors] == [(2, "amount")]
+        assert report.new == 0
+        assert await ledger.trial_balance() == before
+        cached = await ledger.cached_balances()
+        assert {book: cents for book, cents in before.items() if book in cached} == {
+            book: cents for book, cents in cached.items() if book in before}
+        assert await ledger.count_consumption_days() == 0
+    finally:
+        await ledger.close()

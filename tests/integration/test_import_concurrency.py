@@ -1,5 +1,5 @@
 """A consumption import reads and reckons without the write lock and writes in short batches
-(ledger/service.py, WRITE_BATCH): what changes an account between its read and its write — a
+(ledger/consumption.py, WRITE_BATCH): what changes an account between its read and its write — a
 top-up, here — must be reckoned with, never written over."""
 
 from datetime import date, datetime
@@ -17,7 +17,8 @@ async def test_a_top_up_between_the_imports_read_and_its_write_is_kept(ledger: L
                                                         language="fr", activated_at=ACTIVATED)
                                            for ean in EANS])
     assert report.errors == []
-    read_state = ledger._consumption_state
+    consumption = ledger._consumption  # the import's operation (ledger/consumption.py)
+    read_state = consumption._consumption_state
     reads = []
 
     async def read_then_pay(conn, rows):
@@ -28,7 +29,7 @@ async def test_a_top_up_between_the_imports_read_and_its_write_is_kept(ledger: L
                 await ledger.top_up(ean, 1000, "terminal", f"KIOSK-{ean[-4:]}")
         return state
 
-    monkeypatch.setattr(ledger, "_consumption_state", read_then_pay)
+    monkeypatch.setattr(consumption, "_consumption_state", read_then_pay)
     report = await ledger.post_consumption([ConsumptionInput(ean=ean, day=date(2026, 10, 1),
                                                              amount_cents=300) for ean in EANS])
     assert (report.new, report.errors) == (len(EANS), [])

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from ledger import BRUSSELS, Ledger, service
+from ledger import BRUSSELS, Ledger, staging
 from saldo.cli import main
 from tests.conftest import make_ean
 from tests.integration import test_cli
@@ -108,8 +108,8 @@ def test_a_later_line_replaces_an_earlier_one_however_far_apart(tmp_path, capsys
                                                                database_url, monkeypatch):
     # Small batches and chunks: the file's first and last lines are staged, and the days
     # posted, many batches apart.
-    monkeypatch.setattr(service, "STAGING_BATCH", 7)
-    monkeypatch.setattr(service, "CHUNK", 5)
+    monkeypatch.setattr(staging, "STAGING_BATCH", 7)
+    monkeypatch.setattr(staging, "CHUNK", 5)
     accounts = tmp_path / "accounts.csv"
     accounts_file(accounts, range(1, 11))
     assert run(capsys, "import", "accounts", str(accounts))[0] == 0
@@ -131,8 +131,8 @@ def test_a_later_line_replaces_an_earlier_one_however_far_apart(tmp_path, capsys
 
 
 def test_an_account_listed_twice_far_apart_is_still_seen_twice(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(service, "STAGING_BATCH", 3)
-    monkeypatch.setattr(service, "CHUNK", 2)
+    monkeypatch.setattr(staging, "STAGING_BATCH", 3)
+    monkeypatch.setattr(staging, "CHUNK", 2)
     rows = [f"{make_ean(n)};gas;fr;" for n in range(1, 12)]
     path = tmp_path / "accounts.csv"
     path.write_text("\n".join(["ean;energy;language;name", *rows,
@@ -146,8 +146,8 @@ def test_an_account_listed_twice_far_apart_is_still_seen_twice(tmp_path, capsys,
 
 def test_a_line_that_cannot_be_read_at_the_end_refuses_the_whole_file(tmp_path, capsys,
                                                                       database_url, monkeypatch):
-    monkeypatch.setattr(service, "STAGING_BATCH", 4)
-    monkeypatch.setattr(service, "CHUNK", 2)
+    monkeypatch.setattr(staging, "STAGING_BATCH", 4)
+    monkeypatch.setattr(staging, "CHUNK", 2)
     accounts = tmp_path / "accounts.csv"
     accounts_file(accounts, range(1, 4))
     assert run(capsys, "import", "accounts", str(accounts))[0] == 0

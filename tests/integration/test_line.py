@@ -158,7 +158,7 @@ async def test_hearing_the_balance_again_is_not_another_lookup(line):
 
 def test_the_fallback_apologises_in_every_language_and_hangs_up():
     from ivr.flow import line_unavailable
-    from ivr.script import load_prompts
+    from ivr.prompts import load_prompts
 
     document = ET.fromstring(line_unavailable(load_prompts(LOCALES), VOICES))
     voices = [say.get("voice") for say in document.iter("Say")]

@@ -27,7 +27,7 @@ from ivr.app import create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
 from ivr.phone import Phone
-from ivr.script import load_prompts
+from ivr.prompts import load_prompts
 from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock, State
 from ledger.ean import with_check_digit
 from saldo.demo import CUSTOMERS, DEMO_PREFIX, build_demo

@@ -8,18 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from ivr.prompts import PLACEHOLDERS, TOPUP_SITE, load_prompts, phone_number_words
 from ivr.script import (
     LANGUAGE_MENU,
     MAX_WORDS,
-    PLACEHOLDERS,
-    TOPUP_SITE,
     balance_script,
     language_menu,
-    load_prompts,
     locked_out_greeting,
     locked_out_script,
     minimum_topup_said_cents,
-    phone_number_words,
     spoken_words,
     technical_problem_script,
     too_many_failures_script,

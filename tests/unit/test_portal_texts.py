@@ -12,7 +12,7 @@ from ledger.cpas import HISTORY_DAYS, Day, ResidentFile
 from ledger.outbox import MessageRecord
 from wording import date_time, short_date_time
 from ledger import LANGUAGES
-from portal.app import delivery_text, history_title, state_text
+from portal.texts import delivery_text, history_title, state_text
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = {language: json.loads((ROOT / "locales" / language / "portal.json")

@@ -15,7 +15,7 @@ import ledger
 import ledger.access  # noqa: F401 - LoginRefused is one of the LedgerErrors checked below
 from ledger.errors import DEFAULT_REFUSAL, REFUSALS, InvalidInput, LedgerError
 from ledger import LANGUAGES
-from portal.app import REFUSAL_PREFIX, refusal_text
+from portal.texts import REFUSAL_PREFIX, refusal_text
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "ledger"
