@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ledger import DEFAULT_LANGUAGE, LANGUAGES, InvalidInput, Ledger, UnknownAccount
 from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
+from webhooks import form_of, signature_middleware
 
 from . import flow
 from .limits import CEILING_WINDOW, ceiling_until, refused_until
@@ -24,7 +25,6 @@ from .script import (
     locked_out_greeting,
     locked_out_script,
 )
-from webhooks import form_of, signature_middleware
 from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")

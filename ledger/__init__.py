@@ -28,6 +28,15 @@ from .domain import (
 from .ean import masked
 from .errors import DemoRefused, InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
 from .events import Event
+from .inputs import (
+    AccountInput,
+    ConsumptionInput,
+    ImportReport,
+    Lookup,
+    Resident,
+    RowError,
+    TopUpResult,
+)
 from .money import format_cents, parse_cents
 from .outbox import (
     DEFAULT_LEASE,
@@ -43,15 +52,6 @@ from .outbox import (
     Sent,
 )
 from .rules import State
-from .inputs import (
-    AccountInput,
-    ConsumptionInput,
-    ImportReport,
-    Lookup,
-    Resident,
-    RowError,
-    TopUpResult,
-)
 from .service import Ledger
 from .view import BalanceView, LastTopUp
 

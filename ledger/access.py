@@ -20,8 +20,8 @@ from . import schema
 from .clock import from_text, to_text
 from .domain import API_PAYMENT_CHANNELS, LANGUAGES, known
 from .errors import InvalidInput, LedgerError
-from .store import Store
 from .limits import TEXT_LIMITS, check_text
+from .store import Store
 
 MIN_PASSWORD_LENGTH = 12
 # A pass phrase, not a file: argon2 reads all of it.

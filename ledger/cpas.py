@@ -15,11 +15,11 @@ from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, from_text, to_text
 from .db import fetch_rows
 from .ean import short_or_full
-from .names import folded
 from .errors import InvalidInput, UnknownAccount
+from .names import folded
 from .outbox import MessageRecord
-from .store import Store
 from .rules import EXHAUSTED_AT_CENTS
+from .store import Store
 from .view import OUTFLOW_WINDOW_DAYS, BalanceView
 
 HISTORY_DAYS = 60
@@ -82,7 +82,7 @@ class CpasDesk:
             ean = short_or_full(ean_text)
         except InvalidInput:
             await self._store.audit(actor=actor, action=action, ean=None, outcome="invalid",
-                                     detail=cpas)
+                                    detail=cpas)
             raise UnknownAccount(ean_text) from None
         a = schema.accounts
         column = a.c.ean13 if len(ean) == 13 else a.c.ean
@@ -91,7 +91,7 @@ class CpasDesk:
                                       .where(column == ean))).first()
         if row is None or row.cpas != cpas:
             await self._store.audit(actor=actor, action=action, ean=row.ean if row else ean,
-                                     outcome="foreign" if row else "unknown", detail=cpas)
+                                    outcome="foreign" if row else "unknown", detail=cpas)
             raise UnknownAccount(ean_text)
         return row.id, row.ean, row.name
 

@@ -15,9 +15,9 @@ from .clock import BRUSSELS
 from .contacts import normalise_email, normalise_mobile
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_digits, short_or_full
 from .errors import InvalidInput
+from .inputs import AccountInput, ConsumptionInput, RowError
 from .limits import TEXT_LIMITS, check_text
 from .money import parse_cents
-from .inputs import AccountInput, ConsumptionInput, RowError
 
 ACCOUNT_COLUMNS = ("ean", "energy", "language", "name", "mobile", "email", "notify",
                    "low_credit_threshold", "transferred_balance", "activated_at", "power_limiter",

@@ -21,9 +21,9 @@ from .db import fetch_rows, insert_many, update_many
 from .domain import LANGUAGES, Audience, known
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
-from .store import Store
-from .limits import check_text
 from .events import Event, event_from_row
+from .limits import check_text
+from .store import Store
 
 # How long a claim holds before another worker may take the message over (marked uncertain).
 DEFAULT_LEASE = timedelta(minutes=2)

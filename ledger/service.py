@@ -20,38 +20,33 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
-from .calendar import NonDisconnectionPeriod
-from .clock import Clock, from_text, to_text
-from .db import (fetch_rows)
-from .ean import short_or_full
-from .errors import InvalidInput, UnknownAccount
-from .events import Event, event_from_row
-from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
 from .access import Access
-from .cpas import CpasDesk
+from .account_import import AccountImport
 from .accounts import (
     ACCOUNT_COLUMNS,
     Account,
+    NetworkPrefix,
     Writes,
     account_from_row,
     account_reader,
     load_accounts,
 )
 from .audit import AuditTrail
-from .books import (
-    balance_book,
-)
-from .outbox import Outbox
-from .store import Store
-from .account_import import AccountImport
-from .accounts import NetworkPrefix
+from .books import balance_book
+from .calendar import NonDisconnectionPeriod
+from .clock import Clock, from_text, to_text
 from .consumption import ConsumptionImport
-from .inputs import (AccountInput, ConsumptionInput, ImportReport, Lookup, Resident, TopUpResult)
+from .cpas import CpasDesk
+from .db import fetch_rows
+from .ean import short_or_full
+from .errors import InvalidInput, UnknownAccount
+from .events import Event, event_from_row
+from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, Resident, TopUpResult
+from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
+from .outbox import Outbox
+from .rules import Supply, end_pending
+from .store import Store
 from .topups import TopUps
-from .rules import (
-    Supply,
-    end_pending,
-)
 from .view import OUTFLOW_WINDOW_DAYS, BalanceView, LastTopUp, build_view
 
 if TYPE_CHECKING:  # ledger.cpas imports this module

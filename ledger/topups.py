@@ -57,7 +57,7 @@ class TopUps:
                        ReferenceConflict: "conflict"}.get(type(refused), "refused")
             detail = (reference or "").replace("\x00", "").strip()[:200] or None
             await self._store.audit(actor=actor, action="topup", ean=ean, outcome=outcome,
-                             detail=detail)
+                                    detail=detail)
             raise
 
     async def _top_up(self, ean_text: str, amount_cents: int, channel: str, reference: str,
@@ -113,7 +113,7 @@ class TopUps:
                 ean = account.ean
         # Committed: its record goes to the trail before anyone is told (ledger/audit.py).
         await self._store.audit(actor=actor, action="topup", ean=ean,
-                         outcome="replayed" if result.replayed else "recorded", detail=key)
+                                outcome="replayed" if result.replayed else "recorded", detail=key)
         return result
 
     def _top_up_sqlite(self, ean_text: str, amount_cents: int, channel: str, reference: str,

@@ -25,19 +25,23 @@ import jinja2
 import jinja2.meta
 from babel.dates import get_day_names
 
-from ledger import AUDIENCES, ENERGIES, LANGUAGES, Audience
+from ledger import AUDIENCES, ENERGIES, LANGUAGES, MESSAGE_CHANNELS, Audience
 from ledger.clock import BRUSSELS
 from ledger.ean import masked
 from ledger.events import EVENT_TYPES, Event
 from ledger.rules import (
-    EMERGENCY_CREDIT_CENTS, RECONNECTION_MINIMUM_CENTS, START_CREDIT_CENTS, TOPUP_MAX_CENTS, TOPUP_MIN_CENTS,
-    TopUpOutcome, emergency_credit_left_cents, usable_before_disconnection_cents,
+    EMERGENCY_CREDIT_CENTS,
+    RECONNECTION_MINIMUM_CENTS,
+    START_CREDIT_CENTS,
+    TOPUP_MAX_CENTS,
+    TOPUP_MIN_CENTS,
+    TopUpOutcome,
+    emergency_credit_left_cents,
+    usable_before_disconnection_cents,
 )
-
 from wording import BABEL_LOCALES, PUBLIC_FACTS, LocaleError, date_time, money, short_date_time
 
 from .routing import SERIOUS_EVENTS
-
 
 GSM_CODEC = "gsm03.38"
 SMS_MAX_SEPTETS = 306  # two concatenated segments of 153
@@ -84,7 +88,7 @@ def required_templates() -> list[str]:
     for event_name in EVENT_TYPES:
         for audience in AUDIENCES:
             if audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS:
-                names += [template_name(event_name, channel, audience) for channel in ("sms", "email")]
+                names += [template_name(event_name, channel, audience) for channel in MESSAGE_CHANNELS]
     return names
 
 

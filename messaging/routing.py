@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from ledger import BRUSSELS, Audience, Contacts, Event, NewMessage
+from ledger import BRUSSELS, Audience, Contacts, Event, MessageChannel, NewMessage
+from ledger.domain import Notify
 
 # Sent at once, day or night, and to the CPAS too.
 SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "Disconnected",
@@ -61,12 +62,13 @@ class QuietHours:
 
 def channels_for(contacts: Contacts) -> list[tuple[str, str]]:
     """The customer's (channel, address) pairs, by preference and what is on file."""
-    wanted = {"sms": ["sms"], "email": ["email"], "sms+email": ["sms", "email"],
-              "none": []}[contacts.notify]
-    available = {"sms": contacts.mobile, "email": contacts.email}
+    sms, email = MessageChannel.SMS, MessageChannel.EMAIL
+    wanted = {Notify.SMS: [sms], Notify.EMAIL: [email], Notify.SMS_AND_EMAIL: [sms, email],
+              Notify.NONE: []}[contacts.notify]
+    available = {sms: contacts.mobile, email: contacts.email}
     chosen = [(channel, available[channel]) for channel in wanted if available[channel]]
     if wanted and not chosen:  # the chosen channel has no address: the other one, if any
-        other = "email" if wanted == ["sms"] else "sms"
+        other = email if wanted == [sms] else sms
         if available[other]:
             chosen = [(other, available[other])]
     return chosen

@@ -3,6 +3,7 @@ come in any order, any number of times; the outbox keeps the furthest state."""
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -22,18 +23,35 @@ def _is_sid(text: str) -> bool:
     return len(text) == 34 and text[:2] in ("SM", "MM") and text[2:].isalnum()
 
 
+@dataclass(frozen=True)
+class StatusState:
+    """What the delivery reports' handler shares, set when the app starts."""
+
+    ledger: Callable[[web.Request], Ledger]
+
+
+STATUS = web.AppKey("status", StatusState)
+
+
+async def delivery_report(request: web.Request) -> web.Response:
+    form = await form_of(request)
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    if not _is_sid(sid):
+        raise web.HTTPBadRequest(text="MessageSid: missing or not a message SID")
+    if status in REPORTED:
+        matched = await request.app[STATUS].ledger(request).outbox.report(sid, REPORTED[status])
+        log.info("delivery report %s: %s%s", sid, status, "" if matched else " (kept for later)")
+    return web.Response(status=204)
+
+
 def create_status_app(auth_token: str, public_base_url: str,
                       ledger: Callable[[web.Request], Ledger]) -> web.Application:
-    async def delivery_report(request: web.Request) -> web.Response:
-        form = await form_of(request)
-        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
-        if not _is_sid(sid):
-            raise web.HTTPBadRequest(text="MessageSid: missing or not a message SID")
-        if status in REPORTED:
-            matched = await ledger(request).outbox.report(sid, REPORTED[status])
-            log.info("delivery report %s: %s%s", sid, status, "" if matched else " (kept for later)")
-        return web.Response(status=204)
-
     app = web.Application(middlewares=[signature_middleware(auth_token, public_base_url)])
-    app.router.add_post(STATUS_PATH, delivery_report)
+
+    async def load(app: web.Application):
+        app[STATUS] = StatusState(ledger)
+        yield
+
+    app.cleanup_ctx.append(load)
+    app.router.add_post(STATUS_PATH, delivery_report, name="delivery_report")
     return app

@@ -36,13 +36,14 @@ from ledger.cpas import (
     PAGE_SIZE,
     QUERY_MAX_LENGTH,
     RESIDENT_SORTS,
-    DebtLine,
     Day,
+    DebtLine,
     PostingLine,
     ResidentFile,
 )
 
-from .keys import API_CLIENT
+from .keys import API, API_CLIENT
+from .state import ApiState
 
 log = logging.getLogger("saldo.api")
 
@@ -243,116 +244,111 @@ def actor(client: ApiClient) -> str:
 
 # ---- the app --------------------------------------------------------------------------------
 
-class _Api:
-    def __init__(self, ledger_getter: Callable[[web.Request], Ledger], document: bytes):
-        self._ledger = ledger_getter
-        self._document = document
+@web.middleware
+async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unknown paths and methods first (the routes are public), then the bearer token; every
+    error becomes JSON, and nothing unexpected shows its traceback."""
+    # A sub-app's client_max_size is not applied by aiohttp (the root app's is): here it is.
+    request = request.clone(client_max_size=BODY_LIMIT)
+    try:
+        exception = request.match_info.http_exception
+        if exception is not None:
+            raise exception
+        if request.match_info.handler != openapi:
+            await _authenticate(request)
+        response = await handler(request)
+    except ApiError as error:
+        return error_response(error.status, error.code, error.message, error.field,
+                              error.headers, refused=error.refused)
+    except UnknownAccount as refused:
+        kind = request[API_CLIENT].kind if API_CLIENT in request else "channel"
+        return error_response(404, "unknown_ean", UNKNOWN_EAN[kind], "ean", refused=refused)
+    except ReferenceConflict as refused:
+        return error_response(409, "reference_conflict", "This reference was already used "
+                              "for another top-up (another amount or EAN).", "reference",
+                              refused=refused)
+    except InvalidInput as error:
+        field = LEDGER_FIELDS.get(error.field, error.field)
+        return error_response(422, "invalid_input", _sentence(error.message), field,
+                              refused=error)
+    except web.HTTPException as error:
+        return _http_error(request, error)
+    except Exception:
+        route = request.match_info.route.resource
+        # The route, not the path: logs never show a whole EAN.
+        log.exception("API %s %s failed", request.method,
+                      route.canonical if route else "?")
+        return error_response(500, "internal_error", "Something went wrong on our side; "
+                              "it is logged. Try again later, or tell the platform's operator.")
+    response.headers.update(HEADERS)
+    return response
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Unknown paths and methods first (the routes are public), then the bearer token; every
-        error becomes JSON, and nothing unexpected shows its traceback."""
-        # A sub-app's client_max_size is not applied by aiohttp (the root app's is): here it is.
-        request = request.clone(client_max_size=BODY_LIMIT)
-        try:
-            exception = request.match_info.http_exception
-            if exception is not None:
-                raise exception
-            if request.match_info.handler != self.openapi:
-                await self._authenticate(request)
-            response = await handler(request)
-        except ApiError as error:
-            return error_response(error.status, error.code, error.message, error.field,
-                                  error.headers, refused=error.refused)
-        except UnknownAccount as refused:
-            kind = request[API_CLIENT].kind if API_CLIENT in request else "channel"
-            return error_response(404, "unknown_ean", UNKNOWN_EAN[kind], "ean", refused=refused)
-        except ReferenceConflict as refused:
-            return error_response(409, "reference_conflict", "This reference was already used "
-                                  "for another top-up (another amount or EAN).", "reference",
-                                  refused=refused)
-        except InvalidInput as error:
-            field = LEDGER_FIELDS.get(error.field, error.field)
-            return error_response(422, "invalid_input", _sentence(error.message), field,
-                                  refused=error)
-        except web.HTTPException as error:
-            return _http_error(request, error)
-        except Exception:
-            route = request.match_info.route.resource
-            # The route, not the path: logs never show a whole EAN.
-            log.exception("API %s %s failed", request.method,
-                          route.canonical if route else "?")
-            return error_response(500, "internal_error", "Something went wrong on our side; "
-                                  "it is logged. Try again later, or tell the platform's operator.")
-        response.headers.update(HEADERS)
-        return response
+async def _authenticate(request: web.Request) -> None:
+    token = bearer_token(request)
+    if token == "":
+        raise ApiError(401, "unauthorized", "The Authorization header holds bytes that are "
+                       "not a token (tokens are printable ASCII: 'Bearer saldo_…').",
+                       headers={"WWW-Authenticate":
+                                'Bearer realm="saldo", error="invalid_token"'})
+    if token is None:
+        raise ApiError(401, "unauthorized", "This API needs a bearer token: "
+                       "'Authorization: Bearer <token>'.",
+                       headers={"WWW-Authenticate": 'Bearer realm="saldo"'})
+    client = await request.app[API].ledger(request).access.client(token)
+    if client is None:
+        log.warning("API: refused an unknown or revoked token from %s", request.remote)
+        raise ApiError(401, "unauthorized", "The bearer token is unknown or revoked.",
+                       headers={"WWW-Authenticate":
+                                'Bearer realm="saldo", error="invalid_token"'})
+    request[API_CLIENT] = client
 
-    async def _authenticate(self, request: web.Request) -> None:
-        token = bearer_token(request)
-        if token == "":
-            raise ApiError(401, "unauthorized", "The Authorization header holds bytes that are "
-                           "not a token (tokens are printable ASCII: 'Bearer saldo_…').",
-                           headers={"WWW-Authenticate":
-                                    'Bearer realm="saldo", error="invalid_token"'})
-        if token is None:
-            raise ApiError(401, "unauthorized", "This API needs a bearer token: "
-                           "'Authorization: Bearer <token>'.",
-                           headers={"WWW-Authenticate": 'Bearer realm="saldo"'})
-        client = await self._ledger(request).access.client(token)
-        if client is None:
-            log.warning("API: refused an unknown or revoked token from %s", request.remote)
-            raise ApiError(401, "unauthorized", "The bearer token is unknown or revoked.",
-                           headers={"WWW-Authenticate":
-                                    'Bearer realm="saldo", error="invalid_token"'})
-        request[API_CLIENT] = client
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[API].document, content_type="application/json")
 
-    async def openapi(self, _request: web.Request) -> web.Response:
-        return web.Response(body=self._document, content_type="application/json")
+async def residents(request: web.Request) -> web.Response:
+    client = client_of(request, "cpas")
+    assert client.cpas is not None
+    sort, query, number, limit = residents_query(request)
+    page = await request.app[API].ledger(request).residents(
+        client.cpas, actor=actor(client), sort=sort, query=query,
+        offset=(number - 1) * limit, limit=limit)
 
-    async def residents(self, request: web.Request) -> web.Response:
-        client = client_of(request, "cpas")
+    def link(to: int) -> str:
+        return str(request.rel_url.update_query(page=str(to), limit=str(limit)))
+
+    return web.json_response({
+        "residents": [{"name": r.name, "balance": r.view.to_json()} for r in page.residents],
+        "total": page.total, "counts": page.counts, "page": number, "limit": limit,
+        "next": link(number + 1) if number * limit < page.total else None,
+        "previous": link(number - 1) if number > 1 else None})
+
+async def resident(request: web.Request) -> web.Response:
+    client = client_of(request, "cpas")
+    assert client.cpas is not None
+    file = await request.app[API].ledger(request).cpas.resident(
+        client.cpas, request.match_info["ean"], actor=actor(client))
+    return web.json_response(resident_file_json(file))
+
+async def top_up(request: web.Request) -> web.Response:
+    client = client_of(request, "cpas", "channel")
+    ean, amount, reference = await topup_body(request)
+    ledger = request.app[API].ledger(request)
+    if client.kind == "cpas":
         assert client.cpas is not None
-        sort, query, number, limit = residents_query(request)
-        page = await self._ledger(request).residents(
-            client.cpas, actor=actor(client), sort=sort, query=query,
-            offset=(number - 1) * limit, limit=limit)
-
-        def link(to: int) -> str:
-            return str(request.rel_url.update_query(page=str(to), limit=str(limit)))
-
-        return web.json_response({
-            "residents": [{"name": r.name, "balance": r.view.to_json()} for r in page.residents],
-            "total": page.total, "counts": page.counts, "page": number, "limit": limit,
-            "next": link(number + 1) if number * limit < page.total else None,
-            "previous": link(number - 1) if number > 1 else None})
-
-    async def resident(self, request: web.Request) -> web.Response:
-        client = client_of(request, "cpas")
-        assert client.cpas is not None
-        file = await self._ledger(request).cpas.resident(
-            client.cpas, request.match_info["ean"], actor=actor(client))
-        return web.json_response(resident_file_json(file))
-
-    async def top_up(self, request: web.Request) -> web.Response:
-        client = client_of(request, "cpas", "channel")
-        ean, amount, reference = await topup_body(request)
-        ledger = self._ledger(request)
-        if client.kind == "cpas":
-            assert client.cpas is not None
-            result = await ledger.cpas.top_up(client.cpas, ean, amount, reference,
-                                              actor=actor(client))
-            channel = "cpas"
-        else:
-            assert client.channel is not None
-            channel = client.channel
-            # Each client numbers its own payments: another client's reference is not a replay.
-            result = await ledger.top_up(ean, amount, channel, reference, actor=actor(client),
-                                         issuer=f"client-{client.id}")
-        # A channel reads no balances: a replay (of any reference it knows) must not become one.
-        shown = client.kind == "cpas" or not result.replayed
-        return web.json_response(topup_json(ean, amount, reference, channel, result,
-                                            balance_shown=shown),
-                                 status=200 if result.replayed else 201)
+        result = await ledger.cpas.top_up(client.cpas, ean, amount, reference,
+                                          actor=actor(client))
+        channel = "cpas"
+    else:
+        assert client.channel is not None
+        channel = client.channel
+        # Each client numbers its own payments: another client's reference is not a replay.
+        result = await ledger.top_up(ean, amount, channel, reference, actor=actor(client),
+                                     issuer=f"client-{client.id}")
+    # A channel reads no balances: a replay (of any reference it knows) must not become one.
+    shown = client.kind == "cpas" or not result.replayed
+    return web.json_response(topup_json(ean, amount, reference, channel, result,
+                                        balance_shown=shown),
+                             status=200 if result.replayed else 201)
 
 
 def _sentence(message: str) -> str:
@@ -383,10 +379,15 @@ def load_document(path: Path = OPENAPI_FILE) -> bytes:
 
 def create_api_app(ledger_getter: Callable[[web.Request], Ledger]) -> web.Application:
     """To mount at /api/v1. `ledger_getter` finds the open ledger from a request."""
-    api = _Api(ledger_getter, load_document())
-    app = web.Application(middlewares=[api.middleware])
-    app.router.add_get("/openapi.json", api.openapi, allow_head=False)
-    app.router.add_get("/residents", api.residents, allow_head=False)
-    app.router.add_get("/residents/{ean}", api.resident, allow_head=False)
-    app.router.add_post("/topups", api.top_up)
+    app = web.Application(middlewares=[_middleware])
+
+    async def load(app: web.Application):
+        app[API] = ApiState(ledger_getter, load_document())
+        yield
+
+    app.cleanup_ctx.append(load)
+    app.router.add_get("/openapi.json", openapi, allow_head=False)
+    app.router.add_get("/residents", residents, allow_head=False)
+    app.router.add_get("/residents/{ean}", resident, allow_head=False)
+    app.router.add_post("/topups", top_up)
     return app

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from markupsafe import Markup
 from yarl import URL
 
 from ledger import (
-    DEFAULT_LANGUAGE,
     LANGUAGES,
     InvalidInput,
     Ledger,
@@ -28,152 +26,19 @@ from ledger import (
 )
 from ledger.access import LoginRefused, Staff
 from ledger.cpas import ResidentFile
-from wording import date_time, day_month, full_date, money, short_date_time
-
-from .keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
+from wording import day_month, money
 
 from .chart import ChartLabels, balance_chart
+from .guard import BODY_LIMIT, security, session
+from .keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
+from .rendering import LANGUAGE_COOKIE, SESSION_COOKIE, language_of, not_found, render
 from .residents import SORTS, needs_attention
 from .state import LineWords, Portal, PortalConfig
-from .texts import (delivery_text, event_text, history_title, load_texts,
-                    refusal_text, state_text)
+from .texts import history_title, load_texts, refusal_text
 
 log = logging.getLogger("saldo.portal")
 
-SESSION_COOKIE, CSRF_COOKIE, LANGUAGE_COOKIE = "saldo_session", "saldo_csrf", "saldo_lang"
-PUBLIC_PATHS = ("/login", "/language", "/static/")
 PAGE_SIZE = 50  # residents a page of the list
-BODY_LIMIT = 16 * 1024  # forms here are a few fields: nothing bigger is read (see security)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",  # residents' data stays off shared disks and back buttons
-}
-
-
-def _language(request: web.Request) -> str:
-    language = request.cookies.get(LANGUAGE_COOKIE, "")
-    if language in LANGUAGES:
-        return language
-    accepted = request.headers.get("Accept-Language", "")[:2].lower()
-    return accepted if accepted in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def _csrf_secret_ok(secret: str) -> bool:
-    """Ours are token_urlsafe(24): a cookie with anything else is replaced by a new one."""
-    return 0 < len(secret) <= 64 and secret.isascii() and secret.isprintable()
-
-
-def _csrf_secret(request: web.Request) -> str:
-    return request.get(NEW_CSRF_SECRET) or request.cookies.get(CSRF_COOKIE, "")
-
-
-def render(request: web.Request, template: str, status: int = 200, **values) -> web.Response:
-    portal = request.app[PORTAL]
-    language = _language(request)
-    texts = portal.texts[language]
-    page = portal.pages.get_template(template).render(
-        t=texts, lang=language, languages=LANGUAGES, base=portal.config.base_path,
-        staff=request.get(STAFF), csrf=portal.sign(_csrf_secret(request), "csrf"),
-        money=lambda cents: money(cents, language),
-        when=lambda moment: date_time(moment, language),
-        day=lambda day: full_date(day, language),
-        state=lambda view, short=False: state_text(
-            view, texts, (lambda moment: short_date_time(moment, language)) if short
-            else (lambda moment: date_time(moment, language))),
-        delivery=lambda message: delivery_text(message, texts),
-        event=lambda name: event_text(name, texts), **values)
-    return web.Response(text=page, content_type="text/html", status=status)
-
-
-@web.middleware
-async def security(request: web.Request, handler):
-    """Headers on every answer; a CSRF secret for every visitor; POSTs must carry its HMAC."""
-    portal = request.app[PORTAL]
-    # The pages' own limit: a sub-app's client_max_size is not the one aiohttp applies (the
-    # root app's, 1 MiB, is), so each request of the pages is given it here.
-    request = request.clone(client_max_size=BODY_LIMIT)
-    if not _csrf_secret_ok(request.cookies.get(CSRF_COOKIE, "")):
-        request[NEW_CSRF_SECRET] = secrets.token_urlsafe(24)
-    if request.method == "POST":
-        try:
-            form = await request.post()
-        except web.HTTPRequestEntityTooLarge:
-            log.warning("portal: a form over %d bytes was refused", BODY_LIMIT)
-            return _finish(request, render(request, "expired.html", status=413))
-        except (ValueError, LookupError, AssertionError, RuntimeError, HttpProcessingError):
-            # A body that is no form (bytes that are not UTF-8, an unknown charset, a broken
-            # multipart): its CSRF token cannot be read, so it is refused as one without.
-            form = None
-        for value in form.values() if form is not None else ():
-            if isinstance(value, web.FileField):  # no form here has one: nothing is kept
-                value.file.close()
-        secret = request.cookies.get(CSRF_COOKIE, "")
-        token = form.get("csrf", "") if form is not None else ""
-        if not secret or not isinstance(token, str) \
-                or not portal.verify(secret, "csrf", token):
-            log.warning("portal: a form without a valid CSRF token was refused")
-            response = render(request, "expired.html", status=403)
-            return _finish(request, response)
-    try:
-        response = await handler(request)
-    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as unknown:
-        if request.path == portal.config.base_path and request.method == "GET":
-            home = web.HTTPSeeOther(f"{portal.config.base_path}/")  # "/cpas" alone
-            _finish(request, home)
-            raise home from None
-        response = not_found(request, status=unknown.status)
-        if "Allow" in unknown.headers:
-            response.headers["Allow"] = unknown.headers["Allow"]
-    except web.HTTPException as redirect_or_error:  # aiohttp's are responses too
-        _finish(request, redirect_or_error)
-        raise
-    except Exception:
-        route = request.match_info.route.resource
-        log.exception("portal: internal error on %s", route.canonical if route else "?")
-        response = render(request, "error.html", status=500)
-    return _finish(request, response)
-
-
-def not_found(request: web.Request, status: int = 404) -> web.Response:
-    """One page for what is not there: under /residents/ it speaks of residents, whether the
-    code was malformed, unknown or another CPAS's (the answer must not tell them apart)."""
-    residents = request.path.startswith(f"{request.app[PORTAL].config.base_path}/residents/")
-    return render(request, "not_found.html", status=status,
-                  text="not_found" if residents else "page_not_found")
-
-
-def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    portal = request.app[PORTAL]
-    response.headers.update(SECURITY_HEADERS)
-    if portal.config.secure_cookies:  # served over HTTPS: browsers keep to it
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
-    if NEW_CSRF_SECRET in request:
-        response.set_cookie(CSRF_COOKIE, request[NEW_CSRF_SECRET], httponly=True,
-                            samesite="Strict", secure=portal.config.secure_cookies,
-                            path=portal.config.base_path)
-    return response
-
-
-@web.middleware
-async def session(request: web.Request, handler):
-    """Pages other than the log-in need a live session; without one, to the log-in page."""
-    portal = request.app[PORTAL]
-    signed = request.cookies.get(SESSION_COOKIE, "")
-    token = portal.unsigned(signed, "session") if signed else None
-    staff = await portal.ledger(request).access.session(token) if token else None
-    if staff is not None:
-        request[STAFF], request[SESSION_TOKEN] = staff, token
-    elif not _is_public(request.path, portal.config.base_path):
-        raise web.HTTPSeeOther(f"{portal.config.base_path}/login")
-    return await handler(request)
-
-
-def _is_public(path: str, base_path: str) -> bool:
-    return any(path.startswith(base_path + public) for public in PUBLIC_PATHS)
-
 
 def staff_of(request: web.Request) -> Staff:
     return request[STAFF]
@@ -203,8 +68,8 @@ async def log_in(request: web.Request) -> web.Response:
                            action="log-in", ean=None, outcome=refused.why)
         # One answer for every refusal: the page must not tell which names exist.
         return render(request, "login.html", status=401,
-                      error=refusal_text(refused, portal.texts[_language(request)],
-                                         _language(request)), username=username)
+                      error=refusal_text(refused, portal.texts[language_of(request)],
+                                         language_of(request)), username=username)
     await ledger.audit(actor=f"staff:{staff.username}", action="log-in", ean=None,
                        outcome="ok", detail=staff.cpas)
     response = web.HTTPSeeOther(f"{portal.config.base_path}/")
@@ -309,7 +174,7 @@ async def residents_page(request: web.Request) -> web.Response:
 async def resident_page(request: web.Request) -> web.Response:
     staff = staff_of(request)
     portal = request.app[PORTAL]
-    language = _language(request)
+    language = language_of(request)
     try:
         file = await portal.ledger(request).cpas.resident(
             staff.cpas, request.match_info["ean"], actor=f"staff:{staff.username}")
@@ -329,7 +194,7 @@ def _resident_response(request: web.Request, file: ResidentFile, *, status: int 
                        error: str | None = None) -> web.Response:
     """A resident's page: after a look, or with the top-up form as it was sent back."""
     portal = request.app[PORTAL]
-    language = _language(request)
+    language = language_of(request)
     return render(request, "resident.html", status=status, file=file, notice=notice,
                   back=f"{portal.config.base_path}/residents/{file.view.ean13}",
                   meaning=portal.line_words(file.view, language),
@@ -343,7 +208,7 @@ async def office_top_up(request: web.Request) -> web.Response:
     its idempotency key anyway)."""
     staff = staff_of(request)
     portal = request.app[PORTAL]
-    language = _language(request)
+    language = language_of(request)
     texts = portal.texts[language]
     form = await request.post()
     ean = request.match_info["ean"]

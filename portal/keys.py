@@ -5,9 +5,10 @@ from aiohttp import web
 
 from ledger.access import ApiClient, Staff
 
-from .state import Portal
+from .state import ApiState, Portal
 
 PORTAL = web.AppKey("portal", Portal)  # on the CPAS pages' sub-app
+API = web.AppKey("api", ApiState)  # on the JSON API's sub-app
 
 # Set on a request by the CPAS pages' middleware.
 STAFF = web.RequestKey("staff", Staff)

@@ -25,6 +25,14 @@ class PortalConfig:
     secure_cookies: bool = True  # HTTPS only (off for http://localhost)
 
 
+@dataclass(frozen=True)
+class ApiState:
+    """What the JSON API's handlers share, set when its sub-app starts."""
+
+    ledger: Callable[[web.Request], Ledger]
+    document: bytes  # the OpenAPI description, checked to be JSON
+
+
 @dataclass
 class Portal:
     config: PortalConfig

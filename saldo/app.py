@@ -12,15 +12,15 @@ from pathlib import Path
 from aiohttp import web
 
 from ivr.app import create_line_app
-from ivr.script import line_words
+from ivr.flow import Voice
 from ivr.limits import LookupRules
 from ivr.line import LineConfig
-from ivr.flow import Voice
+from ivr.script import line_words
+from ledger import Clock, Ledger, SystemClock
 from messaging.status import create_status_app
 from portal.api import create_api_app
 from portal.app import create_portal_app
 from portal.state import PortalConfig
-from ledger import Clock, Ledger, SystemClock
 
 from . import keys, observability, worker
 from .logs import quiet_malformed_requests

@@ -20,25 +20,13 @@ import sqlalchemy.exc
 from aiohttp import web
 
 from ledger import (
-    BRUSSELS,
-    DEFAULT_LANGUAGE,
-    LANGUAGES,
-    TOPUP_CHANNELS,
-    BalanceView,
     Clock,
-    FileRefused,
-    ImportReport,
-    LedgerError,
     Ledger,
-    RowError,
-    State,
+    LedgerError,
     SystemClock,
     format_cents,
     parse_cents,
-    stream_accounts,
-    stream_consumption,
 )
-
 from ledger.db import sqlite_path
 from ledger.ean import SHORT_LENGTH, digits_of, is_digits, is_valid_full
 from ledger.errors import UnknownAccount
@@ -46,6 +34,9 @@ from ledger.errors import UnknownAccount
 from . import worker
 from .access_log import RouteAccessLogger
 from .app import LINE_MOUNT, create_app, locales_dir, open_ledger
+from .arguments import parser
+from .describe import describe
+from .imports import run_import
 from .logs import configure_logging
 from .sending import open_dispatcher
 from .settings import Settings, SettingsError
@@ -57,79 +48,6 @@ class UsageError(Exception):
     pass
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="saldo", description=(
-        "Balance line, notifications and prepayment ledger for smart meters. "
-        "Settings come from the environment (see README)."))
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    imports = commands.add_parser("import", help="import a CSV file of accounts or consumption")
-    imports.add_argument("kind", choices=("accounts", "consumption"))
-    imports.add_argument("file", type=Path)
-
-    topup = commands.add_parser("topup", help="record a top-up")
-    topup.add_argument("ean", help="the 18 digits or the last 13")
-    topup.add_argument("amount", help="in euros: 20, 20,00 or 20.00")
-    topup.add_argument("--channel", required=True, choices=TOPUP_CHANNELS)
-    topup.add_argument("--reference", required=True, help="the payment's reference (idempotency key)")
-    topup.add_argument("--reason", help="why an agent adjusts the balance (required for --channel agent)")
-
-    plan = commands.add_parser("plan", help="add a payment plan for an earlier debt")
-    plan.add_argument("ean")
-    plan.add_argument("amount", help="the debt, in euros")
-    plan.add_argument("--daily", required=True, help="repaid per posted day, in euros")
-    plan.add_argument("--reference", required=True)
-
-    balance = commands.add_parser("balance", help="show the balance view of one account")
-    balance.add_argument("ean")
-    balance.add_argument("--json", action="store_true", help="one JSON object")
-
-    cpas = commands.add_parser(
-        "cpas-contact", help="where a CPAS is told of its residents' serious events")
-    cpas.add_argument("cpas", help="the CPAS code, as in the accounts file")
-    cpas.add_argument("--mobile", help="a mobile number for SMS")
-    cpas.add_argument("--email", help="an e-mail address")
-    cpas.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
-
-    staff = commands.add_parser("staff", help="CPAS staff accounts for the web pages")
-    staff_actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
-    staff_add = staff_actions.add_parser(
-        "add", help="a new account; the password is read from the terminal (or standard input)")
-    staff_add.add_argument("username")
-    staff_add.add_argument("--cpas", required=True, help="the CPAS code, as in the accounts file")
-    staff_add.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
-    staff_disable = staff_actions.add_parser("disable", help="no more log-ins; sessions end")
-    staff_disable.add_argument("username")
-
-    client = commands.add_parser("api-client", help="bearer tokens for /api/v1")
-    client_actions = client.add_subparsers(dest="action", required=True, metavar="ACTION")
-    client_add = client_actions.add_parser("add", help="prints the token, once")
-    client_add.add_argument("label", help="who the client is")
-    whose = client_add.add_mutually_exclusive_group(required=True)
-    whose.add_argument("--cpas", help="a CPAS's software: its residents, office top-ups")
-    whose.add_argument("--channel", choices=("terminal", "online", "transfer"),
-                       help="a payment channel: top-ups only, on any EAN")
-    client_revoke = client_actions.add_parser("revoke")
-    client_revoke.add_argument("number", type=int, help="as `add` printed it")
-
-    call = commands.add_parser("call", help="call the balance line from the terminal, as Twilio would")
-    call.add_argument("url", nargs="?", help="the server (default http://localhost:PORT)")
-    call.add_argument("--speak", action="store_true", help="also speak with espeak-ng")
-
-    commands.add_parser("serve", help="run the web server (PORT)")
-    commands.add_parser("fallback-twiml", help="print the TwiML for the number's fallback (a "
-                        "TwiML Bin): the apology and the customer service, in each language")
-    work = commands.add_parser("worker", help="run the background worker")
-    work.add_argument("--once", action="store_true", help="do what is due now, then exit")
-
-    demo = commands.add_parser("demo", help="create a demo ledger of made-up customers and serve it")
-    demo.add_argument("--no-serve", action="store_true", help="create the demo data and exit")
-
-    db = commands.add_parser("db", help="database maintenance")
-    db.add_argument("action", choices=("upgrade",))
-    return parser
-
-
 _NEGATIVE_COMMA_AMOUNT = re.compile(r"^-\d+,\d{1,2}$")
 
 
@@ -137,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # argparse takes '-1,20' for an option; '-1.20' it knows as a negative number.
     argv = [a.replace(",", ".") if _NEGATIVE_COMMA_AMOUNT.match(a) else a
             for a in (sys.argv[1:] if argv is None else argv)]
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -302,7 +220,7 @@ async def _on_ledger(ledger: Ledger, args: argparse.Namespace, settings: Setting
         print("schema is current")
         return 0
     if args.command == "import":
-        return await _import(ledger, args.kind, args.file, settings.import_niceness)
+        return await run_import(ledger, args.kind, args.file, settings.import_niceness)
     if args.command == "topup":
         amount = parse_cents(args.amount)
         result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason,
@@ -417,87 +335,6 @@ def _operator() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _give_way(niceness: int) -> None:
-    """At least this niceness for this thread and the threads it starts from now on (never
-    raised back: not cumulative). On Linux the nice value is a thread's: the ledger's writer
-    threads, started when it opened, keep theirs, so a batch that holds the write lock is not
-    starved by the server that waits for it."""
-    current = os.getpriority(os.PRIO_PROCESS, 0)
-    if niceness > current:
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
-
-
-async def _import(ledger: Ledger, kind: str, path: Path, niceness: int) -> int:
-    _give_way(niceness)
-    # The file is streamed into the ledger, which reads it to its end before writing anything:
-    # a line that cannot be read, wherever it is, still refuses the whole file.
-    try:
-        if kind == "accounts":
-            parsed = stream_accounts(path)
-            report = await ledger.import_accounts(parsed.rows)
-        else:
-            parsed = stream_consumption(path)
-            report = await ledger.post_consumption(parsed.rows)
-    except FileRefused as error:
-        print(f"{path}: {error}", file=sys.stderr)
-        return 1
-    errors = sorted(parsed.errors + report.errors, key=lambda e: e.line or 0)
-    _print_report(path, kind, report, errors)
-    return 1 if errors else 0
-
-
-def _print_report(path: Path, kind: str, report: ImportReport, errors: list[RowError]) -> None:
-    for error in errors:
-        print(f"{path}:{error.line}: {error.field}: {error.message}", file=sys.stderr)
-    parts = [f"{report.new} new"]
-    if kind == "consumption":
-        parts.append(f"{report.corrected} corrected")
-    else:
-        parts.append(f"{report.updated} updated")
-    parts.append(f"{report.unchanged} unchanged")
-    if report.superseded:
-        parts.append(f"{report.superseded} replaced by a later line")
-    parts.append(f"{len(errors)} refused")
-    print(f"{path}: {kind}: " + ", ".join(parts))
-
-
-_STATE_WORDS = {
-    State.NORMAL: "normal",
-    State.LOW: "low credit: the emergency credit starts when the balance runs out",
-    State.EMERGENCY: "emergency credit in use",
-    State.DISCONNECTION_PENDING: "will be disconnected when the non-disconnection period ends",
-    State.DISCONNECTED: "disconnected",
-    State.POWER_LIMITED: "power-limited",
-}
-
-
-def describe(view: BalanceView) -> str:
-    """The operator's plain-text summary (customer-facing words live in locales/)."""
-    when = view.as_of.astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M")
-    lines = [
-        f"EAN          {view.ean} ({view.energy}, {view.language})",
-        f"balance      {format_cents(view.balance_cents)} as of {when} (Brussels)",
-        f"state        {view.state.value}: {_STATE_WORDS[view.state]}",
-    ]
-    if view.state is State.EMERGENCY:
-        lines.append(f"usable       {format_cents(view.usable_before_disconnection_cents)} "
-                     "before disconnection")
-    if view.disconnect_at:
-        lines.append(f"cut off at   {view.disconnect_at.astimezone(BRUSSELS):%d/%m/%Y %H:%M}")
-    if view.minimum_topup_cents is not None:
-        lines.append(f"to restore   top up at least {format_cents(view.minimum_topup_cents)}")
-    if view.debt_cents:
-        lines.append(f"debt         {format_cents(view.debt_cents)}, repaid "
-                     f"{format_cents(view.debt_daily_cents)} a day")
-    if view.last_topup:
-        t = view.last_topup
-        lines.append(f"last top-up  {format_cents(t.amount_cents)} ({t.channel}) on "
-                     f"{t.at.astimezone(BRUSSELS):%d/%m/%Y %H:%M}")
-    if view.estimated_days_left is not None:
-        lines.append(f"days left    about {view.estimated_days_left} (average of the last 7 days)")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 import os
 from collections.abc import Mapping
-from email.utils import parseaddr
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from email.utils import parseaddr
 
 import holidays
 

@@ -54,7 +54,7 @@ IMPORTING_AT_LOWER_PRIORITY = """
 import asyncio, os, sys, threading
 from datetime import date, datetime
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger
-from saldo.cli import _give_way
+from saldo.imports import give_way
 
 async def main(url, ean):
     ledger = await Ledger.open(url)
@@ -62,7 +62,7 @@ async def main(url, ean):
         await ledger.import_accounts([AccountInput(
             ean=ean, energy="gas", language="nl",
             activated_at=datetime(2026, 10, 1, 9, 0, tzinfo=BRUSSELS))])
-        _give_way(10)  # as `saldo import` does, once the ledger is open
+        give_way(10)  # as `saldo import` does, once the ledger is open
         report = await ledger.post_consumption([ConsumptionInput(
             ean=ean, day=date(2026, 10, 2), amount_cents=250)])
         assert report.new == 1, report

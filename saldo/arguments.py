@@ -1,0 +1,81 @@
+"""The command line's commands and arguments (argparse)."""
+
+import argparse
+from pathlib import Path
+
+from ledger import DEFAULT_LANGUAGE, LANGUAGES, TOPUP_CHANNELS
+from ledger.domain import API_PAYMENT_CHANNELS
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every command and its arguments; `saldo COMMAND --help` prints them."""
+    parser = argparse.ArgumentParser(prog="saldo", description=(
+        "Balance line, notifications and prepayment ledger for smart meters. "
+        "Settings come from the environment (see README)."))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    imports = commands.add_parser("import", help="import a CSV file of accounts or consumption")
+    imports.add_argument("kind", choices=("accounts", "consumption"))
+    imports.add_argument("file", type=Path)
+
+    topup = commands.add_parser("topup", help="record a top-up")
+    topup.add_argument("ean", help="the 18 digits or the last 13")
+    topup.add_argument("amount", help="in euros: 20, 20,00 or 20.00")
+    topup.add_argument("--channel", required=True, choices=TOPUP_CHANNELS)
+    topup.add_argument("--reference", required=True, help="the payment's reference (idempotency key)")
+    topup.add_argument("--reason", help="why an agent adjusts the balance (required for --channel agent)")
+
+    plan = commands.add_parser("plan", help="add a payment plan for an earlier debt")
+    plan.add_argument("ean")
+    plan.add_argument("amount", help="the debt, in euros")
+    plan.add_argument("--daily", required=True, help="repaid per posted day, in euros")
+    plan.add_argument("--reference", required=True)
+
+    balance = commands.add_parser("balance", help="show the balance view of one account")
+    balance.add_argument("ean")
+    balance.add_argument("--json", action="store_true", help="one JSON object")
+
+    cpas = commands.add_parser(
+        "cpas-contact", help="where a CPAS is told of its residents' serious events")
+    cpas.add_argument("cpas", help="the CPAS code, as in the accounts file")
+    cpas.add_argument("--mobile", help="a mobile number for SMS")
+    cpas.add_argument("--email", help="an e-mail address")
+    cpas.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
+
+    staff = commands.add_parser("staff", help="CPAS staff accounts for the web pages")
+    staff_actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
+    staff_add = staff_actions.add_parser(
+        "add", help="a new account; the password is read from the terminal (or standard input)")
+    staff_add.add_argument("username")
+    staff_add.add_argument("--cpas", required=True, help="the CPAS code, as in the accounts file")
+    staff_add.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
+    staff_disable = staff_actions.add_parser("disable", help="no more log-ins; sessions end")
+    staff_disable.add_argument("username")
+
+    client = commands.add_parser("api-client", help="bearer tokens for /api/v1")
+    client_actions = client.add_subparsers(dest="action", required=True, metavar="ACTION")
+    client_add = client_actions.add_parser("add", help="prints the token, once")
+    client_add.add_argument("label", help="who the client is")
+    whose = client_add.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--cpas", help="a CPAS's software: its residents, office top-ups")
+    whose.add_argument("--channel", choices=API_PAYMENT_CHANNELS,
+                       help="a payment channel: top-ups only, on any EAN")
+    client_revoke = client_actions.add_parser("revoke")
+    client_revoke.add_argument("number", type=int, help="as `add` printed it")
+
+    call = commands.add_parser("call", help="call the balance line from the terminal, as Twilio would")
+    call.add_argument("url", nargs="?", help="the server (default http://localhost:PORT)")
+    call.add_argument("--speak", action="store_true", help="also speak with espeak-ng")
+
+    commands.add_parser("serve", help="run the web server (PORT)")
+    commands.add_parser("fallback-twiml", help="print the TwiML for the number's fallback (a "
+                        "TwiML Bin): the apology and the customer service, in each language")
+    work = commands.add_parser("worker", help="run the background worker")
+    work.add_argument("--once", action="store_true", help="do what is due now, then exit")
+
+    demo = commands.add_parser("demo", help="create a demo ledger of made-up customers and serve it")
+    demo.add_argument("--no-serve", action="store_true", help="create the demo data and exit")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=("upgrade",))
+    return parser
