@@ -26,7 +26,6 @@ from pathlib import Path
 from sqlalchemy import bindparam, case, func, insert, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.schema import CreateTable
 
 from . import schema
 from .clock import from_text, to_text
@@ -151,7 +150,11 @@ class DatabaseAuditTrail(AuditTrail):
 
 _INSERT = str(insert(schema.audit).values({c: bindparam(c) for c in COLUMNS})
               .compile(dialect=sqlite_dialect()))  # positional: rows are Records
-_SCHEMA = (str(CreateTable(schema.audit, if_not_exists=True).compile(dialect=sqlite_dialect())),
+# The trail's file states its own DDL, frozen as released (5 December 2026), as the ledger's
+# migrations do (ledger/migrations.py): a column added to schema.audit later needs its own step.
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS audit (id INTEGER NOT NULL, at VARCHAR(20) NOT NULL, "
+           "actor VARCHAR(120) NOT NULL, action VARCHAR(40) NOT NULL, ean VARCHAR(18), "
+           "outcome VARCHAR(40) NOT NULL, detail TEXT, PRIMARY KEY (id))",
            "CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, at)")
 
 

@@ -99,3 +99,16 @@ async def test_the_trail_file_is_checkpointed_though_its_records_are_written_on_
     # The records are in the file itself, copied there from the WAL (without the checkpoints
     # the file keeps the few pages its schema took, and the WAL grows with every commit).
     assert audit_file(sqlite_path(database_url)).stat().st_size > 150_000  # 300 × 500 bytes
+
+
+async def test_the_trail_file_holds_the_table_the_code_writes(ledger, database_url):
+    """Its DDL is frozen in ledger/audit.py: the columns must still be schema.audit's."""
+    from ledger import schema
+
+    with sqlite3.connect(audit_file(sqlite_path(database_url))) as db:
+        columns = [(name, kind, bool(not_null)) for _, name, kind, not_null, _, _
+                   in db.execute("PRAGMA table_info(audit)")]
+        indexes = {name for _, name, *_ in db.execute("PRAGMA index_list(audit)")}
+    assert columns == [(c.name, str(c.type.compile()), not c.nullable or c.primary_key)
+                       for c in schema.audit.columns]
+    assert {index.name for index in schema.audit.indexes} <= indexes
