@@ -14,6 +14,7 @@ from .books import TopUpReference, balance_book
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, from_text, to_text
 from .db import fetch_rows
+from .domain import ATTENTION_ORDER
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
 from .names import folded
@@ -173,10 +174,6 @@ def _history(postings: list[PostingLine], consumed: dict[date, int], opening_cen
 
 # ---- the residents list, one page at a time ------------------------------------------------
 
-# Who needs help first: no energy now, then soon none, then eating into the emergency credit,
-# then low; the others last. The states as the rules name them (ledger.rules.State).
-ATTENTION_ORDER = ("disconnected", "power_limited", "disconnection_pending", "emergency", "low",
-                   "normal")
 RESIDENT_SORTS = ("attention", "name", "balance", "days")
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -68,6 +68,12 @@ TOPUP_CHANNELS: tuple[str, ...] = (*PAYMENT_CHANNELS, AGENT)
 API_PAYMENT_CHANNELS: tuple[PaymentChannel, ...] = (
     PaymentChannel.TERMINAL, PaymentChannel.ONLINE, PaymentChannel.TRANSFER)
 
+# Who needs help first in a CPAS's residents list: no energy now, then soon none, then eating
+# into the emergency credit, then low; the others last. The states as the rules name them
+# (ledger.rules.State); the list's index (ledger/schema.py) keeps each account's rank in it.
+ATTENTION_ORDER = ("disconnected", "power_limited", "disconnection_pending", "emergency", "low",
+                   "normal")
+
 # The language of a caller who has not chosen one yet, and of a page whose reader's is unknown:
 # Wallonia's, where the network operator serves.
 DEFAULT_LANGUAGE = Language.FR

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from .domain import ATTENTION_ORDER
 from .migrations import OUTBOX_CURSOR, SCHEMA_VERSION, current_version, upgrade  # noqa: F401
 
 metadata = MetaData()
@@ -26,9 +27,13 @@ metadata = MetaData()
 # ledger.cpas.ATTENTION_ORDER's index of an account's state as its columns say it — a pending
 # disconnection counts as pending here; ledger/cpas.py ranks those whose non-disconnection
 # period is over as cut, as ledger.rules.classify does, since that depends on the hour.
-STANDING_RANK = ("CASE WHEN supply = 'off' THEN (CASE WHEN power_limiter THEN 1 ELSE 0 END)"
-                 " WHEN supply = 'pending' THEN 2 WHEN balance_cents < 0 THEN 3"
-                 " WHEN balance_cents < threshold_cents THEN 4 ELSE 5 END")
+_RANK = {state: rank for rank, state in enumerate(ATTENTION_ORDER)}
+STANDING_RANK = (
+    f"CASE WHEN supply = 'off' THEN (CASE WHEN power_limiter THEN {_RANK['power_limited']}"
+    f" ELSE {_RANK['disconnected']} END)"
+    f" WHEN supply = 'pending' THEN {_RANK['disconnection_pending']}"
+    f" WHEN balance_cents < 0 THEN {_RANK['emergency']}"
+    f" WHEN balance_cents < threshold_cents THEN {_RANK['low']} ELSE {_RANK['normal']} END")
 # Names in code-point order on both databases, as Python sorts them: SQLite compares text
 # byte by byte; PostgreSQL's default collation would not.
 NAME_ORDER_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
