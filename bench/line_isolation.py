@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp  # noqa: E402
 
 from ledger import Ledger, SettableClock, read_accounts  # noqa: E402
+from portal.access import Access  # noqa: E402
 from ivr_webhooks import (  # noqa: E402 - bench/ is the script's folder
     ACTIVATED_ON,
     BALANCE_MARK,
@@ -104,8 +105,9 @@ async def setup(database_url: str, folder: Path, eans: list[str]) -> tuple[str, 
         report = await ledger.import_accounts(parsed.rows)
         require(report.updated == len(eans), f"mandates: {report.updated} of {len(eans)}, "
                 f"errors {report.errors[:3]}")
-        _, cpas_token = await ledger.access.add_client("bench CPAS", cpas=CPAS)
-        _, channel_token = await ledger.access.add_client("bench kiosk", channel="terminal")
+        access = await Access.open(ledger.store)
+        _, cpas_token = await access.add_client("bench CPAS", cpas=CPAS)
+        _, channel_token = await access.add_client("bench kiosk", channel="terminal")
         return cpas_token, channel_token
     finally:
         await ledger.close()

@@ -4,8 +4,7 @@ LedgerError
 ├── InvalidInput        a value is malformed or breaks a rule (names the field)
 ├── UnknownAccount      no account has this EAN
 ├── ReferenceConflict   a reference was reused for another top-up or payment plan
-├── DemoRefused         the database holds real data, the demo will not touch it
-└── access.LoginRefused a log-in is refused (one answer to the person, whatever the reason)
+└── DemoRefused         the database holds real data, the demo will not touch it
 
 Every refusal carries a stable `code` (see REFUSALS) and the `params` its wording needs, so that
 a page says it in the reader's language; `message` stays the English for logs, the CLI and the
@@ -53,18 +52,10 @@ REFUSALS: Mapping[str, tuple[str, ...]] = {
     "date.in_the_future": (),
     "status.unknown": ("value",),
     "cpas.missing": (),
-    "username.malformed": ("min_length", "max_length"),
-    "username.taken": ("username",),
-    "username.unknown": ("username",),
-    "password.too_short": ("min_length",),
-    "client.kind_missing": (),
-    "client.unknown": ("number",),
-    "label.missing": (),
     "text.too_long": ("max_length", "length"),
     "text.nul": (),
     "database.folder_missing": ("folder",),
     "demo.refused": (),
-    "login.refused": (),
 }
 DEFAULT_REFUSAL = "value.refused"
 

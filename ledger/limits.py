@@ -33,14 +33,12 @@ TEXT_LIMITS: Mapping[str, int] = {
     "mobile": _width(schema.accounts.c.mobile),
     "quantity": _width(schema.consumption_days.c.quantity),
     "unit": _width(schema.consumption_days.c.unit),
-    "username": _width(schema.staff.c.username),
     "actor": _width(schema.audit.c.actor),
     "issuer": ISSUER,
     # Text columns: the ledger's own limits.
     "name": 200,
     "email": 254,  # RFC 5321's longest address
     "reason": 500,
-    "label": 200,
     "detail": 500,
 }
 

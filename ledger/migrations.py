@@ -191,48 +191,13 @@ def _v2_outbox(conn: Connection) -> None:
                  {"key": OUTBOX_CURSOR, "value": str(last)})
 
 
-# --- 3: CPAS staff, their sessions, the API's clients ---------------------------------------
-
-_V3 = MetaData()
-
-_staff = Table(
-    "staff", _V3,
-    Column("id", Integer, primary_key=True),
-    Column("username", String(64), nullable=False, unique=True),
-    Column("cpas", String(32), nullable=False),
-    Column("password_hash", Text, nullable=False),  # argon2id
-    Column("language", String(2), nullable=False),
-    Column("created_at", String(20), nullable=False),
-    Column("disabled_at", String(20)),
-    Column("failed_logins", Integer, nullable=False),
-    Column("locked_until", String(20)),
-)
-
-_staff_sessions = Table(
-    "staff_sessions", _V3,
-    Column("id", Integer, primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the cookie's token
-    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
-    Column("created_at", String(20), nullable=False),
-    Column("last_seen_at", String(20), nullable=False),
-)
-
-_api_clients = Table(
-    "api_clients", _V3,
-    Column("id", Integer, primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the bearer token
-    Column("kind", String(8), nullable=False),  # cpas | channel
-    Column("cpas", String(32)),  # kind cpas: whose residents
-    Column("channel", String(12)),  # kind channel: the top-ups' channel
-    Column("label", Text, nullable=False),
-    Column("created_at", String(20), nullable=False),
-    Column("revoked_at", String(20)),
-)
-
-
+# --- 3: nothing now ---------------------------------------------------------------------------
+# Until 7 December 2026 it created the tables of the pages' staff, their sessions and the API's
+# clients; who may log in is no longer the ledger's business, and portal/access.py creates them
+# where missing. A database made before keeps them as they were, the same definitions.
 
 def _v3_access(conn: Connection) -> None:
-    _V3.create_all(conn)
+    pass
 
 
 # --- 4 and later: one change each -----------------------------------------------------------

@@ -189,39 +189,3 @@ delivery_reports = Table(
     Column("status", String(16), nullable=False),
     Column("at", String(20), nullable=False),
 )
-
-
-# CPAS staff, their sessions, and the API's clients (a CPAS, or a payment channel).
-staff = Table(
-    "staff", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("username", String(64), nullable=False, unique=True),
-    Column("cpas", String(32), nullable=False),
-    Column("password_hash", Text, nullable=False),  # argon2id
-    Column("language", String(2), nullable=False),
-    Column("created_at", String(20), nullable=False),
-    Column("disabled_at", String(20)),
-    Column("failed_logins", Integer, nullable=False),
-    Column("locked_until", String(20)),
-)
-
-staff_sessions = Table(
-    "staff_sessions", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the cookie's token
-    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
-    Column("created_at", String(20), nullable=False),
-    Column("last_seen_at", String(20), nullable=False),
-)
-
-api_clients = Table(
-    "api_clients", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the bearer token
-    Column("kind", String(8), nullable=False),  # cpas | channel
-    Column("cpas", String(32)),  # kind cpas: whose residents
-    Column("channel", String(12)),  # kind channel: the top-ups' channel
-    Column("label", Text, nullable=False),
-    Column("created_at", String(20), nullable=False),
-    Column("revoked_at", String(20)),
-)

@@ -2,8 +2,8 @@
 
 `Ledger` is their front: it opens the store (ledger/store.py) and gives it to the operations,
 split by what they do — the accounts import (ledger/account_import.py), the consumption import
-(ledger/consumption.py), top-ups and payment plans (ledger/topups.py), the outbox, access and
-the CPAS desk — and keeps here what is left: time passing (the tick), the reads and the counts.
+(ledger/consumption.py), top-ups and payment plans (ledger/topups.py), the outbox and the CPAS
+desk — and keeps here what is left: time passing (the tick), the reads and the counts.
 
 Every command runs in one write transaction: its postings, the cached balances, the debts and the
 events of the lines it crossed commit together or not at all. Inputs are replayable: each posting
@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
-from .access import Access
 from .account_import import AccountImport
 from .accounts import (
     ACCOUNT_COLUMNS,
@@ -72,7 +71,6 @@ class Ledger:
         self._topups = TopUps(store, self.ndp, adjustment_max_cents)
         self._reader = account_reader(store)  # the balance line's look-up
         self.outbox = Outbox(store)
-        self.access = Access(store)
         self.cpas = CpasDesk(store, self)
 
     # What the other packages and the tests read of the store.

@@ -30,7 +30,6 @@ from ledger import (
     TopUpResult,
     UnknownAccount,
 )
-from ledger.access import ApiClient
 from ledger.cpas import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -42,6 +41,7 @@ from ledger.cpas import (
     ResidentFile,
 )
 
+from .access import Access, ApiClient
 from .keys import API, API_CLIENT
 from .state import ApiState
 
@@ -294,7 +294,7 @@ async def _authenticate(request: web.Request) -> None:
         raise ApiError(401, "unauthorized", "This API needs a bearer token: "
                        "'Authorization: Bearer <token>'.",
                        headers={"WWW-Authenticate": 'Bearer realm="saldo"'})
-    client = await request.app[API].ledger(request).access.client(token)
+    client = await request.app[API].access(request).client(token)
     if client is None:
         log.warning("API: refused an unknown or revoked token from %s", request.remote)
         raise ApiError(401, "unauthorized", "The bearer token is unknown or revoked.",
@@ -377,12 +377,13 @@ def load_document(path: Path = OPENAPI_FILE) -> bytes:
     return document
 
 
-def create_api_app(ledger_getter: Callable[[web.Request], Ledger]) -> web.Application:
-    """To mount at /api/v1. `ledger_getter` finds the open ledger from a request."""
+def create_api_app(ledger_getter: Callable[[web.Request], Ledger],
+                   access_getter: Callable[[web.Request], Access]) -> web.Application:
+    """To mount at /api/v1. The getters find the open ledger and access from a request."""
     app = web.Application(middlewares=[_middleware])
 
     async def load(app: web.Application):
-        app[API] = ApiState(ledger_getter, load_document())
+        app[API] = ApiState(ledger_getter, access_getter, load_document())
         yield
 
     app.cleanup_ctx.append(load)

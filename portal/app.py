@@ -14,7 +14,6 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
-from yarl import URL
 
 from ledger import (
     LANGUAGES,
@@ -24,14 +23,22 @@ from ledger import (
     UnknownAccount,
     parse_cents,
 )
-from ledger.access import LoginRefused, Staff
 from ledger.cpas import ResidentFile
 from wording import day_month, money
 
+from .access import MAX_PASSWORD_LENGTH, USERNAME_LENGTH, Access, LoginRefused, Staff
 from .chart import ChartLabels, balance_chart
 from .guard import BODY_LIMIT, security, session
 from .keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
-from .rendering import LANGUAGE_COOKIE, SESSION_COOKIE, language_of, not_found, render
+from .rendering import (
+    LANGUAGE_COOKIE,
+    SESSION_COOKIE,
+    language_of,
+    mount,
+    not_found,
+    render,
+    url,
+)
 from .residents import SORTS, needs_attention
 from .state import LineWords, Portal, PortalConfig
 from .texts import history_title, load_texts, refusal_text
@@ -46,7 +53,7 @@ def staff_of(request: web.Request) -> Staff:
 
 async def login_page(request: web.Request) -> web.Response:
     if STAFF in request:
-        raise web.HTTPSeeOther(f"{request.app[PORTAL].config.base_path}/")
+        raise web.HTTPSeeOther(url(request, "home"))
     return render(request, "login.html")
 
 
@@ -54,11 +61,11 @@ async def log_in(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
     ledger = portal.ledger(request)
     form = await request.post()
-    username = _printable(str(form.get("username", ""))).strip().lower()[:64]
+    username = _printable(str(form.get("username", ""))).strip().lower()[:USERNAME_LENGTH]
     signed = request.cookies.get(SESSION_COOKIE, "")
     try:
-        staff, token = await ledger.access.log_in(
-            username, str(form.get("password", ""))[:1024],
+        staff, token = await portal.access(request).log_in(
+            username, str(form.get("password", ""))[:MAX_PASSWORD_LENGTH],
             replacing=portal.unsigned(signed, "session") if signed else None,
             client=portal.sign(client_address(request), "client")[:32])
     except LoginRefused as refused:
@@ -72,13 +79,13 @@ async def log_in(request: web.Request) -> web.Response:
                                          language_of(request)), username=username)
     await ledger.audit(actor=f"staff:{staff.username}", action="log-in", ean=None,
                        outcome="ok", detail=staff.cpas)
-    response = web.HTTPSeeOther(f"{portal.config.base_path}/")
+    response = web.HTTPSeeOther(url(request, "home"))
     response.set_cookie(SESSION_COOKIE, f"{token}.{portal.sign(token, 'session')}",
                         httponly=True, samesite="Lax", secure=portal.config.secure_cookies,
-                        path=portal.config.base_path)
+                        path=mount(request))
     request[NEW_CSRF_SECRET] = secrets.token_urlsafe(24)  # a new one with each session
     if LANGUAGE_COOKIE not in request.cookies:
-        _remember_language(response, portal, staff.language)
+        _remember_language(request, response, staff.language)
     raise response
 
 
@@ -86,11 +93,11 @@ async def log_out(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
     staff = staff_of(request)
     ledger = portal.ledger(request)
-    await ledger.access.log_out(request[SESSION_TOKEN])
+    await portal.access(request).log_out(request[SESSION_TOKEN])
     await ledger.audit(actor=f"staff:{staff.username}", action="log-out", ean=None, outcome="ok")
     request[NEW_CSRF_SECRET] = secrets.token_urlsafe(24)
-    response = web.HTTPSeeOther(f"{portal.config.base_path}/login")
-    response.del_cookie(SESSION_COOKIE, path=portal.config.base_path)
+    response = web.HTTPSeeOther(url(request, "login"))
+    response.del_cookie(SESSION_COOKIE, path=mount(request))
     raise response
 
 
@@ -112,21 +119,21 @@ def client_address(request: web.Request) -> str:
     return peer
 
 
-def _remember_language(response: web.StreamResponse, portal: Portal, language: str) -> None:
+def _remember_language(request: web.Request, response: web.StreamResponse, language: str
+                       ) -> None:
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax",
-                        secure=portal.config.secure_cookies, path=portal.config.base_path)
+                        secure=request.app[PORTAL].config.secure_cookies, path=mount(request))
 
 
 async def choose_language(request: web.Request) -> web.Response:
-    portal = request.app[PORTAL]
     form = await request.post()
     language = str(form.get("language", ""))
     back = str(form.get("back", ""))
-    if not back.startswith(portal.config.base_path + "/") or "//" in back:
-        back = f"{portal.config.base_path}/"  # never a redirect elsewhere
+    if not back.startswith(mount(request).rstrip("/") + "/") or "//" in back:
+        back = url(request, "home")  # never a redirect elsewhere
     response = web.HTTPSeeOther(back)
     if language in LANGUAGES:
-        _remember_language(response, portal, language)
+        _remember_language(request, response, language)
     raise response
 
 
@@ -162,7 +169,7 @@ async def residents_page(request: web.Request) -> web.Response:
 
     def page_link(n: int) -> str:
         values = {"sort": sort, **({"q": query} if query else {}), "page": str(n)}
-        return str(URL.build(path=f"{request.app[PORTAL].config.base_path}/", query=values))
+        return str(request.app.router["home"].url_for().with_query(values))
 
     return render(request, "residents.html", sort=sort, sorts=SORTS, query=query,
                   attention=[r for r in shown if needs_attention(r)] if sort == "attention"
@@ -196,7 +203,7 @@ def _resident_response(request: web.Request, file: ResidentFile, *, status: int 
     portal = request.app[PORTAL]
     language = language_of(request)
     return render(request, "resident.html", status=status, file=file, notice=notice,
-                  back=f"{portal.config.base_path}/residents/{file.view.ean13}",
+                  back=url(request, "resident", ean=file.view.ean13),
                   meaning=portal.line_words(file.view, language),
                   chart=Markup(_chart(file, portal.texts[language], language)),
                   history_title=history_title(file, portal.texts[language], language),
@@ -232,7 +239,7 @@ async def office_top_up(request: web.Request) -> web.Response:
         return _resident_response(request, file, status=422, amount=amount,
                                   reference=reference, error=error)
     done = "replayed" if result.replayed else "topup"
-    raise web.HTTPSeeOther(f"{portal.config.base_path}/residents/{ean}?done={done}")
+    raise web.HTTPSeeOther(request.app.router["resident"].url_for(ean=ean).with_query(done=done))
 
 
 STATIC = Path(__file__).parent / "static"
@@ -257,6 +264,7 @@ def _chart(file: ResidentFile, texts: Mapping[str, str], language: str) -> str:
 
 
 def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledger],
+                      access: Callable[[web.Request], Access],
                       line_words: Callable[[Path], LineWords]) -> web.Application:
     """`line_words(locales)`: what the balance line says of a balance, loaded at start."""
     # Forms here are a few fields: nothing bigger is read.
@@ -268,17 +276,19 @@ def create_portal_app(config: PortalConfig, ledger: Callable[[web.Request], Ledg
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
             lstrip_blocks=True)
         static_files = frozenset(path.name for path in STATIC.iterdir() if path.is_file())
-        app[PORTAL] = Portal(config, load_texts(config.locales), pages, ledger,
+        app[PORTAL] = Portal(config, load_texts(config.locales), pages, ledger, access,
                              line_words(config.locales), static_files)
         yield
 
     app.cleanup_ctx.append(load)
-    app.router.add_get("/login", login_page)
-    app.router.add_post("/login", log_in)
-    app.router.add_post("/logout", log_out)
-    app.router.add_post("/language", choose_language)
-    app.router.add_get("/", residents_page)
-    app.router.add_get("/residents/{ean:[0-9]{13}}", resident_page)
-    app.router.add_post("/residents/{ean:[0-9]{13}}/topup", office_top_up)
-    app.router.add_get("/static/{name}", static_file)
+    # Named: every link and redirect is built from its route's name (rendering.url).
+    login = app.router.add_resource("/login", name="login")
+    login.add_route("GET", login_page)
+    login.add_route("POST", log_in)
+    app.router.add_post("/logout", log_out, name="logout")
+    app.router.add_post("/language", choose_language, name="language")
+    app.router.add_get("/", residents_page, name="home")
+    app.router.add_get("/residents/{ean:[0-9]{13}}", resident_page, name="resident")
+    app.router.add_post("/residents/{ean:[0-9]{13}}/topup", office_top_up, name="top_up")
+    app.router.add_get("/static/{name}", static_file, name="static")
     return app

@@ -9,11 +9,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .keys import NEW_CSRF_SECRET, PORTAL, SESSION_TOKEN, STAFF
-from .rendering import CSRF_COOKIE, SESSION_COOKIE, not_found, render
+from .rendering import CSRF_COOKIE, SESSION_COOKIE, mount, not_found, render, url
 
 log = logging.getLogger("saldo.portal")
 
-PUBLIC_PATHS = ("/login", "/language", "/static/")
+PUBLIC_ROUTES = frozenset({"login", "language", "static"})  # open without a session
 BODY_LIMIT = 16 * 1024  # forms here are a few fields: nothing bigger is read (see security)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -61,8 +61,8 @@ async def security(request: web.Request, handler):
     try:
         response = await handler(request)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as unknown:
-        if request.path == portal.config.base_path and request.method == "GET":
-            home = web.HTTPSeeOther(f"{portal.config.base_path}/")  # "/cpas" alone
+        if request.path == mount(request) and request.method == "GET":
+            home = web.HTTPSeeOther(url(request, "home"))  # "/cpas" alone
             finish(request, home)
             raise home from None
         response = not_found(request, status=unknown.status)
@@ -86,7 +86,7 @@ def finish(request: web.Request, response: web.StreamResponse) -> web.StreamResp
     if NEW_CSRF_SECRET in request:
         response.set_cookie(CSRF_COOKIE, request[NEW_CSRF_SECRET], httponly=True,
                             samesite="Strict", secure=portal.config.secure_cookies,
-                            path=portal.config.base_path)
+                            path=mount(request))
     return response
 
 
@@ -96,13 +96,9 @@ async def session(request: web.Request, handler):
     portal = request.app[PORTAL]
     signed = request.cookies.get(SESSION_COOKIE, "")
     token = portal.unsigned(signed, "session") if signed else None
-    staff = await portal.ledger(request).access.session(token) if token else None
+    staff = await portal.access(request).session(token) if token else None
     if staff is not None:
         request[STAFF], request[SESSION_TOKEN] = staff, token
-    elif not _is_public(request.path, portal.config.base_path):
-        raise web.HTTPSeeOther(f"{portal.config.base_path}/login")
+    elif request.match_info.route.name not in PUBLIC_ROUTES:
+        raise web.HTTPSeeOther(url(request, "login"))
     return await handler(request)
-
-
-def _is_public(path: str, base_path: str) -> bool:
-    return any(path.startswith(base_path + public) for public in PUBLIC_PATHS)

@@ -3,8 +3,7 @@ their middlewares set on a request."""
 
 from aiohttp import web
 
-from ledger.access import ApiClient, Staff
-
+from .access import ApiClient, Staff
 from .state import ApiState, Portal
 
 PORTAL = web.AppKey("portal", Portal)  # on the CPAS pages' sub-app

@@ -20,6 +20,16 @@ def language_of(request: web.Request) -> str:
     return accepted if accepted in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def url(request: web.Request, route: str, **parts: str) -> str:
+    """The path of the pages' route named `route`, where they are mounted, its parts filled in."""
+    return str(request.app.router[route].url_for(**parts))
+
+
+def mount(request: web.Request) -> str:
+    """Where the pages are mounted ("/cpas"): the path of their cookies."""
+    return url(request, "home").rstrip("/") or "/"
+
+
 def csrf_secret(request: web.Request) -> str:
     return request.get(NEW_CSRF_SECRET) or request.cookies.get(CSRF_COOKIE, "")
 
@@ -29,7 +39,8 @@ def render(request: web.Request, template: str, status: int = 200, **values) -> 
     language = language_of(request)
     texts = portal.texts[language]
     page = portal.pages.get_template(template).render(
-        t=texts, lang=language, languages=LANGUAGES, base=portal.config.base_path,
+        t=texts, lang=language, languages=LANGUAGES,
+        url=lambda route, **parts: url(request, route, **parts),
         staff=request.get(STAFF), csrf=portal.sign(csrf_secret(request), "csrf"),
         money=lambda cents: money(cents, language),
         when=lambda moment: date_time(moment, language),
@@ -45,6 +56,6 @@ def render(request: web.Request, template: str, status: int = 200, **values) -> 
 def not_found(request: web.Request, status: int = 404) -> web.Response:
     """One page for what is not there: under /residents/ it speaks of residents, whether the
     code was malformed, unknown or another CPAS's (the answer must not tell them apart)."""
-    residents = request.path.startswith(f"{request.app[PORTAL].config.base_path}/residents/")
+    residents = request.path.startswith(f"{mount(request)}/residents/")
     return render(request, "not_found.html", status=status,
                   text="not_found" if residents else "page_not_found")

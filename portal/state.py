@@ -12,6 +12,8 @@ from aiohttp import web
 
 from ledger import BalanceView, Ledger
 
+from .access import Access
+
 # What the balance line says of a balance, in a language (the line's own sentences, given by
 # the composition root): a resident's page shows staff what the resident hears.
 LineWords = Callable[[BalanceView, str], list[str]]
@@ -21,7 +23,6 @@ LineWords = Callable[[BalanceView, str], list[str]]
 class PortalConfig:
     secret: bytes  # signs the cookies; the same on every instance
     locales: Path
-    base_path: str = "/cpas"
     secure_cookies: bool = True  # HTTPS only (off for http://localhost)
 
 
@@ -30,6 +31,7 @@ class ApiState:
     """What the JSON API's handlers share, set when its sub-app starts."""
 
     ledger: Callable[[web.Request], Ledger]
+    access: Callable[[web.Request], Access]
     document: bytes  # the OpenAPI description, checked to be JSON
 
 
@@ -39,6 +41,7 @@ class Portal:
     texts: Mapping[str, Mapping[str, str]]
     pages: jinja2.Environment
     ledger: Callable[[web.Request], Ledger]
+    access: Callable[[web.Request], Access]
     line_words: LineWords
     static_files: frozenset[str]  # the style sheet's folder, read at start
 

@@ -11,17 +11,21 @@ from ledger.cpas import HISTORY_DAYS, ResidentFile
 from ledger.errors import DEFAULT_REFUSAL, REFUSALS
 from wording import LocaleError, long_date, money, read_json
 
+from .access import ACCESS_REFUSALS
+
 log = logging.getLogger("saldo.portal")
 
 TEXTS_FILE = "portal.json"
-REFUSAL_PREFIX = "refusal."  # + a ledger refusal's code: its sentence in portal.json
+REFUSAL_PREFIX = "refusal."  # + a refusal's code: its sentence in portal.json
+# Every refusal the pages may have to say: the ledger's and those of who may log in.
+PAGE_REFUSALS = {**REFUSALS, **ACCESS_REFUSALS}
 
 
 def load_texts(locales: Path) -> dict[str, dict[str, str]]:
-    """Every language has every key, and a sentence for every refusal the ledger knows: a
+    """Every language has every key, and a sentence for every refusal (PAGE_REFUSALS): a
     missing one stops the start, naming file and key."""
     texts = {language: read_json(locales, language, TEXTS_FILE) for language in LANGUAGES}
-    untranslated = {REFUSAL_PREFIX + code for code in REFUSALS} - set(texts["fr"])
+    untranslated = {REFUSAL_PREFIX + code for code in PAGE_REFUSALS} - set(texts["fr"])
     if untranslated:
         raise LocaleError(f"{locales / 'fr' / TEXTS_FILE}: no sentence for the refusals "
                          f"{', '.join(sorted(untranslated))}")

@@ -18,6 +18,7 @@ from ivr.line import LineConfig
 from ivr.script import line_words
 from ledger import Clock, Ledger, SystemClock
 from messaging.status import create_status_app
+from portal.access import Access
 from portal.api import create_api_app
 from portal.app import create_portal_app
 from portal.state import PortalConfig
@@ -53,6 +54,7 @@ async def open_ledger(settings: Settings, clock: Clock, *, background: bool = Fa
 async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
     ledger = await open_ledger(app[keys.SETTINGS], app[keys.CLOCK])
     app[keys.LEDGER] = ledger
+    app[keys.ACCESS] = await Access.open(ledger.store)
     yield
     await ledger.close()
 
@@ -110,9 +112,9 @@ def _portal(settings: Settings) -> web.Application:
                     "and several instances cannot share them")
         secret = secrets.token_hex(32)
     config = PortalConfig(secret=secret.encode(), locales=locales_dir(settings),
-                          base_path=PORTAL_MOUNT,
                           secure_cookies=settings.portal_secure_cookies)
-    return create_portal_app(config, lambda request: request.config_dict[keys.LEDGER], line_words)
+    return create_portal_app(config, lambda request: request.config_dict[keys.LEDGER],
+                             lambda request: request.config_dict[keys.ACCESS], line_words)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
@@ -131,7 +133,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
             settings.twilio_auth_token, settings.public_base_url,
             lambda request: request.config_dict[keys.LEDGER]))
     app.add_subapp(PORTAL_MOUNT, _portal(settings))
-    app.add_subapp(API_MOUNT, create_api_app(lambda request: request.config_dict[keys.LEDGER]))
+    app.add_subapp(API_MOUNT, create_api_app(lambda request: request.config_dict[keys.LEDGER],
+                                             lambda request: request.config_dict[keys.ACCESS]))
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
     app.cleanup_ctx.append(_prompt_thread_switching)

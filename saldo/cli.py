@@ -30,6 +30,7 @@ from ledger import (
 from ledger.db import sqlite_path
 from ledger.ean import SHORT_LENGTH, digits_of, is_digits, is_valid_full
 from ledger.errors import UnknownAccount
+from portal.access import Access
 
 from . import worker
 from .access_log import RouteAccessLogger
@@ -269,14 +270,15 @@ def _read_password() -> str:
 
 async def _staff(ledger: Ledger, args: argparse.Namespace) -> int:
     who = f"cli:{_operator()}"
+    access = await Access.open(ledger.store)
     if args.action == "add":
-        added = await ledger.access.add_staff(args.username, args.cpas, _read_password(),
-                                              args.language)
+        added = await access.add_staff(args.username, args.cpas, _read_password(),
+                                       args.language)
         await ledger.audit(actor=who, action="staff-add", ean=None, outcome=added.username,
                            detail=added.cpas)
         print(f"{added.username} may now log in for {added.cpas}")
     else:
-        await ledger.access.disable_staff(args.username)
+        await access.disable_staff(args.username)
         await ledger.audit(actor=who, action="staff-disable", ean=None, outcome=args.username)
         print(f"{args.username} is disabled; its sessions have ended")
     return 0
@@ -284,15 +286,16 @@ async def _staff(ledger: Ledger, args: argparse.Namespace) -> int:
 
 async def _api_client(ledger: Ledger, args: argparse.Namespace) -> int:
     who = f"cli:{_operator()}"
+    access = await Access.open(ledger.store)
     if args.action == "add":
-        client, token = await ledger.access.add_client(args.label, cpas=args.cpas,
-                                                       channel=args.channel)
+        client, token = await access.add_client(args.label, cpas=args.cpas,
+                                                channel=args.channel)
         await ledger.audit(actor=who, action="api-client-add", ean=None,
                            outcome=f"client {client.id}", detail=client.cpas or client.channel)
         print(f"API client {client.id} ({client.kind} {client.cpas or client.channel}); its "
               f"token, shown only now:\n{token}")
     else:
-        await ledger.access.revoke_client(args.number)
+        await access.revoke_client(args.number)
         await ledger.audit(actor=who, action="api-client-revoke", ean=None,
                            outcome=f"client {args.number}")
         print(f"API client {args.number} is revoked")

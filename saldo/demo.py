@@ -24,6 +24,7 @@ from ledger import (
     format_cents,
 )
 from ledger.ean import with_check_digit
+from portal.access import Access
 
 from .access_log import RouteAccessLogger
 from .app import create_app, open_ledger
@@ -126,8 +127,9 @@ async def build_demo(ledger: Ledger, clock: SettableClock, now: datetime) -> boo
     clock.current = now
     # Seed 003's example: earlier debts of 15,00 € on a payment plan of 5,00 € a day.
     await ledger.add_payment_plan(CUSTOMERS[7].ean, 15_00, 5_00, "demo-prior-debt")
+    access = await Access.open(ledger.store)
     for username, cpas, language in DEMO_STAFF:
-        await ledger.access.add_staff(username, cpas, DEMO_STAFF_PASSWORD, language)
+        await access.add_staff(username, cpas, DEMO_STAFF_PASSWORD, language)
     await ledger.set_meta("demo", "yes")
     return True
 

@@ -8,6 +8,7 @@ import pytest
 
 from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock
 from ledger.ean import with_check_digit
+from portal.access import Access
 from saldo.demo import CUSTOMERS as DEMO_CUSTOMERS
 from saldo.logs import personal_data_in, redact
 
@@ -49,6 +50,12 @@ async def ledger(database_url, clock):
     opened = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def access(ledger):
+    """Who may use the pages and the API, in the test's ledger's database."""
+    return await Access.open(ledger.store)
 
 
 # --- Logs carry no personal data (README). Every record of our loggers during the whole run, at

@@ -15,7 +15,8 @@ from openapi_spec_validator import validate
 from ledger import AccountInput, ConsumptionInput, Ledger, MessageRecord
 from ledger.errors import REFUSALS
 from portal.api import create_api_app, message_json
-from saldo.keys import LEDGER
+from portal.access import Access
+from saldo.keys import ACCESS, LEDGER
 from tests.browser import logged_server
 from tests.conftest import make_ean
 from tests.integration.test_ledger import ACTIVATED
@@ -30,6 +31,7 @@ ZOE, MARC, OTHER, NOBODY = make_ean(1), make_ean(2), make_ean(4), make_ean(99)
 class Api:
     http: TestClient
     ledger: Ledger
+    access: Access
     namur: dict[str, str]  # Authorization headers
     eupen: dict[str, str]
     terminal: dict[str, str]
@@ -39,15 +41,16 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def build_app(ledger: Ledger) -> web.Application:
+def build_app(ledger: Ledger, access: Access) -> web.Application:
     root = web.Application()
-    root[LEDGER] = ledger
-    root.add_subapp(MOUNT, create_api_app(lambda request: request.config_dict[LEDGER]))
+    root[LEDGER], root[ACCESS] = ledger, access
+    root.add_subapp(MOUNT, create_api_app(lambda request: request.config_dict[LEDGER],
+                                          lambda request: request.config_dict[ACCESS]))
     return root
 
 
 @pytest.fixture
-async def api(ledger):
+async def api(ledger, access):
     await ledger.import_accounts([
         AccountInput(ZOE, "electricity", "fr", name="Zoé Normale", cpas="CPAS-NAMUR",
                      activated_at=ACTIVATED),
@@ -58,11 +61,11 @@ async def api(ledger):
         AccountInput(make_ean(5), "electricity", "nl", name="Zonder Mandaat",
                      activated_at=ACTIVATED)])
     await ledger.post_consumption([ConsumptionInput(MARC, date(2026, 10, 1), 3700)])
-    _, namur = await ledger.access.add_client("namur office", cpas="CPAS-NAMUR")
-    _, eupen = await ledger.access.add_client("eupen office", cpas="ÖSHZ-EUPEN")
-    _, terminal = await ledger.access.add_client("kiosk network", channel="terminal")
-    async with TestClient(logged_server(build_app(ledger))) as http:
-        yield Api(http, ledger, bearer(namur), bearer(eupen), bearer(terminal))
+    _, namur = await access.add_client("namur office", cpas="CPAS-NAMUR")
+    _, eupen = await access.add_client("eupen office", cpas="ÖSHZ-EUPEN")
+    _, terminal = await access.add_client("kiosk network", channel="terminal")
+    async with TestClient(logged_server(build_app(ledger, access))) as http:
+        yield Api(http, ledger, access, bearer(namur), bearer(eupen), bearer(terminal))
 
 
 def conforms(body, schema_name: str) -> None:
@@ -193,7 +196,7 @@ async def test_a_channel_tops_up_any_ean_idempotently(api):
 
 
 async def test_another_clients_reference_is_not_a_replay(api, database_url):
-    _, second_terminal = await api.ledger.access.add_client("other kiosks", channel="terminal")
+    _, second_terminal = await api.access.add_client("other kiosks", channel="terminal")
     body = {"ean": OTHER, "amount_cents": 1000, "reference": "0001"}
     first = await api.http.post(f"{MOUNT}/topups", json=body, headers=api.terminal)
     second = await api.http.post(f"{MOUNT}/topups", json=body,
@@ -231,8 +234,8 @@ async def test_no_or_a_wrong_token_is_401(api, headers):
 
 
 async def test_a_revoked_token_is_401(api):
-    client, token = await api.ledger.access.add_client("old kiosk", channel="online")
-    await api.ledger.access.revoke_client(client.id)
+    client, token = await api.access.add_client("old kiosk", channel="online")
+    await api.access.revoke_client(client.id)
     answer = await api.http.get(f"{MOUNT}/residents", headers=bearer(token))
     await error_of(answer, 401)
 
@@ -385,8 +388,8 @@ def test_the_openapi_document_lists_every_refusal_code_with_its_params():
     assert '"refusal"' in DOCUMENT["info"]["description"]
 
 
-async def test_the_openapi_document_names_exactly_the_routes(ledger):
-    app = build_app(ledger)
+async def test_the_openapi_document_names_exactly_the_routes(ledger, access):
+    app = build_app(ledger, access)
     registered = set()
     for resource in app.router.resources():
         if not isinstance(resource, web.PrefixedSubAppResource):

@@ -142,7 +142,7 @@ async def test_a_cpas_whose_code_is_at_its_limit_records_office_top_ups(api):
     ean = make_ean(7)
     await api.ledger.import_accounts([AccountInput(ean, "electricity", "fr", cpas=code,
                                                    activated_at=ACTIVATED)])
-    _, token = await api.ledger.access.add_client("long code office", cpas=code)
+    _, token = await api.access.add_client("long code office", cpas=code)
     answer = await api.http.post(f"{MOUNT}/topups", headers=bearer(token), json={
         "ean": ean, "amount_cents": 2000, "reference": "R" * LIMIT})
     assert answer.status == 201, await answer.text()

@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ledger import AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod, SettableClock
+from portal.access import Access
 from portal.api import OPENAPI_FILE
 from saldo.app import create_app
 from tests.browser import serving
@@ -43,8 +44,9 @@ async def _populate(url: str, clock) -> dict[str, str]:
                          activated_at=ACTIVATED, power_limiter=n == 3) for n in range(1, 10)])
         await ledger.post_consumption([ConsumptionInput(make_ean(n), date(2026, 10, 1),
                                                         900 * n) for n in range(1, 8)])
-        _, cpas = await ledger.access.add_client("namur office", cpas="CPAS-NAMUR")
-        _, channel = await ledger.access.add_client("kiosks", channel="terminal")
+        access = await Access.open(ledger.store)
+        _, cpas = await access.add_client("namur office", cpas="CPAS-NAMUR")
+        _, channel = await access.add_client("kiosks", channel="terminal")
         return {"cpas": cpas, "channel": channel}
     finally:
         await ledger.close()

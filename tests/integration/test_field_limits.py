@@ -12,6 +12,7 @@ from ledger import schema
 from ledger.errors import REFUSALS
 from ledger.limits import LARGEST_CENTS, TEXT_LIMITS, check_text
 from ledger.money import parse_cents
+from portal.access import LABEL_LENGTH, USERNAME_LENGTH
 from tests.conftest import make_ean
 
 EAN = make_ean(1)
@@ -169,11 +170,11 @@ async def test_a_cpas_contact_has_the_same_limits(ledger):
     assert refused.value.code == "text.nul"
 
 
-async def test_staff_and_clients_have_the_same_limits(ledger):
+async def test_staff_and_clients_have_the_same_limits(access):
     """Usernames, CPAS codes, passwords and client labels: refused by name before the database
     sees them (a 40-character CPAS code was an "internal error" on PostgreSQL), nothing added."""
     password = "correct horse battery"
-    longest_name = "a" * TEXT_LIMITS["username"]
+    longest_name = "a" * USERNAME_LENGTH
     for username, cpas, secret, field in (
             (longest_name + "a", "CPAS-NAMUR", password, "username"),
             ("a.dupont", "C" * (TEXT_LIMITS["cpas"] + 1), password, "cpas"),
@@ -181,24 +182,24 @@ async def test_staff_and_clients_have_the_same_limits(ledger):
             ("a.dupont", "CPAS-NAMUR", "p" * 1025, "password"),
             ("a.dupont", "CPAS-NAMUR", password + "\x00", "password")):
         with pytest.raises(InvalidInput) as refused:
-            await ledger.access.add_staff(username, cpas, secret)
+            await access.add_staff(username, cpas, secret)
         assert refused.value.field == field, (username, cpas)
-    for label, cpas, field in (("L" * (TEXT_LIMITS["label"] + 1), "CPAS-NAMUR", "label"),
+    for label, cpas, field in (("L" * (LABEL_LENGTH + 1), "CPAS-NAMUR", "label"),
                                ("caisse\x00", "CPAS-NAMUR", "label"),
                                ("caisse", "C" * (TEXT_LIMITS["cpas"] + 1), "cpas")):
         with pytest.raises(InvalidInput) as refused:
-            await ledger.access.add_client(label, cpas=cpas)
+            await access.add_client(label, cpas=cpas)
         assert refused.value.field == field
-    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", password)  # not taken: none added
+    await access.add_staff("a.dupont", "CPAS-NAMUR", password)  # not taken: none added
     # At the limits, accepted.
-    staff = await ledger.access.add_staff(longest_name, "C" * TEXT_LIMITS["cpas"], "p" * 1024)
+    staff = await access.add_staff(longest_name, "C" * TEXT_LIMITS["cpas"], "p" * 1024)
     assert staff.username == longest_name
-    client, _ = await ledger.access.add_client("L" * TEXT_LIMITS["label"],
-                                               cpas="C" * TEXT_LIMITS["cpas"])
-    assert client.label == "L" * TEXT_LIMITS["label"]
+    client, _ = await access.add_client("L" * LABEL_LENGTH,
+                                        cpas="C" * TEXT_LIMITS["cpas"])
+    assert client.label == "L" * LABEL_LENGTH
 
 
-async def test_a_cpas_code_cannot_hold_the_keys_separator(ledger):
+async def test_a_cpas_code_cannot_hold_the_keys_separator(ledger, access):
     """Top-up keys read "topup:channel@issuer:reference": were "A" with receipt "B:C" and "A:B"
     with receipt "C" both allowed, two offices' receipts would make one key (one posted, the
     other taken for its replay)."""
@@ -207,7 +208,7 @@ async def test_a_cpas_code_cannot_hold_the_keys_separator(ledger):
     assert [(error.field, error.message) for error in report.errors] == [
         ("cpas", "may not contain ':'")]
     with pytest.raises(InvalidInput) as refused:
-        await ledger.access.add_client("caisse", cpas="CPAS:NAMUR")
+        await access.add_client("caisse", cpas="CPAS:NAMUR")
     assert refused.value.field == "cpas"
 
 

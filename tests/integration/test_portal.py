@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod
 from ledger.outbox import NewMessage
+from portal.access import Access
 from saldo.app import create_app
 from saldo.settings import Settings
 from tests.browser import logged_server
@@ -31,7 +32,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 async def populate(database_url: str, clock) -> None:
     """A CPAS with three residents (cut off, low, normal), and another CPAS's resident."""
     ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
-    await ledger.access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD, "fr")
+    access = await Access.open(ledger.store)
+    await access.add_staff("a.dupont", "CPAS-NAMUR", PASSWORD, "fr")
     await ledger.import_accounts([
         AccountInput(make_ean(1), "electricity", "fr", name="Zoé Normale", cpas="CPAS-NAMUR",
                      activated_at=ACTIVATED),

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from ledger import Ledger, NonDisconnectionPeriod
+from portal.access import Access
 from tests.conftest import make_ean
 from tests.integration.test_portal import PASSWORD, form_token, log_in, populate, served
 
@@ -20,8 +21,9 @@ ZOE = make_ean(1)
 async def site(database_url, clock):
     await populate(database_url, clock)
     ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
-    _, cpas = await ledger.access.add_client("namur office", cpas="CPAS-NAMUR")
-    _, channel = await ledger.access.add_client("kiosks", channel="terminal")
+    access = await Access.open(ledger.store)
+    _, cpas = await access.add_client("namur office", cpas="CPAS-NAMUR")
+    _, channel = await access.add_client("kiosks", channel="terminal")
     async for client in served(database_url, clock):
         client.tokens = {"cpas": cpas, "channel": channel}
         client.books = ledger

@@ -58,6 +58,26 @@ def test_the_wording_knows_only_the_ledger():
     assert offenders == {}
 
 
+def test_no_other_package_reaches_the_ledgers_tables():
+    """Through its service functions and its balance view only (README): its tables and their
+    migrations are the ledger's."""
+    tables = {"ledger.schema", "ledger.migrations", "ledger.rawsqlite"}
+    offenders = {}
+    for package in [*PACKAGES, "saldo"]:
+        if package == "ledger":
+            continue
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                         else [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                         and node.level == 0 else [])
+                names += [f"{node.module}.{alias.name}" for alias in getattr(node, "names", [])
+                          if isinstance(node, ast.ImportFrom) and node.module == "ledger"]
+                if set(names) & tables:
+                    offenders[str(path.relative_to(ROOT))] = sorted(set(names) & tables)
+    assert offenders == {}
+
+
 def test_every_package_is_read():  # a renamed folder must not make the checks above pass empty
     for package in PACKAGES:
         assert imported_modules(package), package

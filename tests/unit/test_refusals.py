@@ -1,4 +1,5 @@
-"""Every refusal of the ledger has a code, and the CPAS pages a sentence for it in each language.
+"""Every refusal of the ledger (and of who may log in) has a code, and the CPAS pages a
+sentence for it in each language.
 
 A refused top-up once showed the ledger's English ("a top-up lies between 5,00 € and 250,00 €")
 on French and German pages: these tests keep every raise coded, every code translated, and the
@@ -12,13 +13,15 @@ from pathlib import Path
 import pytest
 
 import ledger
-import ledger.access  # noqa: F401 - LoginRefused is one of the LedgerErrors checked below
-from ledger.errors import DEFAULT_REFUSAL, REFUSALS, InvalidInput, LedgerError
 from ledger import LANGUAGES
+from ledger.errors import DEFAULT_REFUSAL, InvalidInput, LedgerError
+from portal.access import LoginRefused
+from portal.texts import PAGE_REFUSALS as REFUSALS
 from portal.texts import REFUSAL_PREFIX, refusal_text
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "ledger"
+ACCESS = ROOT / "portal" / "access.py"  # who may log in raises refusals of its own
 TEXTS = {language: json.loads((ROOT / "locales" / language / "portal.json")
                               .read_text(encoding="utf-8")) for language in LANGUAGES}
 SAMPLES = {"text": "4,9x", "value": "fax", "year": 2000, "min_length": 12, "max_length": 64,
@@ -90,8 +93,8 @@ known("language", "x", LANGUAGES)
     assert coded_raises(good) == []
 
 
-def test_every_invalid_input_the_ledger_raises_has_a_known_code_and_its_params():
-    files = sorted(LEDGER.glob("*.py"))
+def test_every_invalid_input_the_ledger_and_access_raise_has_a_known_code_and_its_params():
+    files = [*sorted(LEDGER.glob("*.py")), ACCESS]
     raises = sum(ast.unparse(ast.parse(p.read_text())).count("InvalidInput(") for p in files)
     assert raises >= 40  # the pass does read the ledger's raises
     faults = [fault for path in files
@@ -104,9 +107,10 @@ def _subclasses(cls: type) -> list[type]:
 
 
 def test_every_other_ledger_error_has_a_known_code():
-    errors = [cls for cls in _subclasses(LedgerError) if cls.__module__.startswith("ledger")]
+    errors = _subclasses(LedgerError)
     assert {cls.__name__ for cls in errors} >= {"InvalidInput", "UnknownAccount",
                                                 "ReferenceConflict", "DemoRefused", "LoginRefused"}
+    assert LoginRefused("wrong").code == "login.refused"
     assert all(cls.code in REFUSALS for cls in errors)
     assert ledger.UnknownAccount("x").code == "account.unknown"
     assert ledger.ReferenceConflict("R-1").code == "reference.conflict"

@@ -1,34 +1,100 @@
 """Who may look: CPAS staff (argon2 passwords, lockout, sessions) and the API's clients.
 
-Reached as `ledger.access`. Secrets are never stored: a session's or a client's token is kept as
-its SHA-256, a password as its argon2id hash. Hashing a password takes tens of milliseconds of
-CPU on purpose, so it runs in a thread, never on the event loop.
+Not the ledger's business: its tables are defined here and live beside the ledger's in its
+database, reached through the ledger's store (its writers' order, its audit trail, its clock).
+Secrets are never stored: a session's or a client's token is kept as its SHA-256, a password as
+its argon2id hash. Hashing a password takes tens of milliseconds of CPU on purpose, so it runs
+in a thread, never on the event loop.
 """
 
 import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+    update,
+)
 
-from . import schema
-from .clock import from_text, to_text
-from .domain import API_PAYMENT_CHANNELS, LANGUAGES, known
-from .errors import InvalidInput, LedgerError
-from .limits import TEXT_LIMITS, check_text
-from .store import Store
+from ledger import LANGUAGES, InvalidInput, LedgerError
+from ledger.clock import from_text, to_text
+from ledger.domain import API_PAYMENT_CHANNELS, known
+from ledger.limits import TEXT_LIMITS, check_text
+from ledger.store import Store
 
+USERNAME_LENGTH = 64
+LABEL_LENGTH = 200
 MIN_PASSWORD_LENGTH = 12
 # A pass phrase, not a file: argon2 reads all of it.
 MAX_PASSWORD_LENGTH = 1024
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,%d}$" % (TEXT_LIMITS["username"] - 1))
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,%d}$" % (USERNAME_LENGTH - 1))
 CLIENT_ACTOR = "web:client"  # + ":" + the client's key: the per-address count's actor
 LOGIN_ATTEMPT = "log-in-attempt"
+
+# Each refusal of this module and the names of the parameters it carries, as ledger.errors'
+# REFUSALS (the pages have a sentence for each; "cpas.missing" and "text.*" are the ledger's).
+ACCESS_REFUSALS: Mapping[str, tuple[str, ...]] = {
+    "username.malformed": ("min_length", "max_length"),
+    "username.taken": ("username",),
+    "username.unknown": ("username",),
+    "password.too_short": ("min_length",),
+    "client.kind_missing": (),
+    "client.unknown": ("number",),
+    "label.missing": (),
+    "login.refused": (),
+}
+
+# Made by the ledger's migration 3 until December 2026, now here: created when missing from
+# these definitions (Access.open). A change to them needs a migration of its own, here.
+tables = MetaData()
+
+staff = Table(
+    "staff", tables,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(USERNAME_LENGTH), nullable=False, unique=True),
+    Column("cpas", String(TEXT_LIMITS["cpas"]), nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("language", String(2), nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("disabled_at", String(20)),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", String(20)),
+)
+
+staff_sessions = Table(
+    "staff_sessions", tables,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the cookie's token
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("created_at", String(20), nullable=False),
+    Column("last_seen_at", String(20), nullable=False),
+)
+
+api_clients = Table(
+    "api_clients", tables,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the bearer token
+    Column("kind", String(8), nullable=False),  # cpas | channel
+    Column("cpas", String(TEXT_LIMITS["cpas"])),  # kind cpas: whose residents
+    Column("channel", String(12)),  # kind channel: the top-ups' channel
+    Column("label", Text, nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("revoked_at", String(20)),
+)
 
 
 class LoginRefused(LedgerError):
@@ -63,7 +129,8 @@ def _digest(token: str) -> str:
 
 
 class Access:
-    def __init__(self, store: Store, *, max_failures: int = 5, lockout: timedelta = timedelta(minutes=15),
+    def __init__(self, store: Store, *, max_failures: int = 5,
+                 lockout: timedelta = timedelta(minutes=15),
                  idle: timedelta = timedelta(minutes=30), longest: timedelta = timedelta(hours=10),
                  max_failures_per_client: int = 20):
         self._store = store
@@ -81,6 +148,14 @@ class Access:
         self._hashing = asyncio.Semaphore(1)
         self._dummy_hash: str | None = None  # verified against for unknown names: same time
 
+    @classmethod
+    async def open(cls, store: Store, **options) -> "Access":
+        """Its tables created where missing, in the writers' order: several instances starting
+        at once create them once."""
+        async with store.writing() as conn:
+            await conn.run_sync(tables.create_all, checkfirst=True)
+        return cls(store, **options)
+
     def _now(self) -> datetime:
         return self._store.clock.now()
 
@@ -91,9 +166,9 @@ class Access:
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise InvalidInput(
-                "username", f"2 to {TEXT_LIMITS['username']} lower-case letters, digits, '.', "
+                "username", f"2 to {USERNAME_LENGTH} lower-case letters, digits, '.', "
                 "'_' or '-'", "username.malformed", min_length=2,
-                max_length=TEXT_LIMITS["username"])
+                max_length=USERNAME_LENGTH)
         if not cpas.strip():
             raise InvalidInput("cpas", "a CPAS code is needed", "cpas.missing")
         check_text("cpas", cpas.strip())
@@ -104,7 +179,7 @@ class Access:
         known("language", language, LANGUAGES)
         async with self._hashing:
             hashed = await asyncio.to_thread(self._hasher.hash, password)
-        s = schema.staff
+        s = staff
         async with self._store.writing() as conn:
             if (await conn.execute(select(s.c.id).where(s.c.username == username))).first():
                 raise InvalidInput("username", f"{username!r} exists already", "username.taken",
@@ -116,7 +191,7 @@ class Access:
 
     async def disable_staff(self, username: str) -> None:
         """Disabled at once: its sessions end too."""
-        s = schema.staff
+        s = staff
         async with self._store.writing() as conn:
             row = (await conn.execute(select(s.c.id).where(
                 s.c.username == username.strip().lower()))).first()
@@ -125,8 +200,8 @@ class Access:
                                    "username.unknown", username=username)
             await conn.execute(update(s).where(s.c.id == row[0]).values(
                 disabled_at=to_text(self._now())))
-            await conn.execute(delete(schema.staff_sessions).where(
-                schema.staff_sessions.c.staff_id == row[0]))
+            await conn.execute(delete(staff_sessions).where(
+                staff_sessions.c.staff_id == row[0]))
 
     async def log_in(self, username: str, password: str, *, replacing: str | None = None,
                      client: str | None = None) -> tuple[Staff, str]:
@@ -145,7 +220,7 @@ class Access:
         Every refusal costs the same argon2 check, so the time taken does not tell an unknown
         name, a disabled account or a locked one from a wrong password.
         """
-        s = schema.staff
+        s = staff
         now = self._now()
         locked_from_now = {"failed_logins": 0, "locked_until": to_text(now + self.lockout)}
         if client is not None and not await self._store.trail.take_turn(
@@ -180,7 +255,7 @@ class Access:
                 await conn.execute(update(s).where(s.c.id == row.id).values(**locked_from_now))
             raise LoginRefused("locked")
         token = secrets.token_urlsafe(32)
-        t = schema.staff_sessions
+        t = staff_sessions
         async with self._store.writing() as conn:
             await conn.execute(update(s).where(s.c.id == row.id).values(
                 failed_logins=0, locked_until=None))
@@ -210,7 +285,7 @@ class Access:
 
     async def session(self, token: str) -> Staff | None:
         """The staff member of a live session (and it is kept alive), or None."""
-        t, s = schema.staff_sessions, schema.staff
+        t, s = staff_sessions, staff
         now = self._now()
         async with self._store.writing() as conn:
             row = (await conn.execute(select(
@@ -230,8 +305,8 @@ class Access:
 
     async def log_out(self, token: str) -> None:
         async with self._store.writing() as conn:
-            await conn.execute(delete(schema.staff_sessions).where(
-                schema.staff_sessions.c.token_hash == _digest(token)))
+            await conn.execute(delete(staff_sessions).where(
+                staff_sessions.c.token_hash == _digest(token)))
 
     # ---- API clients --------------------------------------------------------------------------
 
@@ -247,18 +322,18 @@ class Access:
             known("channel", channel, API_PAYMENT_CHANNELS)
         if not label.strip():
             raise InvalidInput("label", "say who the client is", "label.missing")
-        check_text("label", label.strip())
+        check_text("label", label.strip(), LABEL_LENGTH)
         check_text("cpas", cpas)
         token = "saldo_" + secrets.token_urlsafe(32)
         kind = "cpas" if cpas else "channel"
         async with self._store.writing() as conn:
-            result = await conn.execute(schema.api_clients.insert().values(
+            result = await conn.execute(api_clients.insert().values(
                 token_hash=_digest(token), kind=kind, cpas=cpas, channel=channel,
                 label=label.strip(), created_at=to_text(self._now())))
         return ApiClient(result.inserted_primary_key[0], kind, cpas, channel, label.strip()), token
 
     async def client(self, token: str) -> ApiClient | None:
-        c = schema.api_clients
+        c = api_clients
         async with self._store.reading() as conn:
             row = (await conn.execute(select(c.c.id, c.c.kind, c.c.cpas, c.c.channel, c.c.label)
                                       .where(c.c.token_hash == _digest(token),
@@ -266,7 +341,7 @@ class Access:
         return ApiClient(*row) if row else None
 
     async def revoke_client(self, client_id: int) -> None:
-        c = schema.api_clients
+        c = api_clients
         async with self._store.writing() as conn:
             changed = await conn.execute(
                 update(c).where(c.c.id == client_id, c.c.revoked_at.is_(None))
