@@ -28,7 +28,7 @@ from .events import Event
 from .rawsqlite import InlineReader
 from .rules import Meter, Supply, crosses_a_line, settle
 from .store import Store
-from .view import OUTFLOW_WINDOW_DAYS
+from .view import OUTFLOW_WINDOW_DAYS, BalanceView, LastTopUp, build_view
 
 
 @dataclass
@@ -225,6 +225,18 @@ def account_from_row(row) -> Account:
                     topup_cents, topup_channel, activated_on)
 
 
+
+
+def view_of(account: Account, outflows: list[int], *, now: datetime,
+            ndp: NonDisconnectionPeriod) -> BalanceView:
+    """The account's balance view at `now`, from its last days' outflows (newest first)."""
+    debts = [(debt.outstanding_cents, debt.daily_cents) for debt in account.debts]
+    last = None
+    if account.last_topup_at:
+        last = LastTopUp(from_text(account.last_topup_at), account.last_topup_cents,
+                         account.last_topup_channel)
+    return build_view(meter=account.meter, as_of=from_text(account.as_of), now=now, ndp=ndp,
+                      debts=debts, last_topup=last, daily_outflows_cents=outflows)
 
 
 async def load_accounts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Account]:

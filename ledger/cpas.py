@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, union_all
 
 from . import schema
+from .accounts import load_accounts, view_of
 from .books import TopUpReference, balance_book
 from .calendar import NonDisconnectionPeriod
 from .clock import BRUSSELS, from_text, to_text
@@ -17,6 +18,7 @@ from .db import fetch_rows
 from .domain import ATTENTION_ORDER
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
+from .inputs import Resident
 from .names import folded
 from .outbox import MessageRecord
 from .rules import EXHAUSTED_AT_CENTS
@@ -278,20 +280,37 @@ def _order(conn, a, sort: str) -> list:
     return [days.is_(None), func.coalesce(days, 0), a.c.ean]
 
 
-async def residents_order(ledger, conn, cpas: str, *, sort: str, query: str, offset: int,
-                          limit: int) -> tuple[list[int], int, dict[str, int]]:
+@dataclass(frozen=True)
+class Listing:
+    """A page of the residents list asked for, as of `now`: checked when made, so that the
+    reading (in a process of its own, ledger/listings.py) is given only what it can serve."""
+
+    cpas: str
+    sort: str
+    query: str
+    offset: int
+    limit: int
+    now: datetime
+    ndp: NonDisconnectionPeriod
+
+    def __post_init__(self) -> None:
+        if self.sort not in RESIDENT_SORTS:
+            raise InvalidInput("sort", f"one of {', '.join(RESIDENT_SORTS)}", "value.refused")
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise InvalidInput("limit", f"from 1 to {MAX_PAGE_SIZE}", "value.refused")
+        if self.offset < 0:
+            raise InvalidInput("offset", "0 or more", "value.refused")
+        query = "".join(c for c in self.query if c.isprintable()).strip()[:QUERY_MAX_LENGTH]
+        object.__setattr__(self, "query", query)
+
+
+async def residents_order(conn, listing: Listing) -> tuple[list[int], int, dict[str, int]]:
     """One page of a CPAS's residents (their ids, in the order asked), how many match the
     search, and how many of them all are in each state: three statements over the CPAS's
     accounts (found by their index), none returning more than `limit` rows or the six counts."""
-    if sort not in RESIDENT_SORTS:
-        raise InvalidInput("sort", f"one of {', '.join(RESIDENT_SORTS)}", "value.refused")
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput("limit", f"from 1 to {MAX_PAGE_SIZE}", "value.refused")
-    if offset < 0:
-        raise InvalidInput("offset", "0 or more", "value.refused")
-    query = "".join(c for c in query if c.isprintable()).strip()[:QUERY_MAX_LENGTH]
+    cpas, sort, query = listing.cpas, listing.sort, listing.query
     a = schema.accounts
-    lapsed = to_text(_lapsed_before(ledger.ndp, ledger.clock.now()))
+    lapsed = to_text(_lapsed_before(listing.ndp, listing.now))
     mandate = a.c.cpas == cpas
     counts = dict.fromkeys(ATTENTION_ORDER, 0)
     for rank, count in await conn.execute(select(a.c.attention, func.count()).where(mandate)
@@ -307,5 +326,28 @@ async def residents_order(ledger, conn, cpas: str, *, sort: str, query: str, off
              ).scalar_one() if query else sum(counts.values())
     ordered = (_by_attention(a, where, lapsed) if sort == "attention" else
                select(a.c.id).where(*where).order_by(*_order(conn, a, sort)))
-    ids = [row[0] for row in await conn.execute(ordered.limit(limit).offset(offset))]
+    ids = [row[0] for row in await conn.execute(ordered.limit(listing.limit)
+                                                .offset(listing.offset))]
     return ids, total, counts
+
+
+async def read_residents(conn, listing: Listing) -> tuple[ResidentsPage, list[str]]:
+    """The page, and its residents' EANs (for the audit trail)."""
+    a, t = schema.accounts, schema.consumption_days
+    ids, total, counts = await residents_order(conn, listing)
+    names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
+    accounts = await load_accounts(conn, ids)
+    newest_first = func.row_number().over(partition_by=t.c.account_id,
+                                          order_by=t.c.day.desc()).label("n")
+    recent = (select(t.c.account_id, (t.c.amount_cents + t.c.repaid_cents).label("out"),
+                     newest_first).where(t.c.account_id.in_(ids)).subquery())
+    outflows: dict[int, list[int]] = {id_: [] for id_ in ids}
+    for account_id, out in await fetch_rows(conn, select(recent.c.account_id, recent.c.out)
+                                            .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
+                                            .order_by(recent.c.account_id, recent.c.n)):
+        outflows[account_id].append(out)
+    page = ResidentsPage(
+        [Resident(names[id_], view_of(accounts[id_], outflows[id_], now=listing.now,
+                                      ndp=listing.ndp)) for id_ in ids],
+        total, counts, listing.offset, listing.limit)
+    return page, [accounts[id_].ean for id_ in ids]

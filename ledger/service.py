@@ -14,42 +14,37 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
 from .account_import import AccountImport
 from .accounts import (
     ACCOUNT_COLUMNS,
-    Account,
     NetworkPrefix,
     Writes,
     account_from_row,
     account_reader,
-    load_accounts,
+    view_of,
 )
 from .audit import AuditTrail
 from .books import balance_book
 from .calendar import NonDisconnectionPeriod
-from .clock import Clock, from_text, to_text
+from .clock import Clock, to_text
 from .consumption import ConsumptionImport
-from .cpas import CpasDesk
-from .db import fetch_rows
+from .cpas import CpasDesk, Listing, ResidentsPage, read_residents
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
 from .events import Event, event_from_row
-from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, Resident, TopUpResult
+from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, TopUpResult
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
 from .outbox import Outbox
 from .rules import Supply, end_pending
 from .store import Store
 from .topups import TopUps
-from .view import OUTFLOW_WINDOW_DAYS, BalanceView, LastTopUp, build_view
+from .view import BalanceView
 
-if TYPE_CHECKING:  # ledger.cpas imports this module
-    from .cpas import ResidentsPage
 
 
 class Ledger:
@@ -168,52 +163,22 @@ class Ledger:
                          outcome="found" if account else "unknown", detail=detail)
         if account is None:
             raise UnknownAccount(ean_text)
-        return self._view_of(account, outflows)
-
-    def _view_of(self, account: Account, outflows: list[int]) -> BalanceView:
-        debts = [(debt.outstanding_cents, debt.daily_cents) for debt in account.debts]
-        last = None
-        if account.last_topup_at:
-            last = LastTopUp(from_text(account.last_topup_at), account.last_topup_cents,
-                             account.last_topup_channel)
-        return build_view(meter=account.meter, as_of=from_text(account.as_of), now=self.clock.now(),
-                          ndp=self.ndp, debts=debts, last_topup=last, daily_outflows_cents=outflows)
+        return view_of(account, outflows, now=self.clock.now(), ndp=self.ndp)
 
     async def residents(self, cpas: str, *, actor: str, sort: str = "attention",
-                        query: str = "", offset: int = 0, limit: int = 50) -> "ResidentsPage":
+                        query: str = "", offset: int = 0, limit: int = 50) -> ResidentsPage:
         """One page of the accounts a CPAS has under mandate, each with its balance view, in
         the order asked (who needs help first by default); the search, the order and the
         counts by state are the database's (ledger.cpas), so a request reads `limit` accounts
         whatever the CPAS's size. The look is audited: one record per resident shown."""
-        page, eans = await self.store.reading_aside(lambda conn: self._read_residents(
-            conn, cpas, sort=sort, query=query, offset=offset, limit=limit))
+        listing = Listing(cpas, sort=sort, query=query, offset=offset, limit=limit,
+                          now=self.clock.now(), ndp=self.ndp)
+        page, eans = await self.store.reading_aside(lambda conn: read_residents(conn, listing))
         # Each resident shown is a view of that resident's data: one record each, in one write.
         at = to_text(self.clock.now())
         await self.trail.record_many([(at, actor, "cpas-residents", ean, "listed", cpas)
                                       for ean in eans])
         return page
-
-    async def _read_residents(self, conn: AsyncConnection, cpas: str, *, sort: str, query: str,
-                              offset: int, limit: int) -> tuple["ResidentsPage", list[str]]:
-        """The page, and its residents' EANs: on the listings' loop, through their engine."""
-        from .cpas import ResidentsPage, residents_order
-        a, t = schema.accounts, schema.consumption_days
-        ids, total, counts = await residents_order(self, conn, cpas, sort=sort, query=query,
-                                                   offset=offset, limit=limit)
-        names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
-        accounts = await load_accounts(conn, ids)
-        newest_first = func.row_number().over(partition_by=t.c.account_id,
-                                              order_by=t.c.day.desc()).label("n")
-        recent = (select(t.c.account_id, (t.c.amount_cents + t.c.repaid_cents).label("out"),
-                         newest_first).where(t.c.account_id.in_(ids)).subquery())
-        outflows: dict[int, list[int]] = {id_: [] for id_ in ids}
-        for account_id, out in await fetch_rows(conn, select(recent.c.account_id, recent.c.out)
-                                                .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
-                                                .order_by(recent.c.account_id, recent.c.n)):
-            outflows[account_id].append(out)
-        page = ResidentsPage([Resident(names[id_], self._view_of(accounts[id_], outflows[id_]))
-                              for id_ in ids], total, counts, offset, limit)
-        return page, [accounts[id_].ean for id_ in ids]
 
     async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
                     detail: str | None = None) -> None:
