@@ -81,3 +81,4 @@ def test_no_other_package_reaches_the_ledgers_tables():
 def test_every_package_is_read():  # a renamed folder must not make the checks above pass empty
     for package in PACKAGES:
         assert imported_modules(package), package
+
