@@ -18,10 +18,12 @@ from .line import LINE, Line, LineConfig, LineMetrics
 from .prompts import load_prompts
 from .script import (
     MENU_ANOTHER_METER,
+    MENU_CUSTOMER_SERVICE,
     MENU_END,
     MENU_HOW_TO_TOP_UP,
     MENU_REPEAT,
     balance_script,
+    closed_script,
     locked_out_greeting,
     locked_out_script,
 )
@@ -32,6 +34,7 @@ log = logging.getLogger("saldo.ivr")
 # The audit trail's actions: a code typed and looked up, and a balance heard again (menu 1,
 # which is not another look-up: it counts toward no limit).
 LOOKUP, REPEAT = "ivr-balance", "ivr-repeat"
+TRANSFER = "ivr-customer-service"  # menu 9: put through, or told when it opens
 # Every unknown code is also written under one actor of its own, so that every server counts the
 # unknown codes of the last minute, all callers together (the ceiling, LookupRules).
 ALL_CALLERS, UNKNOWN_CODE = "ivr:all-callers", "ivr-unknown-code"
@@ -184,8 +187,10 @@ async def enter_ean(request: web.Request) -> web.Response:
         if problem == "code_unknown":
             await ledger.audit(actor=ALL_CALLERS, action=UNKNOWN_CODE, ean=None,
                                outcome="unknown", detail=call)
-        return _counted(request, _OUTCOMES[problem],
-                        _twiml(flow.ean_problem(line.steps, prompts, voice, failures + 1, problem)))
+        closed = (_closed(line, ledger, language) if failures + 1 >= flow.MAX_FAILURES
+                  else None)
+        return _counted(request, _OUTCOMES[problem], _twiml(flow.ean_problem(
+            line.steps, prompts, voice, failures + 1, problem, closed)))
     return _counted(request, "found", _twiml(flow.balance(
         line.steps, prompts, voice,
         balance_script(view, line.words, line.prompts, language=language))))
@@ -225,9 +230,34 @@ async def menu(request: web.Request) -> web.Response:
         return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
     if choice == MENU_HOW_TO_TOP_UP:
         return _twiml(flow.balance(line.steps, prompts, voice, [prompts.say("how_to_top_up")]))
+    if choice == MENU_CUSTOMER_SERVICE:
+        ledger = line.ledger(request)
+        closed = _closed(line, ledger, language)
+        await ledger.audit(actor=line.caller(form), action=TRANSFER, ean=None,
+                           outcome="closed" if closed else "put-through", detail=_call(form))
+        if closed is None:
+            return _twiml(flow.transfer(line.steps, prompts, voice, line.config.customer_service))
+        return _twiml(flow.balance(line.steps, prompts, voice, closed))
     if choice == MENU_END or not choice:
         return _twiml(flow.goodbye(prompts, voice))
     return _twiml(flow.balance(line.steps, prompts, voice, [prompts.say("menu_invalid")]))
+
+
+def _closed(line: Line, ledger: Ledger, language: str) -> list[str] | None:
+    """None while customer service is open; else when it opens and how to top up meanwhile."""
+    hours, now = line.config.customer_service.hours, ledger.clock.now()
+    if hours.is_open(now):
+        return None
+    return closed_script(line.prompts[language], line.words, hours.next_opening(now))
+
+
+async def transferred(request: web.Request) -> web.Response:
+    """The transfer to customer service has ended: how (Twilio's DialCallStatus)."""
+    line = request.app[LINE]
+    language = _language(request)
+    form = await form_of(request)
+    return _twiml(flow.transfer_ended(line.prompts[language], line.config.voices[language],
+                                      form.get("DialCallStatus", "")))
 
 
 async def _found_in_this_call(request: web.Request, line: Line, form) -> str | None:
@@ -261,10 +291,11 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
 
     async def load(app: web.Application):
         # At start the sub-app is mounted: its routes' URLs carry the mount point.
-        steps = flow.Steps(**{name: str(app.router[name].url_for())
-                              for name in ("answer", "language", "ask", "ean", "menu")})
-        app[LINE] = Line(config, load_prompts(config.locales), load_vocabularies(config.locales),
-                         ledger, config.rules, steps, metrics)
+        steps = flow.Steps(**{name: str(app.router[name].url_for()) for name in (
+            "answer", "language", "ask", "ean", "menu", "transferred")})
+        prompts = load_prompts(config.locales, customer_service=config.customer_service.number)
+        app[LINE] = Line(config, prompts, load_vocabularies(config.locales), ledger,
+                         config.rules, steps, metrics)
         yield
 
     app.cleanup_ctx.append(load)
@@ -273,6 +304,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
     app.router.add_post("/ask", ask, name="ask")
     app.router.add_post("/ean", enter_ean, name="ean")
     app.router.add_post("/menu", menu, name="menu")
+    app.router.add_post("/transferred", transferred, name="transferred")
     app.router.add_post("/status", call_ended, name="status")
     return app
 

@@ -12,16 +12,19 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ledger import DEFAULT_LANGUAGE, LANGUAGES
 
+from .opening import CustomerService
 from .prompts import Prompts
 from .script import (
     LANGUAGE_MENU,
     language_menu,
     technical_problem_script,
-    too_many_failures_script,
 )
 
 MAX_FAILURES = 3
 GATHER_SECONDS = 8  # elderly callers type slowly: time between keys before Twilio gives up
+TRANSFER_RING_SECONDS = 60  # how long customer service may take to pick up
+# Twilio's DialCallStatus when the transferred call took place (not busy, no-answer, failed).
+TRANSFER_HELD = frozenset({"completed", "answered"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Steps:
     ask: str
     ean: str
     menu: str
+    transferred: str
 
 
 def url(path: str, **query: object) -> str:
@@ -90,11 +94,53 @@ def ask_for_ean(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
 
 
 def ean_problem(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
-                problem_key: str) -> str:
-    """Explain, and ask again — or, after three failures, give the customer service and hang up."""
+                problem_key: str, closed: Sequence[str] | None) -> str:
+    """Explain, and ask again — or, after three failures, offer customer service: 9 to be put
+    through while it is open, else `closed` (when it opens, how to top up meanwhile)."""
     if failures >= MAX_FAILURES:
-        return goodbye(prompts, voice, too_many_failures_script(prompts))
+        return offer_customer_service(steps, prompts, voice, [prompts.say("too_many_failures")],
+                                      closed)
     return ask_for_ean(steps, prompts, voice, failures, before=[prompts.say(problem_key)])
+
+
+def offer_customer_service(steps: Steps, prompts: Prompts, voice: Voice,
+                           before: Sequence[str], closed: Sequence[str] | None) -> str:
+    """Open (`closed` is None): '9 to speak to customer service' (the menu's 9 puts the call
+    through), silence says goodbye. Closed: when it opens, its number, goodbye."""
+    response = VoiceResponse()
+    if closed is not None:
+        _say_all(response, [*before, *closed, prompts.say("customer_service"),
+                            prompts.say("goodbye")], voice)
+        response.hangup()
+        return str(response)
+    gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
+                             action=url(steps.menu, lang=prompts.language))
+    _say_all(gather, [*before, prompts.say("offer_customer_service")], voice)
+    _say_all(response, [prompts.say("goodbye")], voice)
+    response.hangup()
+    return str(response)
+
+
+def transfer(steps: Steps, prompts: Prompts, voice: Voice, service: CustomerService) -> str:
+    """'Putting you through', and the call transferred to customer service, its menu's keys
+    pressed for the caller; how the transfer ended comes to the `transferred` step."""
+    response = VoiceResponse()
+    _say_all(response, [prompts.say("transferring")], voice)
+    dial = response.dial(action=url(steps.transferred, lang=prompts.language),
+                         timeout=TRANSFER_RING_SECONDS)
+    dial.number(service.dialled(), send_digits=service.keys or None)
+    return str(response)
+
+
+def transfer_ended(prompts: Prompts, voice: Voice, status: str) -> str:
+    """After the conversation, the call ends; a transfer nobody took says so, and the number."""
+    if status in TRANSFER_HELD:
+        response = VoiceResponse()
+        response.hangup()
+        return str(response)
+    return goodbye(prompts, voice, [prompts.say("transfer_failed"),
+                                    prompts.say("customer_service_short"),
+                                    prompts.say("goodbye")])
 
 
 def balance(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[str]) -> str:

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -13,6 +13,7 @@ from ledger import Ledger
 
 from .flow import Steps, Voice
 from .limits import LookupRules, caller_identity
+from .opening import CustomerService, default_customer_service
 from .prompts import Prompts
 from .spoken import Vocabulary
 
@@ -25,6 +26,7 @@ class LineConfig:
     voices: Mapping[str, Voice]
     locales: Path
     rules: LookupRules = LookupRules()  # frozen: one default shared is safe
+    customer_service: CustomerService = field(default_factory=default_customer_service)
 
 
 class LineMetrics(Protocol):

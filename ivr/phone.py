@@ -3,7 +3,7 @@
 Every webhook request is form-encoded and signed exactly as Twilio signs it (the twilio
 library's RequestValidator under the auth token, over the *public* URL the server is configured
 with), and the TwiML answers are followed with Twilio's semantics for <Say>, <Gather> (dtmf),
-<Redirect>, <Pause> and <Hangup>; the end of a document ends the call.
+<Redirect>, <Pause>, <Dial> and <Hangup>; the end of a document ends the call.
 
     phone = Phone("http://127.0.0.1:8080", auth_token=token,
                   public_base_url="https://saldo.example.be",
@@ -14,6 +14,9 @@ The transcript is a list of events:
     ("say", language, text)   something said (also passed to `hear(text, language, voice)`)
     ("gather", prompt)        a <Gather> waits for keys; prompt = what it said, joined
     ("digits", digits)        the keys it got, without finishOnKey ('' = silence/timeout)
+    ("dial", number, keys)    a <Dial> to a <Number> (its sendDigits); `transfer(number)` says
+                              how that call ended (Twilio's DialCallStatus: "completed" unless
+                              told otherwise), posted to the <Dial>'s action if it has one
     ("hangup",)               the call ended (<Hangup> or the end of a document)
 <Pause> waits for nobody and leaves no event.
 """
@@ -37,6 +40,7 @@ MAX_STEPS = 100
 
 Keypad = Callable[[str], "str | Awaitable[str]"]
 Hear = Callable[[str, str, "str | None"], "None | Awaitable[None]"]
+Transfer = Callable[[str], "str | Awaitable[str]"]  # the number dialled → DialCallStatus
 
 
 class PhoneError(Exception):
@@ -99,7 +103,7 @@ class Phone:
     def __init__(self, base_url: str, *, auth_token: str, public_base_url: str | None = None,
                  caller: str = DEFAULT_CALLER, called: str = BALANCE_LINE,
                  keypad: Keypad | None = None, hear: Hear | None = None,
-                 max_steps: int = MAX_STEPS):
+                 transfer: Transfer | None = None, max_steps: int = MAX_STEPS):
         self.base_url = base_url.rstrip("/")
         self.public_base_url = (public_base_url or base_url).rstrip("/")
         self.validator = RequestValidator(auth_token)
@@ -107,6 +111,7 @@ class Phone:
         self.called = called
         self.keypad = keypad or _silence
         self.hear = hear
+        self.transfer = transfer or (lambda number: "completed")
         self.max_steps = max_steps
         self.account_sid = "AC" + secrets.token_hex(16)
         self.transcript: list[tuple] = []
@@ -180,6 +185,10 @@ class Phone:
                 step = await self._gather(verb, url)
                 if step is not None:
                     return step
+            elif verb.tag == "Dial":
+                step = await self._dial(verb, url)
+                if step is not None:
+                    return step
             else:
                 raise PhoneError(f"<{verb.tag}> is not a verb this phone knows")
         return None
@@ -194,6 +203,17 @@ class Phone:
             if self.hear is not None:
                 await _maybe_await(self.hear(text, language, voice))
         return text
+
+    async def _dial(self, verb: ET.Element, url: str):
+        numbers = [nested for nested in verb if nested.tag == "Number"]
+        if len(numbers) != 1 or len(verb) != 1:
+            raise PhoneError("<Dial> here holds one <Number> and nothing else")
+        number = _text(numbers[0])
+        self.transcript.append(("dial", number, numbers[0].get("sendDigits", "")))
+        status = await _maybe_await(self.transfer(number))
+        if verb.get("action"):
+            return urljoin(url, verb.get("action")), _method(verb), {"DialCallStatus": status}
+        return None  # no action: Twilio goes on with the verb after the <Dial>
 
     async def _gather(self, verb: ET.Element, url: str):
         if "dtmf" not in verb.get("input", "dtmf").split():

@@ -34,6 +34,11 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
         "nothing_heard": (),
         "menu_after_balance": (),
         "menu_invalid": (),
+        "offer_customer_service": (),     # after three failed codes, while it is open
+        "transferring": (),
+        "transfer_failed": (),            # the transfer was busy, not answered, or failed
+        "service_closed": ("moment",),    # when it opens
+        "service_closed_for_now": (),     # no opening within a month
         "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
         "too_many_failures": (),
         "customer_service": ("customer_service",),

@@ -11,7 +11,7 @@ digit is ever left to the voice.
 """
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ledger import ENERGIES, LANGUAGES, BalanceView, Language, State
@@ -34,6 +34,7 @@ LANGUAGE_MENU: tuple[tuple[str, Language], ...] = (("1", Language.NL), ("2", Lan
                                                    ("3", Language.DE))
 # The keys of the menu after the balance (the texts say them in this order).
 MENU_REPEAT, MENU_ANOTHER_METER, MENU_HOW_TO_TOP_UP, MENU_END = "1", "2", "3", "0"
+MENU_CUSTOMER_SERVICE = "9"
 
 def _pick(given, language: str, kind: type, what: str):
     if isinstance(given, kind):
@@ -184,10 +185,13 @@ def language_menu(prompts: Mapping[str, Prompts]) -> list[tuple[str, str, str]]:
             for key, language in LANGUAGE_MENU]
 
 
-def too_many_failures_script(prompts: Prompts) -> list[str]:
-    """After three failed codes: we could not find it, the customer service, goodbye."""
-    return [prompts.say("too_many_failures"), prompts.say("customer_service"),
-            prompts.say("goodbye")]
+def closed_script(prompts: Prompts, words: Mapping[str, Vocabulary] | Vocabulary,
+                  opens: datetime | None) -> list[str]:
+    """Customer service is closed: when it opens, and how to top up meanwhile."""
+    vocabulary = _pick(words, prompts.language, Vocabulary, "words")
+    when = (prompts.say("service_closed", moment=moment_words(opens, vocabulary))
+            if opens is not None else prompts.say("service_closed_for_now"))
+    return [when, prompts.say("how_to_top_up")]
 
 
 def technical_problem_script(prompts: Prompts) -> list[str]:

@@ -101,7 +101,8 @@ def _balance_line(settings: Settings, metrics: observability.Metrics) -> web.App
         locales=locales_dir(settings),
         rules=LookupRules(settings.lookups_per_hour, settings.unknown_before_lockout,
                           timedelta(minutes=settings.lockout_minutes),
-                          settings.unknown_codes_per_minute))
+                          settings.unknown_codes_per_minute),
+        customer_service=settings.customer_service)
     return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], metrics)
 
 

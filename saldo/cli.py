@@ -321,8 +321,18 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
         except EOFError:
             return ""
 
+    def transfer(number: str) -> str:
+        # The terminal reaches nobody: the transfer is shown, and how it ended is asked for.
+        print(f"  [transferred to {number}; a person would answer here]")
+        try:
+            ended = input("how the transfer ends (Enter = completed; busy, no-answer, failed)> ")
+        except EOFError:
+            ended = ""
+        return ended.strip() or "completed"
+
     phone = Phone(base, auth_token=settings.twilio_auth_token,
-                  public_base_url=settings.public_base_url or base, keypad=keypad, hear=hear)
+                  public_base_url=settings.public_base_url or base, keypad=keypad, hear=hear,
+                  transfer=transfer)
     try:
         await phone.call(LINE_MOUNT)
     except PhoneError as error:

@@ -9,6 +9,7 @@ from email.utils import parseaddr
 import holidays
 
 from ivr.limits import LookupRules
+from ivr.opening import CustomerService, OpeningHours, default_customer_service
 from ledger import DEFAULT_LEASE, InvalidInput, NonDisconnectionPeriod
 from ledger.contacts import normalise_email, normalise_mobile
 from ledger.limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS
@@ -52,6 +53,8 @@ class Settings:
     portal_secure_cookies: bool = True
     day_consumption_max_cents: int = DAY_CONSUMPTION_MAX_CENTS
     adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS
+    # Where the line puts a caller through (menu 9), and when (ivr/opening.py).
+    customer_service: CustomerService = field(default_factory=default_customer_service)
     # `saldo import` runs at this CPU niceness (0-19): on a small machine a batch gives way to
     # the balance line's server.
     import_niceness: int = 10
@@ -101,6 +104,7 @@ class Settings:
             send_lease_seconds=_integer(env, "SEND_LEASE_SECONDS", cls.send_lease_seconds, 1,
                                         3600),
             import_niceness=_integer(env, "IMPORT_NICENESS", cls.import_niceness, 0, 19),
+            customer_service=_customer_service(env),
             voices=tuple(
                 (language, env.get(f"VOICE_{language.upper()}") or name,
                  env.get(f"VOICE_{language.upper()}_LANGUAGE") or code)
@@ -129,6 +133,25 @@ def _euros(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 < cents <= LARGEST_CENTS:
         raise SettingsError(f"{name}: must lie between 0,01 € and {format_cents(LARGEST_CENTS)}")
     return cents
+
+
+def _customer_service(env: Mapping[str, str]) -> CustomerService:
+    default = default_customer_service()
+    hours = default.hours
+    if env.get("CUSTOMER_SERVICE_HOURS"):
+        try:
+            hours = OpeningHours.parse(env["CUSTOMER_SERVICE_HOURS"], default.hours.holiday_country)
+        except ValueError as error:
+            raise SettingsError(f"CUSTOMER_SERVICE_HOURS: {error}") from None
+    number = env.get("CUSTOMER_SERVICE_NUMBER") or default.number
+    keys = env.get("CUSTOMER_SERVICE_KEYS", default.keys)
+    for name, given in (("CUSTOMER_SERVICE_NUMBER", {"number": number}),
+                        ("CUSTOMER_SERVICE_KEYS", {"number": number, "keys": keys})):
+        try:
+            service = CustomerService(hours=hours, **given)
+        except ValueError as error:
+            raise SettingsError(f"{name}: {error}") from None
+    return service
 
 
 def _yes_no(env: Mapping[str, str], name: str, default: bool) -> bool:

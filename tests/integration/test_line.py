@@ -70,15 +70,16 @@ async def test_a_french_caller_hears_the_emergency_balance_and_hangs_up(line):
     assert bye.find("Hangup") is not None
 
 
-async def test_wrong_codes_are_explained_and_three_failures_end_politely(line):
+async def test_wrong_codes_are_explained_and_three_failures_offer_customer_service(line):
     path = "/voice/ean?lang=nl&failures=0"
     first = await post(line, path, Digits="123456789012")          # 12 digits
     second = await post(line, gather_action(first), Digits=make_ean(2)[-13:])  # unknown
     third = await post(line, gather_action(second), Digits="")       # silence
     assert first.find("Hangup") is None and second.find("Hangup") is None
     assert said(first) != said(second)
-    assert third.find("Hangup") is not None
-    assert "nul zeven acht" in said(third)  # the customer-service number, in words
+    assert third.find("Gather") is not None  # open on a Tuesday at ten: 9 puts the call through
+    assert "klantendienst" in said(third) and "druk op negen" in said(third)
+    assert third.find("Hangup") is not None  # silence: goodbye
 
 
 async def test_an_unsigned_call_gets_nothing(line):

@@ -83,6 +83,10 @@ AMOUNTS = {
     },
 }
 MONDAY = {"fr": "lundi", "nl": "maandag", "de": "Montag"}
+# When customer service opens after the demo's Saturday afternoon: Monday 30 November, 8:00.
+OPENS_MONDAY_8 = {"fr": "le lundi trente novembre à huit heures",
+                  "nl": "op maandag dertig november om acht uur",
+                  "de": "am Montag, dem dreißigsten November, um acht Uhr"}
 GREEN_BUTTON = {"fr": "bouton vert", "nl": "groene knop", "de": "grüne Taste"}
 TIGHTNESS_TEST = {"fr": "étanchéité", "nl": "dichtheidstest", "de": "Dichtheitstest"}
 CUSTOMER_SERVICE = {"fr": "zéro septante-huit, quinze, septante-huit, zéro un",
@@ -236,12 +240,13 @@ class Switchboard:
     ledger: Ledger
     answers: list[tuple[int, str]] = field(default_factory=list)
 
-    async def call(self, *entries) -> Call:
+    async def call(self, *entries, transfer=None) -> Call:
         keypad = Keypad(list(entries))
         heard = []
         self.answers.clear()
         phone = Phone(self.base_url, auth_token=TOKEN, public_base_url=PUBLIC, keypad=keypad,
-                      hear=lambda text, language, voice: heard.append((text, language, voice)))
+                      hear=lambda text, language, voice: heard.append((text, language, voice)),
+                      transfer=transfer)
         transcript = await phone.call()  # an HTTP 500 or bad TwiML would raise PhoneError
         assert not keypad.entries, f"keys left unused: {keypad.entries}; {transcript}"
         call = Call(transcript, heard, list(self.answers))
@@ -406,19 +411,33 @@ async def test_a_wrong_code_is_explained_and_asked_again(line, language, wrong):
 
 
 @pytest.mark.parametrize("language", ["fr", "nl", "de"])
-async def test_three_failures_give_the_customer_service_number_and_hang_up(line, language):
+async def test_three_failures_offer_customer_service_while_it_is_open(line, language):
     wrong = [CODE[State.NORMAL][:12] + "#", unknown_code() + "#", ""]
-    call = await line.call(LANGUAGE_KEY[language], *wrong)
+    call = await line.call(LANGUAGE_KEY[language], *wrong, "0")  # Saturday 11:00: open
 
     assert_in_language(call, language, start=WELCOME_SENTENCES)
     assert call.said_after(sent(wrong[0])) == [prompt(language, "code_mistyped"),
                                                prompt(language, "ask_ean_again")]
     assert call.said_after(sent(wrong[1])) == [prompt(language, "code_unknown"),
                                                prompt(language, "ask_ean_again")]
+    assert call.said_after("") == [prompt(language, "too_many_failures"),
+                                   prompt(language, "offer_customer_service")]
+    assert call.said_after("0") == [prompt(language, "goodbye")]
+    assert len(call.gathers) == 5  # the language, three codes, the offer: no fourth code
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "de"])
+async def test_three_failures_when_it_is_closed_say_when_it_opens_and_hang_up(line, language):
+    line.ledger.clock.set(SATURDAY.replace(hour=14))  # closed at 13:00
+    wrong = [CODE[State.NORMAL][:12] + "#", unknown_code() + "#", ""]
+    call = await line.call(LANGUAGE_KEY[language], *wrong)
+
     end = call.said_after("")
-    assert end == [prompt(language, "too_many_failures"), prompt(language, "customer_service"),
-                   prompt(language, "goodbye")]
-    assert end[1].count(CUSTOMER_SERVICE[language]) == 2  # said, then repeated
+    assert end[0] == prompt(language, "too_many_failures")
+    assert OPENS_MONDAY_8[language] in end[1]
+    assert end[2:] == [prompt(language, "how_to_top_up"), prompt(language, "customer_service"),
+                       prompt(language, "goodbye")]
+    assert end[3].count(CUSTOMER_SERVICE[language]) == 2  # said, then repeated
     assert call.transcript[-1] == ("hangup",)
     assert len(call.gathers) == 4  # the language, then three codes: no fourth try
 
@@ -447,11 +466,11 @@ async def test_the_whole_ean_mistyped_is_refused_as_mistyped_not_looked_up(line,
         (CUSTOMER[State.LOW].ean, "found"), (None, "code_mistyped")]
 
 
-async def test_the_failures_count_across_kinds_and_the_third_ends_the_call(line):
+async def test_the_failures_count_across_kinds_and_the_third_ends_the_codes(line):
     wrong = ["12#", mistyped_code() + "#", "1234*#"]
-    call = await line.call("2", *wrong)
-    assert call.said[-3:] == [prompt("fr", "too_many_failures"), prompt("fr", "customer_service"),
-                              prompt("fr", "goodbye")]
+    call = await line.call("2", *wrong, "")  # silence at the offer: goodbye
+    assert call.said[-3:] == [prompt("fr", "too_many_failures"),
+                              prompt("fr", "offer_customer_service"), prompt("fr", "goodbye")]
     assert call.transcript[-1] == ("hangup",)
 
 
@@ -525,6 +544,59 @@ async def test_three_explains_how_to_top_up(line, language):
 async def test_a_key_that_is_no_choice_says_so_and_offers_the_menu_again(line):
     call = await line.call("2", CODE[State.LOW] + "#", "7", "0")
     assert call.said_after("7") == [prompt("fr", "menu_invalid"), prompt("fr", "menu_after_balance")]
+
+
+# Customer service: put through while it is open, else when it opens -------------------------------
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_nine_puts_the_call_through_to_customer_service_with_its_option_keyed(line,
+                                                                                   language):
+    call = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "9")  # Saturday 11:00
+
+    assert call.said_after("9") == [prompt(language, "transferring")]
+    assert ("dial", "+3278157801", "wwww2") in call.transcript  # 078/15.78.01, then option 2
+    assert call.transcript[-2:] == [("dial", "+3278157801", "wwww2"), ("hangup",)]
+    assert_in_language(call, language, start=WELCOME_SENTENCES)
+    [record] = [r for r in await line.ledger.audit_trail() if r["action"] == "ivr-customer-service"]
+    assert (record["ean"], record["outcome"]) == (None, "put-through")
+
+
+@pytest.mark.parametrize("status", ["no-answer", "busy", "failed"])
+async def test_a_transfer_nobody_takes_gives_the_number_and_ends(line, status):
+    call = await line.call("2", CODE[State.LOW] + "#", "9", transfer=lambda number: status)
+    assert call.said[-3:] == [prompt("fr", "transfer_failed"),
+                              prompt("fr", "customer_service_short"), prompt("fr", "goodbye")]
+
+
+CLOSED = [  # (when the caller presses 9, in Brussels, and when it opens, said)
+    (datetime(2026, 11, 28, 13, 0), {"fr": "le lundi trente novembre à huit heures",
+                                     "nl": "op maandag dertig november om acht uur",
+                                     "de": "am Montag, dem dreißigsten November, um acht Uhr"}),
+    # Christmas, a Friday: the Saturday after, at nine.
+    (datetime(2026, 12, 25, 10, 0), {"fr": "le samedi vingt-six décembre à neuf heures",
+                                     "nl": "op zaterdag zesentwintig december om negen uur",
+                                     "de": "am Samstag, dem sechsundzwanzigsten Dezember, "
+                                           "um neun Uhr"}),
+    # The clocks go forward on Sunday 28 March 2027 and Monday is Easter Monday: Tuesday, at
+    # eight in summer time.
+    (datetime(2027, 3, 27, 15, 0), {"fr": "le mardi trente mars à huit heures",
+                                    "nl": "op dinsdag dertig maart om acht uur",
+                                    "de": "am Dienstag, dem dreißigsten März, um acht Uhr"}),
+]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("moment, opens", CLOSED, ids=["saturday-afternoon", "christmas",
+                                                       "easter-across-dst"])
+async def test_nine_when_it_is_closed_says_when_it_opens_and_how_to_top_up(line, language,
+                                                                          moment, opens):
+    line.ledger.clock.set(moment.replace(tzinfo=BRUSSELS))
+    call = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "9", "0")
+
+    after = call.said_after("9")
+    assert opens[language] in after[0]
+    assert after[1:] == [prompt(language, "how_to_top_up"), prompt(language, "menu_after_balance")]
+    assert not any(event[0] == "dial" for event in call.transcript)
 
 
 # A broken database -------------------------------------------------------------------------------
@@ -619,7 +691,7 @@ LOCKED_FOR = {   # rounded up to five minutes
 async def lock_out(line: Switchboard) -> Call:
     """Five unknown codes in two calls (three a call at most): the caller is locked out for an
     hour, and told so on the sixth try, in the call's language."""
-    first = await line.call("2", *[unknown_code() + "#"] * 3)
+    first = await line.call("2", *[unknown_code() + "#"] * 3, "0")  # no customer service
     assert first.said[-3] == prompt("fr", "too_many_failures")
     return await line.call("1", *[unknown_code() + "#"] * 3)
 

@@ -13,13 +13,13 @@ from ivr.script import (
     LANGUAGE_MENU,
     MAX_WORDS,
     balance_script,
+    closed_script,
     language_menu,
     locked_out_greeting,
     locked_out_script,
     minimum_topup_said_cents,
     spoken_words,
     technical_problem_script,
-    too_many_failures_script,
 )
 from ivr.spoken import load_vocabularies, number_words
 from ledger import LANGUAGES
@@ -678,11 +678,27 @@ HOURS = {
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_after_three_failures_the_customer_service_number_twice_then_goodbye(language, prompts):
-    said = too_many_failures_script(prompts[language])
-    assert said[-1] == prompts[language]["goodbye"]
-    assert said[1].count(CUSTOMER_SERVICE[language]) == 2
-    assert_in_order(said[1], [CUSTOMER_SERVICE[language], *HOURS[language]])
+def test_the_customer_service_is_given_with_its_number_twice_and_its_hours(language, prompts):
+    said = prompts[language]["customer_service"]
+    assert said.count(CUSTOMER_SERVICE[language]) == 2
+    assert_in_order(said, [CUSTOMER_SERVICE[language], *HOURS[language]])
+
+
+OPENS = {  # Monday 30 November 2026, 8:00 in Brussels
+    "fr": "le lundi trente novembre à huit heures",
+    "nl": "maandag dertig november om acht uur",
+    "de": "am Montag, dem dreißigsten November, um acht Uhr",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_closed_says_when_customer_service_opens_then_how_to_top_up(language, prompts, words):
+    opens = datetime(2026, 11, 30, 8, 0, tzinfo=BRUSSELS)
+    said = closed_script(prompts[language], words, opens)
+    assert OPENS[language] in said[0]
+    assert said[1] == prompts[language]["how_to_top_up"]
+    assert closed_script(prompts[language], words, None)[0] == prompts[language][
+        "service_closed_for_now"]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
