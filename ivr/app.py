@@ -35,6 +35,10 @@ log = logging.getLogger("saldo.ivr")
 # which is not another look-up: it counts toward no limit).
 LOOKUP, REPEAT = "ivr-balance", "ivr-repeat"
 TRANSFER = "ivr-customer-service"  # menu 9: put through, or told when it opens
+# Key 8 at any step: the slower voice, or back to the normal one; the latest choice of a caller
+# number is its voice on its next calls (read from the trail, as every server can).
+PACE, SLOWER = "ivr-pace", "8"
+REMEMBERED_PACE = timedelta(days=365)
 # Every unknown code is also written under one actor of its own, so that every server counts the
 # unknown codes of the last minute, all callers together (the ceiling, LookupRules).
 ALL_CALLERS, UNKNOWN_CODE = "ivr:all-callers", "ivr-unknown-code"
@@ -49,6 +53,31 @@ def _twiml(document: str) -> web.Response:
 def _language(request: web.Request) -> str:
     language = request.query.get("lang", DEFAULT_LANGUAGE)
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _voice(request: web.Request, language: str, slow: bool | None = None) -> flow.Voice:
+    """The language's voice, slower if the call asked for it (its steps carry slow=1)."""
+    slow = request.query.get("slow") == "1" if slow is None else slow
+    return request.app[LINE].config.voices[language].slower(slow)
+
+
+def _voices(request: web.Request, slow: bool | None = None) -> dict[str, flow.Voice]:
+    return {language: _voice(request, language, slow) for language in LANGUAGES}
+
+
+async def _change_pace(request: web.Request, form) -> bool:
+    """Key 8: the other pace, written to the trail for this caller's next calls; returns
+    whether it is now slow."""
+    line = request.app[LINE]
+    slow = request.query.get("slow") != "1"
+    await line.ledger(request).audit(actor=line.caller(form), action=PACE, ean=None,
+                                     outcome="slow" if slow else "normal", detail=_call(form))
+    return slow
+
+
+async def _remembered_pace(line: Line, ledger: Ledger, caller: str) -> bool:
+    chosen = await ledger.lookups_by(caller, PACE, since=ledger.clock.now() - REMEMBERED_PACE)
+    return bool(chosen) and chosen[-1].outcome == "slow"
 
 
 def _count(request: web.Request, name: str) -> int:
@@ -82,7 +111,7 @@ async def apologise_on_error(request: web.Request, handler):
         line = request.app[LINE]
         language = _language(request)
         return _counted(request, "error", _twiml(
-            flow.technical_problem(line.prompts[language], line.config.voices[language])))
+            flow.technical_problem(line.prompts[language], _voice(request, language))))
 
 
 async def answer(request: web.Request) -> web.Response:
@@ -91,13 +120,14 @@ async def answer(request: web.Request) -> web.Response:
     line = request.app[LINE]
     tries = max(1, _count(request, "tries"))
     if tries > 1:  # the greeting's repeat after silence: neither a new call nor a new check
-        return _twiml(flow.welcome(line.steps, line.prompts, line.config.voices, tries))
+        return _twiml(flow.welcome(line.steps, line.prompts, _voices(request), tries))
     if (metrics := line.metrics) is not None:
         metrics.call_answered()
     form = await form_of(request)
     caller, ledger = line.caller(form), line.ledger(request)
     try:
-        wait = await _refused_for(line, ledger, caller)
+        wait, slow = await asyncio.gather(_refused_for(line, ledger, caller),
+                                          _remembered_pace(line, ledger, caller))
         if wait is not None:
             await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="locked_out",
                                detail=_call(form))
@@ -107,8 +137,8 @@ async def answer(request: web.Request) -> web.Response:
             flow.line_unavailable(line.prompts, line.config.voices)))
     if wait is not None:
         return _counted(request, "locked_out", _twiml(flow.locked_out_at_once(
-            locked_out_greeting(line.prompts, line.words, wait), line.config.voices)))
-    return _twiml(flow.welcome(line.steps, line.prompts, line.config.voices, tries))
+            locked_out_greeting(line.prompts, line.words, wait), _voices(request, slow))))
+    return _twiml(flow.welcome(line.steps, line.prompts, _voices(request, slow), tries))
 
 
 async def _refused_for(line: Line, ledger: Ledger, caller: str) -> timedelta | None:
@@ -137,28 +167,36 @@ async def choose_language(request: web.Request) -> web.Response:
     line = request.app[LINE]
     form = await form_of(request)
     tries = max(1, _count(request, "tries"))
+    if form.get("Digits", "") == SLOWER:  # the languages again, at the other pace
+        slow = await _change_pace(request, form)
+        return _twiml(flow.welcome(line.steps, line.prompts, _voices(request, slow), 2))
     language = flow.language_of(form.get("Digits", ""))
     if language is None and tries < 2:
-        return _twiml(flow.welcome(line.steps, line.prompts, line.config.voices, tries + 1))
+        return _twiml(flow.welcome(line.steps, line.prompts, _voices(request), tries + 1))
     language = language or DEFAULT_LANGUAGE
     return _twiml(flow.ask_for_ean(line.steps, line.prompts[language],
-                                   line.config.voices[language], 0))
+                                   _voice(request, language), 0))
 
 
 async def ask(request: web.Request) -> web.Response:
     line = request.app[LINE]
     language = _language(request)
     return _twiml(flow.ask_for_ean(line.steps, line.prompts[language],
-                                   line.config.voices[language], _count(request, "failures")))
+                                   _voice(request, language), _count(request, "failures")))
 
 
 async def enter_ean(request: web.Request) -> web.Response:
     line = request.app[LINE]
     language = _language(request)
-    prompts, voice = line.prompts[language], line.config.voices[language]
+    prompts, voice = line.prompts[language], _voice(request, language)
     failures = _count(request, "failures")
     form = await form_of(request)
     digits = form.get("Digits", "")
+    if digits == SLOWER:  # no code has one digit: the other pace, and the same question
+        slow = await _change_pace(request, form)
+        return _twiml(flow.ask_for_ean(line.steps, prompts, voice.slower(slow), failures,
+                                       before=[prompts.say("pace_slow" if slow
+                                                           else "pace_normal")]))
     caller, call = line.caller(form), _call(form)
     ledger = line.ledger(request)
     wait, ceiling = await asyncio.gather(_refused_for(line, ledger, caller),
@@ -217,9 +255,13 @@ async def _problem_with(ledger: Ledger, digits: str) -> str | None:
 async def menu(request: web.Request) -> web.Response:
     line = request.app[LINE]
     language = _language(request)
-    prompts, voice = line.prompts[language], line.config.voices[language]
+    prompts, voice = line.prompts[language], _voice(request, language)
     form = await form_of(request)
     choice = form.get("Digits", "")
+    if choice == SLOWER:
+        slow = await _change_pace(request, form)
+        return _twiml(flow.balance(line.steps, prompts, voice.slower(slow),
+                                   [prompts.say("pace_slow" if slow else "pace_normal")]))
     if choice == MENU_REPEAT and (ean := await _found_in_this_call(request, line, form)):
         view = await line.ledger(request).balance_view(
             ean, actor=line.caller(form), purpose=REPEAT, detail=_call(form))
@@ -256,7 +298,7 @@ async def transferred(request: web.Request) -> web.Response:
     line = request.app[LINE]
     language = _language(request)
     form = await form_of(request)
-    return _twiml(flow.transfer_ended(line.prompts[language], line.config.voices[language],
+    return _twiml(flow.transfer_ended(line.prompts[language], _voice(request, language),
                                       form.get("DialCallStatus", "")))
 
 

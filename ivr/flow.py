@@ -5,7 +5,7 @@ travels in the action URL's query; the EAN never does (URLs end up in access log
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -22,6 +22,8 @@ from .script import (
 
 MAX_FAILURES = 3
 GATHER_SECONDS = 8  # elderly callers type slowly: time between keys before Twilio gives up
+SLOW_GATHER_SECONDS = 15  # for a caller who asked for the slower voice (menu key 8)
+SLOW_RATE = "80%"  # SSML <prosody rate>: the Polly voices at four fifths of their speed
 TRANSFER_RING_SECONDS = 60  # how long customer service may take to pick up
 # Twilio's DialCallStatus when the transferred call took place (not busy, no-answer, failed).
 TRANSFER_HELD = frozenset({"completed", "answered"})
@@ -31,6 +33,14 @@ TRANSFER_HELD = frozenset({"completed", "answered"})
 class Voice:
     name: str  # e.g. Polly.Isabelle-Neural
     language: str  # e.g. fr-BE
+    slow: bool = False  # the caller asked for a slower voice (8): slower speech, longer waits
+
+    def slower(self, slow: bool = True) -> "Voice":
+        return replace(self, slow=slow)
+
+    @property
+    def gather_seconds(self) -> int:
+        return SLOW_GATHER_SECONDS if self.slow else GATHER_SECONDS
 
 
 @dataclass(frozen=True)
@@ -50,9 +60,18 @@ def url(path: str, **query: object) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
+def _next(path: str, voice: Voice, **query: object) -> str:
+    """A step's URL, carrying the slower voice when the caller asked for it."""
+    return url(path, **query, **({"slow": 1} if voice.slow else {}))
+
+
 def _say_all(target: VoiceResponse | Gather, sentences: Sequence[str], voice: Voice) -> None:
     for sentence in sentences:
-        target.say(sentence, voice=voice.name, language=voice.language)
+        if voice.slow:
+            target.say(voice=voice.name, language=voice.language).prosody(sentence,
+                                                                          rate=SLOW_RATE)
+        else:
+            target.say(sentence, voice=voice.name, language=voice.language)
 
 
 def welcome(steps: Steps, prompts: Mapping[str, Prompts], voices: Mapping[str, Voice],
@@ -60,17 +79,18 @@ def welcome(steps: Steps, prompts: Mapping[str, Prompts], voices: Mapping[str, V
     """The greeting and '1 Nederlands, 2 Français, 3 Deutsch', each in its own voice. Without a
     key, once more; then French."""
     response = VoiceResponse()
-    gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
-                             action=url(steps.language, tries=tries))
+    pace = next(iter(voices.values()))
+    gather = response.gather(num_digits=1, timeout=pace.gather_seconds,
+                             action=_next(steps.language, pace, tries=tries))
     if tries == 1:
         for language in LANGUAGES:
             _say_all(gather, [prompts[language].say("greeting")], voices[language])
     for _key, language, text in language_menu(prompts):
         _say_all(gather, [text], voices[language])
     if tries < 2:
-        response.redirect(url(steps.answer, tries=tries + 1))
+        response.redirect(_next(steps.answer, pace, tries=tries + 1))
     else:
-        response.redirect(url(steps.ask, lang=DEFAULT_LANGUAGE, failures=0))
+        response.redirect(_next(steps.ask, pace, lang=DEFAULT_LANGUAGE, failures=0))
     return str(response)
 
 
@@ -86,8 +106,9 @@ def ask_for_ean(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
     # No numDigits: the last 13 digits or the whole EAN of the invoice (18), then '#', both reach
     # the ean step whole. With numDigits=18, the '#' pressed out of habit after 18 digits would land
     # in the next <Gather> and end it as silence.
-    gather = response.gather(finish_on_key="#", timeout=GATHER_SECONDS,
-                             action=url(steps.ean, lang=prompts.language, failures=failures),
+    gather = response.gather(finish_on_key="#", timeout=voice.gather_seconds,
+                             action=_next(steps.ean, voice, lang=prompts.language,
+                                          failures=failures),
                              action_on_empty_result=True)
     _say_all(gather, [*before, prompts.say("ask_ean_again" if failures else "ask_ean")], voice)
     return str(response)
@@ -113,8 +134,8 @@ def offer_customer_service(steps: Steps, prompts: Prompts, voice: Voice,
                             prompts.say("goodbye")], voice)
         response.hangup()
         return str(response)
-    gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
-                             action=url(steps.menu, lang=prompts.language))
+    gather = response.gather(num_digits=1, timeout=voice.gather_seconds,
+                             action=_next(steps.menu, voice, lang=prompts.language))
     _say_all(gather, [*before, prompts.say("offer_customer_service")], voice)
     _say_all(response, [prompts.say("goodbye")], voice)
     response.hangup()
@@ -126,7 +147,7 @@ def transfer(steps: Steps, prompts: Prompts, voice: Voice, service: CustomerServ
     pressed for the caller; how the transfer ended comes to the `transferred` step."""
     response = VoiceResponse()
     _say_all(response, [prompts.say("transferring")], voice)
-    dial = response.dial(action=url(steps.transferred, lang=prompts.language),
+    dial = response.dial(action=_next(steps.transferred, voice, lang=prompts.language),
                          timeout=TRANSFER_RING_SECONDS)
     dial.number(service.dialled(), send_digits=service.keys or None)
     return str(response)
@@ -147,10 +168,10 @@ def balance(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[st
     """The balance message, then the menu: 1 repeat, 2 another meter, 3 how to top up, 0 end."""
     response = VoiceResponse()
     _say_all(response, sentences, voice)
-    gather = response.gather(num_digits=1, timeout=GATHER_SECONDS,
-                             action=url(steps.menu, lang=prompts.language))
+    gather = response.gather(num_digits=1, timeout=voice.gather_seconds,
+                             action=_next(steps.menu, voice, lang=prompts.language))
     _say_all(gather, [prompts.say("menu_after_balance")], voice)
-    response.redirect(url(steps.menu, lang=prompts.language))
+    response.redirect(_next(steps.menu, voice, lang=prompts.language))
     return str(response)
 
 

@@ -39,6 +39,8 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
         "transfer_failed": (),            # the transfer was busy, not answered, or failed
         "service_closed": ("moment",),    # when it opens
         "service_closed_for_now": (),     # no opening within a month
+        "pace_slow": (),                  # key 8: the slower voice, and how to leave it
+        "pace_normal": (),                # key 8 again
         "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
         "too_many_failures": (),
         "customer_service": ("customer_service",),

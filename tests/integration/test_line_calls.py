@@ -599,6 +599,57 @@ async def test_nine_when_it_is_closed_says_when_it_opens_and_how_to_top_up(line,
     assert not any(event[0] == "dial" for event in call.transcript)
 
 
+# Key 8: a slower voice, at any step, remembered for the caller's number ------------------------------
+
+def spoken_slowly(body: str) -> bool:
+    """Every <Say> of a TwiML answer slowed by SSML, and its keys waited for longer."""
+    root = ET.fromstring(body)
+    says = list(root.iter("Say"))
+    gathers = list(root.iter("Gather"))
+    return (bool(says) and all(say.find("prosody") is not None
+                               and say.find("prosody").get("rate") == "80%" for say in says)
+            and all(gather.get("timeout") == "15" for gather in gathers))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_eight_slows_the_voice_for_the_rest_of_the_call_and_the_next(line, language):
+    call = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "8", "1", "0")
+
+    assert call.said_after("8")[0] == prompt(language, "pace_slow")
+    before, after = call.answers[:3], call.answers[3:]  # welcome, language, code | 8, 1, 0
+    assert not any(spoken_slowly(body) for _, body in before)
+    assert all(spoken_slowly(body) for _, body in after)
+    repeat = call.said_after("1", occurrence=1 if language == "nl" else 0)
+    assert repeat[0] == call.said_after(sent(CODE[State.LOW]))[0]  # the balance, again
+    assert_in_language(call, language, start=WELCOME_SENTENCES)
+
+    again = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "0")  # same number
+    assert all(spoken_slowly(body) for _, body in again.answers)
+    back = await line.call(LANGUAGE_KEY[language], "8#", CODE[State.LOW] + "#", "0")
+    assert back.said_after("8") == [prompt(language, "pace_normal"),
+                                    prompt(language, "ask_ean")]
+    assert not spoken_slowly(back.answers[-1][1])
+    later = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "0")
+    assert not any(spoken_slowly(body) for _, body in later.answers)
+    paces = [r["outcome"] for r in await line.ledger.audit_trail() if r["action"] == "ivr-pace"]
+    assert paces == ["normal", "slow"]  # newest first; no EAN, as every pace record
+
+
+async def test_eight_while_typing_the_code_is_no_failed_code(line):
+    call = await line.call("2", "12#", "8#", unknown_code() + "#", "", "0")
+    assert call.said_after("8") == [prompt("fr", "pace_slow"), prompt("fr", "ask_ean_again")]
+    # Three failed codes (12, the unknown one, the silence): 8 was not one of them.
+    assert call.said_after("") == [prompt("fr", "too_many_failures"),
+                                   prompt("fr", "offer_customer_service")]
+
+
+async def test_eight_at_the_language_menu_says_the_languages_again_slowly(line):
+    call = await line.call("8", "1", CODE[State.LOW] + "#", "0")
+    assert call.said_after("8") == [prompt(language, "language_option") for language in LANGUAGES]
+    assert spoken_slowly(call.answers[1][1])
+    assert all(spoken_slowly(body) for _, body in call.answers[1:])
+
+
 # A broken database -------------------------------------------------------------------------------
 
 async def break_database(ledger: Ledger) -> None:
