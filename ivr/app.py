@@ -18,6 +18,7 @@ from .line import LINE, Line, LineConfig, LineMetrics
 from .prompts import load_prompts
 from .script import (
     MENU_ANOTHER_METER,
+    MENU_BY_SMS,
     MENU_CUSTOMER_SERVICE,
     MENU_END,
     MENU_HOW_TO_TOP_UP,
@@ -268,6 +269,14 @@ async def menu(request: web.Request) -> web.Response:
         return _twiml(flow.balance(line.steps, prompts, voice,
                                    balance_script(view, line.words, line.prompts,
                                                   language=language)))
+    if choice == MENU_BY_SMS and (ean := await _found_in_this_call(request, line, form)):
+        # To the mobile on file, never to the calling number (unless it is that one); once per
+        # call and meter, so a webhook Twilio sends again sends nothing more.
+        sent = await line.ledger(request).request_balance_sms(
+            ean, actor=line.caller(form), language=language, request=_call(form))
+        said = ([prompts.say("sms_sent")] if sent != "no_mobile" else
+                [prompts.say("sms_no_mobile"), prompts.say("customer_service_short")])
+        return _twiml(flow.balance(line.steps, prompts, voice, said))
     if choice == MENU_ANOTHER_METER:
         return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
     if choice == MENU_HOW_TO_TOP_UP:

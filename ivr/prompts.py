@@ -41,6 +41,8 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
         "service_closed_for_now": (),     # no opening within a month
         "pace_slow": (),                  # key 8: the slower voice, and how to leave it
         "pace_normal": (),                # key 8 again
+        "sms_sent": (),                   # menu 4: on its way to the mobile on file
+        "sms_no_mobile": (),              # menu 4, and no mobile on file for the meter
         "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
         "too_many_failures": (),
         "customer_service": ("customer_service",),

@@ -35,6 +35,7 @@ LANGUAGE_MENU: tuple[tuple[str, Language], ...] = (("1", Language.NL), ("2", Lan
 # The keys of the menu after the balance (the texts say them in this order).
 MENU_REPEAT, MENU_ANOTHER_METER, MENU_HOW_TO_TOP_UP, MENU_END = "1", "2", "3", "0"
 MENU_CUSTOMER_SERVICE = "9"
+MENU_BY_SMS = "4"
 
 def _pick(given, language: str, kind: type, what: str):
     if isinstance(given, kind):

@@ -26,7 +26,13 @@ from .domain import (
     MessageChannel,
 )
 from .ean import masked
-from .errors import DemoRefused, InvalidInput, LedgerError, ReferenceConflict, UnknownAccount
+from .errors import (
+    DemoRefused,
+    InvalidInput,
+    LedgerError,
+    ReferenceConflict,
+    UnknownAccount,
+)
 from .events import Event
 from .inputs import (
     AccountInput,

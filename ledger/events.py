@@ -90,6 +90,19 @@ class TopUpReceived(Event):
     usable_before_disconnection_cents: int = 0
 
 
+@dataclass(frozen=True, kw_only=True)
+class BalanceRequested(Event):
+    """The customer asked the balance line for what it said, by SMS (menu 4): one per call
+    and meter (`request`, the call), to the mobile on file only."""
+
+    state: str  # ledger.rules.State's value
+    as_of: datetime
+    minimum_topup_cents: int = 0  # what restores the supply or avoids the cut, when it matters
+    disconnect_at: datetime | None = None
+    power_limiter: bool = False
+    request: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -101,6 +114,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PowerLimited,
         ReconnectionAllowed,
         TopUpReceived,
+        BalanceRequested,
     )
 }
 

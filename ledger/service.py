@@ -40,11 +40,11 @@ from .events import Event, event_from_row
 from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, TopUpResult
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
 from .outbox import Outbox
+from .requests import request_balance_sms
 from .rules import Supply, end_pending
 from .store import Store
 from .topups import TopUps
 from .view import BalanceView
-
 
 
 class Ledger:
@@ -179,6 +179,22 @@ class Ledger:
         await self.trail.record_many([(at, actor, "cpas-residents", ean, "listed", cpas)
                                       for ean in eans])
         return page
+
+    async def request_balance_sms(self, ean_text: str, *, actor: str, language: str,
+                                  request: str) -> str:
+        """The balance line's information by SMS to the mobile on file (ledger/requests.py):
+        "queued", "already" (this request was made) or "no_mobile". Audited."""
+        outcome = "error"
+        try:
+            outcome = await request_balance_sms(self.store, self.ndp, ean_text,
+                                                language=language, request=request)
+        except UnknownAccount:
+            outcome = "unknown"
+            raise
+        finally:
+            await self.audit(actor=actor, action="balance-sms", ean=ean_text, outcome=outcome,
+                             detail=request)
+        return outcome
 
     async def audit(self, *, actor: str, action: str, ean: str | None, outcome: str,
                     detail: str | None = None) -> None:

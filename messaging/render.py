@@ -25,7 +25,7 @@ import jinja2
 import jinja2.meta
 from babel.dates import get_day_names
 
-from ledger import AUDIENCES, ENERGIES, LANGUAGES, MESSAGE_CHANNELS, Audience
+from ledger import AUDIENCES, ENERGIES, LANGUAGES, MESSAGE_CHANNELS, Audience, MessageChannel, State
 from ledger.clock import BRUSSELS
 from ledger.ean import masked
 from ledger.events import EVENT_TYPES, Event
@@ -41,7 +41,7 @@ from ledger.rules import (
 )
 from wording import BABEL_LOCALES, PUBLIC_FACTS, LocaleError, date_time, money, short_date_time
 
-from .routing import SERIOUS_EVENTS
+from .routing import ON_REQUEST_EVENTS, SERIOUS_EVENTS
 
 GSM_CODEC = "gsm03.38"
 SMS_MAX_SEPTETS = 306  # two concatenated segments of 153
@@ -88,8 +88,14 @@ def required_templates() -> list[str]:
     for event_name in EVENT_TYPES:
         for audience in AUDIENCES:
             if audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS:
-                names += [template_name(event_name, channel, audience) for channel in MESSAGE_CHANNELS]
+                names += [template_name(event_name, channel, audience)
+                          for channel in _channels_of(event_name)]
     return names
+
+
+def _channels_of(event_name: str) -> tuple[str, ...]:
+    """What a customer asked for by phone goes by SMS only (routing.ON_REQUEST_EVENTS)."""
+    return (MessageChannel.SMS,) if event_name in ON_REQUEST_EVENTS else tuple(MESSAGE_CHANNELS)
 
 
 def sms_text(text: str) -> str:
@@ -225,6 +231,9 @@ class MessageTemplates:
             raise ValueError(f"audience {audience!r}: one of {', '.join(AUDIENCES)}")
         if not self.has(event_name, audience):
             raise ValueError(f"no {audience} message for {event_name}")
+        if channel not in _channels_of(event_name):
+            raise ValueError(f"no {channel} message for {event_name}: it goes by "
+                             + " and ".join(_channels_of(event_name)))
         return envs[language].get_template(template_name(event_name, channel, audience))
 
     def _rehearse(self) -> None:
@@ -235,6 +244,8 @@ class MessageTemplates:
             for event in _longest_events(cls, language, every_combination=True):
                 with _naming(where):
                     _check_sms(self.sms(event, audience=audience, language=language), where)
+            if MessageChannel.EMAIL not in _channels_of(event_name):
+                continue
             where = self._folders[language] / template_name(event_name, "email", audience)
             for event in _longest_events(cls, language, every_combination=False):
                 with _naming(where):
@@ -321,7 +332,7 @@ def _longest_moment(language: str) -> datetime:
 _FROM_BALANCE = {"emergency_credit_left_cents": emergency_credit_left_cents,
                  "usable_before_disconnection_cents": usable_before_disconnection_cents}
 # Text fields that choose a wording, and every value they take.
-_CHOICES = {"outcome": tuple(TopUpOutcome)}
+_CHOICES = {"outcome": tuple(TopUpOutcome), "state": tuple(State)}
 
 
 def _longest_events(cls: type[Event], language: str, *, every_combination: bool) -> Iterator[Event]:

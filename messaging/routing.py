@@ -6,6 +6,8 @@
 - Quiet hours (default 21:00–08:00, Europe/Brussels): informative messages wait for the morning;
   serious ones go at once, and so does the confirmation of the customer's own top-up.
 - An event older than a day is history by the time it would arrive: nobody is told.
+- What the customer asked for on the balance line (menu 4) is one SMS to the mobile on file, in
+  the call's language, at once.
 - A message not yet sent about the account's state is overtaken by any later event of that
   account (it would arrive saying what is no longer so); a receipt and the welcome never are.
 """
@@ -20,9 +22,13 @@ from ledger.domain import Notify
 # Sent at once, day or night, and to the CPAS too.
 SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "Disconnected",
                             "PowerLimited"})
+# Asked for by the customer (the balance line's menu 4): one SMS, to the mobile on file, now, in
+# the language of the call; no e-mail, no CPAS copy.
+ON_REQUEST_EVENTS = frozenset({"BalanceRequested"})
 # Good news that restores supply is not held back either, nor the receipt of a payment: the
-# customer who just paid, at night too, is waiting to know the money arrived.
-AT_ONCE_EVENTS = SERIOUS_EVENTS | {"ReconnectionAllowed", "TopUpReceived"}
+# customer who just paid, at night too, is waiting to know the money arrived; nor what the
+# customer just asked for.
+AT_ONCE_EVENTS = SERIOUS_EVENTS | {"ReconnectionAllowed", "TopUpReceived"} | ON_REQUEST_EVENTS
 STALE_AFTER = timedelta(days=1)
 # News that stays true whatever happens next.
 NEVER_OVERTAKEN = frozenset({"PrepaymentActivated", "TopUpReceived"})
@@ -87,6 +93,11 @@ class Router:
 
     def plan(self, event: Event, contacts: Contacts, now: datetime) -> Iterator[NewMessage]:
         if now - event.at > STALE_AFTER:
+            return
+        if event.name in ON_REQUEST_EVENTS:
+            if contacts.mobile:
+                yield NewMessage(Audience.CUSTOMER, MessageChannel.SMS, contacts.mobile,
+                                 event.language, now)
             return
         not_before = self.due(event.name, Audience.CUSTOMER, now)
         for channel, address in channels_for(contacts):

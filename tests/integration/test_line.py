@@ -292,3 +292,15 @@ async def test_refusals_by_the_ceiling_do_not_count_toward_the_callers_own_limit
     answer = await post(client, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:],
                         **call_of(7, "+32470555007"))
     assert "euro" in said(answer)
+
+
+async def test_a_webhook_twilio_sends_twice_sends_one_sms(line, ledger):
+    """Twilio may deliver the menu's webhook again (a timeout on its side): one SMS all the same."""
+    await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "fr",
+                                               mobile="+32470000777")])
+    asked = await post(line, "/voice/ean?lang=fr&failures=0", Digits=make_ean(1)[-13:])
+    menu = gather_action(asked)
+    first, again = await post(line, menu, Digits="4"), await post(line, menu, Digits="4")
+    assert said(first) == said(again) and "SMS" in said(first)
+    requests = [e for _, e in await ledger.events_after(0) if e.name == "BalanceRequested"]
+    assert len(requests) == 1 and requests[0].request == "call:" + CALL["CallSid"]

@@ -26,7 +26,7 @@ from aiohttp import web
 from ivr.app import create_line_app
 from ivr.line import LineConfig
 from ivr.flow import Voice
-from ivr.phone import Phone
+from ivr.phone import DEFAULT_CALLER, Phone
 from ivr.prompts import load_prompts
 from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock, State
 from ledger.ean import with_check_digit
@@ -597,6 +597,43 @@ async def test_nine_when_it_is_closed_says_when_it_opens_and_how_to_top_up(line,
     assert opens[language] in after[0]
     assert after[1:] == [prompt(language, "how_to_top_up"), prompt(language, "menu_after_balance")]
     assert not any(event[0] == "dial" for event in call.transcript)
+
+
+# Key 4: what was said, by SMS to the mobile on file ------------------------------------------------
+
+async def balance_sms_requests(ledger: Ledger) -> list:
+    return [event for _, event in await ledger.events_after(0) if event.name == "BalanceRequested"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_four_sends_what_was_said_to_the_mobile_on_file_once(line, language):
+    low = CUSTOMER[State.LOW]
+    assert low.mobile and low.mobile != DEFAULT_CALLER  # never the number that calls
+    call = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "4", "4", "0")
+
+    for occurrence in (0, 1):  # asked twice in one call: said twice, sent once
+        assert call.said_after("4", occurrence) == [prompt(language, "sms_sent"),
+                                                    prompt(language, "menu_after_balance")]
+    [request] = await balance_sms_requests(line.ledger)
+    assert (request.ean, request.language, request.state) == (low.ean, language, "low")
+    assert request.balance_cents == 446
+    trail = [r["outcome"] for r in await line.ledger.audit_trail() if r["action"] == "balance-sms"]
+    assert trail == ["already", "queued"]  # newest first
+
+
+async def test_four_for_a_meter_without_a_mobile_says_so_and_gives_customer_service(line):
+    assert CUSTOMER[State.DISCONNECTED].mobile is None
+    call = await line.call("2", CODE[State.DISCONNECTED] + "#", "4", "0")
+    assert call.said_after("4") == [prompt("fr", "sms_no_mobile"),
+                                    prompt("fr", "customer_service_short"),
+                                    prompt("fr", "menu_after_balance")]
+    assert await balance_sms_requests(line.ledger) == []
+
+
+async def test_four_before_any_balance_is_no_choice(line):
+    call = await line.call("2", "12#", "12#", "", "4", "0")  # the offer after three failures
+    assert call.said_after("4")[0] == prompt("fr", "menu_invalid")
+    assert await balance_sms_requests(line.ledger) == []
 
 
 # Key 8: a slower voice, at any step, remembered for the caller's number ------------------------------

@@ -414,3 +414,24 @@ async def test_a_partial_top_up_of_a_cut_meter_says_how_much_more(ledger, dispat
     assert f"au moins {more // 100},{more % 100:02d} €" in body
     view = await ledger.balance_view(make_ean(1), actor="test")
     assert view.minimum_topup_cents == more  # the line and the pages give the same figure
+
+
+async def test_a_balance_asked_for_on_the_line_is_one_sms_to_the_mobile_on_file_at_once(
+        ledger, dispatcher, clock, twilio, mailbox):
+    """Menu 4 of the balance line: by SMS though the customer chose e-mail, in the call's
+    language, at night too (asked for now), once though the webhook came twice."""
+    await ledger.import_accounts([customer(1, "fr", notify="email")])
+    await dispatcher.run_once()  # the welcome, by e-mail
+    mails = len(mailbox.messages)
+    clock.set(datetime(2026, 11, 17, 22, 30, tzinfo=BRUSSELS))  # within quiet hours
+    for expected in ("queued", "already"):
+        assert await ledger.request_balance_sms(make_ean(1), actor="ivr:test", language="nl",
+                                                request="call:CA42") == expected
+    done = await dispatcher.run_once()
+    assert (done.queued, done.sent) == (1, 1)
+    [post] = twilio.posts
+    [(_, event)] = [(i, e) for i, e in await ledger.events_after(0) if e.name == "BalanceRequested"]
+    assert post.form["To"] == "+32470000001" and post.form["Body"] == dispatcher.templates.sms(event)
+    assert post.form["Body"].startswith("Saldo van uw elektriciteitsmeter")
+    assert len(mailbox.messages) == mails  # no e-mail for it
+    assert (await dispatcher.run_once()).sent == 0

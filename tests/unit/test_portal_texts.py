@@ -113,3 +113,11 @@ def test_the_history_is_titled_from_the_activation_or_as_the_whole_window(langua
     assert whole == texts["history"].format(days=HISTORY_DAYS) and "60" in whole
     assert history_title(resident_file(date(2026, 10, 1), 55), TEXTS["fr"], "fr") == \
         "Depuis l'activation du prépaiement le 1er octobre 2026"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_event_has_its_name_on_a_residents_page(language):
+    from ledger.events import EVENT_TYPES
+    from portal.texts import load_texts
+    texts = load_texts(Path(__file__).resolve().parents[2] / "locales")[language]
+    assert [name for name in EVENT_TYPES if f"event_{name}" not in texts] == []
