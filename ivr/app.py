@@ -13,6 +13,7 @@ from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
 from webhooks import form_of, signature_middleware
 
 from . import flow
+from .heard import digits_heard
 from .limits import CEILING_WINDOW, ceiling_until, refused_until
 from .line import LINE, Line, LineConfig, LineMetrics
 from .prompts import load_prompts
@@ -193,6 +194,11 @@ async def enter_ean(request: web.Request) -> web.Response:
     failures = _count(request, "failures")
     form = await form_of(request)
     digits = form.get("Digits", "")
+    if not digits and (speech := form.get("SpeechResult", "")):
+        # Said instead of typed: the words as digits; words that are not a code stay as they
+        # were heard, which no check takes for digits (a mistyped code).
+        heard = digits_heard(speech, language)
+        digits = heard if heard is not None else speech
     if digits == SLOWER:  # no code has one digit: the other pace, and the same question
         slow = await _change_pace(request, form)
         return _twiml(flow.ask_for_ean(line.steps, prompts, voice.slower(slow), failures,

@@ -12,6 +12,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ledger import DEFAULT_LANGUAGE, LANGUAGES
 
+from .heard import hints
 from .opening import CustomerService
 from .prompts import Prompts
 from .script import (
@@ -106,7 +107,10 @@ def ask_for_ean(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
     # No numDigits: the last 13 digits or the whole EAN of the invoice (18), then '#', both reach
     # the ean step whole. With numDigits=18, the '#' pressed out of habit after 18 digits would land
     # in the next <Gather> and end it as silence.
-    gather = response.gather(finish_on_key="#", timeout=voice.gather_seconds,
+    # Typed or said: a code said comes as the recogniser's words (ivr/heard.py reads them).
+    gather = response.gather(input="dtmf speech", language=voice.language,
+                             hints=hints(prompts.language), speech_timeout="auto",
+                             finish_on_key="#", timeout=voice.gather_seconds,
                              action=_next(steps.ean, voice, lang=prompts.language,
                                           failures=failures),
                              action_on_empty_result=True)

@@ -14,6 +14,8 @@ The transcript is a list of events:
     ("say", language, text)   something said (also passed to `hear(text, language, voice)`)
     ("gather", prompt)        a <Gather> waits for keys; prompt = what it said, joined
     ("digits", digits)        the keys it got, without finishOnKey ('' = silence/timeout)
+    ("speech", words)         words instead of keys, where the <Gather> listens for speech (an
+                              entry with a letter in it): sent as Twilio's SpeechResult
     ("dial", number, keys)    a <Dial> to a <Number> (its sendDigits); `transfer(number)` says
                               how that call ended (Twilio's DialCallStatus: "completed" unless
                               told otherwise), posted to the <Dial>'s action if it has one
@@ -216,8 +218,9 @@ class Phone:
         return None  # no action: Twilio goes on with the verb after the <Dial>
 
     async def _gather(self, verb: ET.Element, url: str):
-        if "dtmf" not in verb.get("input", "dtmf").split():
-            raise PhoneError(f"<Gather input={verb.get('input')!r}>: this phone has keys only")
+        inputs = verb.get("input", "dtmf").split()
+        if "dtmf" not in inputs:
+            raise PhoneError(f"<Gather input={verb.get('input')!r}>: this phone needs keys too")
         said = []
         for nested in verb:
             if nested.tag == "Say":
@@ -229,6 +232,10 @@ class Phone:
         finish_on_key = verb.get("finishOnKey", "#")
         self.transcript.append(("gather", prompt))
         pressed = await _maybe_await(self.keypad(prompt))
+        if "speech" in inputs and re.search(r"[^\W\d_]", pressed or ""):  # words: said
+            self.transcript.append(("speech", pressed))
+            return (urljoin(url, verb.get("action") or url), _method(verb),
+                    {"SpeechResult": pressed, "Confidence": "0.9"})
         digits = _entered(pressed or "", num_digits, finish_on_key)
         self.transcript.append(("digits", digits))
         if not digits and verb.get("actionOnEmptyResult", "false").lower() != "true":

@@ -317,7 +317,8 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
 
     def keypad(prompt: str) -> str:
         try:
-            return input("keys (then Enter; # ends a code; Enter alone = silence)> ").strip()
+            return input("keys (then Enter; # ends a code; Enter alone = silence; "
+                         "words where a code is asked are said)> ").strip()
         except EOFError:
             return ""
 

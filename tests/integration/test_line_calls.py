@@ -220,7 +220,8 @@ class Call:
 
     def said_after(self, digits: str, occurrence: int = 0) -> list[str]:
         """The sentences said after the keys `digits` were sent, up to the next <Gather>."""
-        starts = [i for i, event in enumerate(self.transcript) if event == ("digits", digits)]
+        starts = [i for i, event in enumerate(self.transcript)
+                  if event in (("digits", digits), ("speech", digits))]
         assert len(starts) > occurrence, f"{digits!r} never sent: {self.transcript}"
         said = []
         for event in self.transcript[starts[occurrence] + 1:]:
@@ -597,6 +598,44 @@ async def test_nine_when_it_is_closed_says_when_it_opens_and_how_to_top_up(line,
     assert opens[language] in after[0]
     assert after[1:] == [prompt(language, "how_to_top_up"), prompt(language, "menu_after_balance")]
     assert not any(event[0] == "dial" for event in call.transcript)
+
+
+# The code said instead of typed ---------------------------------------------------------------------
+
+DIGIT_WORDS = {"fr": "zéro un deux trois quatre cinq six sept huit neuf".split(),
+               "nl": "nul één twee drie vier vijf zes zeven acht negen".split(),
+               "de": "null eins zwei drei vier fünf sechs sieben acht neun".split()}
+
+
+def said_aloud(code: str, language: str) -> str:
+    return " ".join(DIGIT_WORDS[language][int(digit)] for digit in code)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_code_said_digit_by_digit_is_heard_as_typed(line, language):
+    spoken = said_aloud(CODE[State.LOW], language)
+    call = await line.call(LANGUAGE_KEY[language], spoken, "0")
+    typed = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "0")
+
+    assert ("speech", spoken) in call.transcript
+    assert call.said_after(spoken) == typed.said_after(sent(CODE[State.LOW] + "#"))
+
+
+async def test_the_code_said_by_pairs_with_double_is_heard(line):
+    code = CODE[State.LOW]  # 13 digits: the first alone, then six pairs
+    pairs = [code[0]] + [code[i:i + 2] for i in range(1, 13, 2)]
+    words = {"0": "zéro", "00": "double zéro", "26": "vingt-six"}
+    assert all(pair in words for pair in pairs), pairs
+    spoken = " ".join(words[pair] for pair in pairs)
+    call = await line.call("2", spoken, "0")
+    typed = await line.call("2", code + "#", "0")
+    assert call.said_after(spoken) == typed.said_after(sent(code + "#"))
+
+
+async def test_words_that_are_no_code_are_a_mistyped_code(line):
+    call = await line.call("2", "je ne sais pas", CODE[State.LOW] + "#", "0")
+    assert call.said_after("je ne sais pas") == [prompt("fr", "code_mistyped"),
+                                                 prompt("fr", "ask_ean_again")]
 
 
 # Key 4: what was said, by SMS to the mobile on file ------------------------------------------------
