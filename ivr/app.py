@@ -14,7 +14,7 @@ from webhooks import form_of, signature_middleware
 
 from . import flow
 from .heard import digits_heard
-from .limits import CEILING_WINDOW, ceiling_until, refused_until
+from .limits import CEILING_WINDOW, caller_identity, ceiling_until, refused_until
 from .line import LINE, Line, LineConfig, LineMetrics
 from .prompts import load_prompts
 from .script import (
@@ -26,6 +26,7 @@ from .script import (
     MENU_REPEAT,
     balance_script,
     closed_script,
+    known_caller_script,
     locked_out_greeting,
     locked_out_script,
 )
@@ -41,6 +42,7 @@ TRANSFER = "ivr-customer-service"  # menu 9: put through, or told when it opens
 # number is its voice on its next calls (read from the trail, as every server can).
 PACE, SLOWER = "ivr-pace", "8"
 REMEMBERED_PACE = timedelta(days=365)
+CONFIRMATION_DIGITS = 4  # a known caller's proof: the last four digits of the meter's code
 # Every unknown code is also written under one actor of its own, so that every server counts the
 # unknown codes of the last minute, all callers together (the ceiling, LookupRules).
 ALL_CALLERS, UNKNOWN_CODE = "ivr:all-callers", "ivr-unknown-code"
@@ -176,8 +178,50 @@ async def choose_language(request: web.Request) -> web.Response:
     if language is None and tries < 2:
         return _twiml(flow.welcome(line.steps, line.prompts, _voices(request), tries + 1))
     language = language or DEFAULT_LANGUAGE
-    return _twiml(flow.ask_for_ean(line.steps, line.prompts[language],
-                                   _voice(request, language), 0))
+    prompts, voice = line.prompts[language], _voice(request, language)
+    if line.config.known_callers and (meters := await _meters_of_caller(request, form)):
+        return _twiml(flow.known_caller(line.steps, prompts, voice, known_caller_script(
+            prompts, [energy for _, energy in meters])))
+    return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
+
+
+async def _meters_of_caller(request: web.Request, form) -> list[tuple[str, str]]:
+    """The meters whose mobile on file is the calling number (none for a withheld one)."""
+    line = request.app[LINE]
+    number = caller_identity(form.get("From", ""), form.get("CallSid", ""))
+    if not number.startswith("+"):
+        return []
+    return await line.ledger(request).meters_of_caller(number, actor=line.caller(form),
+                                                       detail=_call(form))
+
+
+async def known_meter(request: web.Request) -> web.Response:
+    """A known caller's four digits: the last four of one of the meters on file for the
+    number — the proof that the caller holds its invoice, a caller ID being forgeable — then its
+    balance. '#' alone, or anything but four digits, goes on to the thirteen digits; four that
+    end none of them count as an unknown code (the look-up limits apply)."""
+    line = request.app[LINE]
+    language = _language(request)
+    prompts, voice = line.prompts[language], _voice(request, language)
+    form = await form_of(request)
+    digits = form.get("Digits", "")
+    if not (len(digits) == CONFIRMATION_DIGITS and is_digits(digits)):
+        return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
+    caller, call = line.caller(form), _call(form)
+    ledger = line.ledger(request)
+    if (refused := await _locked_out(request, ledger, caller, call, language)) is not None:
+        return refused
+    matching = [ean for ean, _ in await _meters_of_caller(request, form) if ean.endswith(digits)]
+    if not matching:
+        await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="unknown", detail=call)
+        return _counted(request, "unknown", _twiml(flow.ask_for_ean(
+            line.steps, prompts, voice, 1, before=[prompts.say("confirmation_wrong")])))
+    if len(matching) > 1:  # two meters end alike: the thirteen digits tell them apart
+        return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
+    view = await ledger.balance_view(matching[0], actor=caller, purpose=LOOKUP, detail=call)
+    return _counted(request, "found", _twiml(flow.balance(
+        line.steps, prompts, voice,
+        balance_script(view, line.words, line.prompts, language=language))))
 
 
 async def ask(request: web.Request) -> web.Response:
@@ -206,18 +250,8 @@ async def enter_ean(request: web.Request) -> web.Response:
                                                            else "pace_normal")]))
     caller, call = line.caller(form), _call(form)
     ledger = line.ledger(request)
-    wait, ceiling = await asyncio.gather(_refused_for(line, ledger, caller),
-                                         _ceiling_for(line, ledger))
-    if wait is None and ceiling is not None:  # too many unknown codes, all callers: try later
-        wait, outcome = ceiling, CEILING_REACHED
-        if (metrics := line.metrics) is not None:
-            metrics.ceiling_refused()
-    else:
-        outcome = "locked_out"
-    if wait is not None:  # locked out mid-call
-        await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome=outcome, detail=call)
-        return _counted(request, "locked_out", _twiml(
-            flow.goodbye(prompts, voice, locked_out_script(prompts, line.words, wait))))
+    if (refused := await _locked_out(request, ledger, caller, call, language)) is not None:
+        return refused
     problem = await _problem_with(ledger, digits)
     view = None
     if problem is None:
@@ -239,6 +273,27 @@ async def enter_ean(request: web.Request) -> web.Response:
     return _counted(request, "found", _twiml(flow.balance(
         line.steps, prompts, voice,
         balance_script(view, line.words, line.prompts, language=language))))
+
+
+async def _locked_out(request: web.Request, ledger: Ledger, caller: str, call: str,
+                      language: str) -> web.Response | None:
+    """The goodbye of a caller who may not look a code up now (locked out, or the ceiling of
+    unknown codes reached for all callers), audited; None if they may."""
+    line = request.app[LINE]
+    wait, ceiling = await asyncio.gather(_refused_for(line, ledger, caller),
+                                         _ceiling_for(line, ledger))
+    if wait is None and ceiling is not None:  # too many unknown codes, all callers: try later
+        wait, outcome = ceiling, CEILING_REACHED
+        if (metrics := line.metrics) is not None:
+            metrics.ceiling_refused()
+    else:
+        outcome = "locked_out"
+    if wait is None:
+        return None
+    await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome=outcome, detail=call)
+    prompts = line.prompts[language]
+    return _counted(request, "locked_out", _twiml(flow.goodbye(
+        prompts, _voice(request, language), locked_out_script(prompts, line.words, wait))))
 
 
 async def _problem_with(ledger: Ledger, digits: str) -> str | None:
@@ -349,7 +404,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
     async def load(app: web.Application):
         # At start the sub-app is mounted: its routes' URLs carry the mount point.
         steps = flow.Steps(**{name: str(app.router[name].url_for()) for name in (
-            "answer", "language", "ask", "ean", "menu", "transferred")})
+            "answer", "language", "ask", "ean", "menu", "transferred", "known")})
         prompts = load_prompts(config.locales, customer_service=config.customer_service.number)
         app[LINE] = Line(config, prompts, load_vocabularies(config.locales), ledger,
                          config.rules, steps, metrics)
@@ -362,6 +417,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
     app.router.add_post("/ean", enter_ean, name="ean")
     app.router.add_post("/menu", menu, name="menu")
     app.router.add_post("/transferred", transferred, name="transferred")
+    app.router.add_post("/known", known_meter, name="known")
     app.router.add_post("/status", call_ended, name="status")
     return app
 

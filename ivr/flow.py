@@ -55,6 +55,7 @@ class Steps:
     ean: str
     menu: str
     transferred: str
+    known: str
 
 
 def url(path: str, **query: object) -> str:
@@ -115,6 +116,17 @@ def ask_for_ean(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
                                           failures=failures),
                              action_on_empty_result=True)
     _say_all(gather, [*before, prompts.say("ask_ean_again" if failures else "ask_ean")], voice)
+    return str(response)
+
+
+def known_caller(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[str]) -> str:
+    """The caller's meters on file, and four digits to type as the proof; '#' alone (or
+    silence) goes on to the thirteen digits."""
+    response = VoiceResponse()
+    gather = response.gather(finish_on_key="#", timeout=voice.gather_seconds,
+                             action=_next(steps.known, voice, lang=prompts.language),
+                             action_on_empty_result=True)
+    _say_all(gather, sentences, voice)
     return str(response)
 
 

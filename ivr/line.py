@@ -27,6 +27,8 @@ class LineConfig:
     locales: Path
     rules: LookupRules = LookupRules()  # frozen: one default shared is safe
     customer_service: CustomerService = field(default_factory=default_customer_service)
+    # A caller whose number is the mobile on file of meters is offered them (ivr/app.py).
+    known_callers: bool = True
 
 
 class LineMetrics(Protocol):

@@ -43,6 +43,11 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
         "pace_normal": (),                # key 8 again
         "sms_sent": (),                   # menu 4: on its way to the mobile on file
         "sms_no_mobile": (),              # menu 4, and no mobile on file for the meter
+        "known_caller": ("meters",),      # the caller's number is on file: its meters...
+        "meter_electricity": (),          # ...named so, joined by "and"
+        "meter_gas": (),
+        "and": (),
+        "confirmation_wrong": (),         # four digits that end none of them
         "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
         "too_many_failures": (),
         "customer_service": ("customer_service",),

@@ -180,6 +180,15 @@ def balance_script(view: BalanceView, words: Mapping[str, Vocabulary] | Vocabula
 
 # The other messages of the call -------------------------------------------------------------------
 
+def known_caller_script(prompts: Prompts, energies: list[str]) -> list[str]:
+    """The meters on file for the caller's number, by energy only — their digits are the
+    proof asked for, never said — and how to choose one."""
+    names = [prompts.say(f"meter_{energy}") for energy in energies]
+    listed = names[0] if len(names) == 1 else (
+        ", ".join(names[:-1]) + f" {prompts.say('and')} " + names[-1])
+    return [prompts.say("known_caller", meters=listed)]
+
+
 def language_menu(prompts: Mapping[str, Prompts]) -> list[tuple[str, str, str]]:
     """(key, language, text) for the first menu, each option to be said in its own voice."""
     return [(key, language, prompts[language].say("language_option"))

@@ -248,9 +248,15 @@ def _v7_attention_order(conn: Connection) -> None:
                       "(cpas, attention, balance_cents, name_order, id)"))
 
 
+def _v8_accounts_by_mobile(conn: Connection) -> None:
+    # The balance line finds the meters of a caller's number at each call.
+    conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_by_mobile ON accounts (mobile)"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
                                                    _v4_audit_by_actor, _v5_superseded_messages,
-                                                   _v6_name_keys, _v7_attention_order]
+                                                   _v6_name_keys, _v7_attention_order,
+                                                   _v8_accounts_by_mobile]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

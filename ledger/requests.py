@@ -18,6 +18,15 @@ from .store import Store
 QUEUED, ALREADY, NO_MOBILE = "queued", "already", "no_mobile"
 
 
+async def meters_of_mobile(store: Store, mobile: str) -> list[tuple[str, str]]:
+    """(EAN, energy) of every account whose mobile on file is `mobile` (E.164), by EAN."""
+    a = schema.accounts
+    async with store.reading() as conn:
+        rows = await conn.execute(select(a.c.ean, a.c.energy).where(a.c.mobile == mobile)
+                                  .order_by(a.c.ean))
+        return [(row.ean, row.energy) for row in rows]
+
+
 async def request_balance_sms(store: Store, ndp: NonDisconnectionPeriod, ean_text: str, *,
                               language: str, request: str) -> str:
     """QUEUED, ALREADY (this call asked already) or NO_MOBILE (nothing on file to send to);

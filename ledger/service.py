@@ -40,7 +40,7 @@ from .events import Event, event_from_row
 from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, TopUpResult
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
 from .outbox import Outbox
-from .requests import request_balance_sms
+from .requests import meters_of_mobile, request_balance_sms
 from .rules import Supply, end_pending
 from .store import Store
 from .topups import TopUps
@@ -179,6 +179,15 @@ class Ledger:
         await self.trail.record_many([(at, actor, "cpas-residents", ean, "listed", cpas)
                                       for ean in eans])
         return page
+
+    async def meters_of_caller(self, mobile: str, *, actor: str, detail: str
+                               ) -> list[tuple[str, str]]:
+        """(EAN, energy) of the meters whose mobile on file is `mobile` (E.164): the balance
+        line's known caller. Audited, found or not (the EANs are not written: none is shown)."""
+        meters = await meters_of_mobile(self.store, mobile)
+        await self.audit(actor=actor, action="meters-of-caller", ean=None,
+                         outcome=f"{len(meters)} found", detail=detail)
+        return meters
 
     async def request_balance_sms(self, ean_text: str, *, actor: str, language: str,
                                   request: str) -> str:

@@ -102,7 +102,7 @@ def _balance_line(settings: Settings, metrics: observability.Metrics) -> web.App
         rules=LookupRules(settings.lookups_per_hour, settings.unknown_before_lockout,
                           timedelta(minutes=settings.lockout_minutes),
                           settings.unknown_codes_per_minute),
-        customer_service=settings.customer_service)
+        customer_service=settings.customer_service, known_callers=settings.known_callers)
     return create_line_app(config, lambda request: request.config_dict[keys.LEDGER], metrics)
 
 

@@ -55,6 +55,7 @@ class Settings:
     adjustment_max_cents: int = ADJUSTMENT_MAX_CENTS
     # Where the line puts a caller through (menu 9), and when (ivr/opening.py).
     customer_service: CustomerService = field(default_factory=default_customer_service)
+    known_callers: bool = True  # the line offers a caller the meters their number is on file for
     # `saldo import` runs at this CPU niceness (0-19): on a small machine a batch gives way to
     # the balance line's server.
     import_niceness: int = 10
@@ -105,6 +106,7 @@ class Settings:
                                         3600),
             import_niceness=_integer(env, "IMPORT_NICENESS", cls.import_niceness, 0, 19),
             customer_service=_customer_service(env),
+            known_callers=_yes_no(env, "KNOWN_CALLERS", cls.known_callers),
             voices=tuple(
                 (language, env.get(f"VOICE_{language.upper()}") or name,
                  env.get(f"VOICE_{language.upper()}_LANGUAGE") or code)

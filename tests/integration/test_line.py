@@ -304,3 +304,15 @@ async def test_a_webhook_twilio_sends_twice_sends_one_sms(line, ledger):
     assert said(first) == said(again) and "SMS" in said(first)
     requests = [e for _, e in await ledger.events_after(0) if e.name == "BalanceRequested"]
     assert len(requests) == 1 and requests[0].request == "call:" + CALL["CallSid"]
+
+
+async def test_a_known_caller_is_offered_the_meter_and_confirms_with_four_digits(line, ledger):
+    """On either database: the number on file found by its index, the four digits checked."""
+    await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "fr",
+                                               mobile=CALL["From"])])
+    offered = await post(line, "/voice/language?tries=1", Digits="2")
+    assert "reconnu votre numéro" in said(offered) and "électricité" in said(offered)
+    balance = await post(line, gather_action(offered), Digits=make_ean(1)[-4:])
+    assert "moins un euro et vingt centimes" in said(balance)
+    unknown = await post(line, gather_action(offered), Digits="0000")
+    assert "ne correspondent" in said(unknown)

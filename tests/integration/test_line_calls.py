@@ -28,7 +28,7 @@ from ivr.line import LineConfig
 from ivr.flow import Voice
 from ivr.phone import DEFAULT_CALLER, Phone
 from ivr.prompts import load_prompts
-from ledger import BRUSSELS, Ledger, NonDisconnectionPeriod, SettableClock, State
+from ledger import BRUSSELS, AccountInput, Ledger, NonDisconnectionPeriod, SettableClock, State
 from ledger.ean import with_check_digit
 from saldo.demo import CUSTOMERS, DEMO_PREFIX, build_demo
 
@@ -241,13 +241,13 @@ class Switchboard:
     ledger: Ledger
     answers: list[tuple[int, str]] = field(default_factory=list)
 
-    async def call(self, *entries, transfer=None) -> Call:
+    async def call(self, *entries, transfer=None, caller: str = DEFAULT_CALLER) -> Call:
         keypad = Keypad(list(entries))
         heard = []
         self.answers.clear()
         phone = Phone(self.base_url, auth_token=TOKEN, public_base_url=PUBLIC, keypad=keypad,
                       hear=lambda text, language, voice: heard.append((text, language, voice)),
-                      transfer=transfer)
+                      transfer=transfer, caller=caller)
         transcript = await phone.call()  # an HTTP 500 or bad TwiML would raise PhoneError
         assert not keypad.entries, f"keys left unused: {keypad.entries}; {transcript}"
         call = Call(transcript, heard, list(self.answers))
@@ -598,6 +598,69 @@ async def test_nine_when_it_is_closed_says_when_it_opens_and_how_to_top_up(line,
     assert opens[language] in after[0]
     assert after[1:] == [prompt(language, "how_to_top_up"), prompt(language, "menu_after_balance")]
     assert not any(event[0] == "dial" for event in call.transcript)
+
+
+# A known caller: the meters on file for the number, and four digits as the proof --------------------
+
+KNOWN = CUSTOMER[State.LOW]  # a gas meter, a mobile on file
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_known_caller_types_four_digits_instead_of_thirteen(line, language):
+    call = await line.call(LANGUAGE_KEY[language], KNOWN.ean[-4:] + "#", "0", caller=KNOWN.mobile)
+    typed = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "0")
+
+    offer = call.said_after(LANGUAGE_KEY[language])
+    assert offer == [PROMPTS[language].say("known_caller",
+                                           meters=prompt(language, "meter_gas"))]
+    assert KNOWN.ean[-4:] not in offer[0]  # the proof is never said
+    assert call.said_after(sent(KNOWN.ean[-4:] + "#")) == typed.said_after(
+        sent(CODE[State.LOW] + "#"))
+    trail = await line.ledger.audit_trail()
+    assert [(r["action"], r["ean"], r["outcome"]) for r in trail[:1]] == [
+        ("ivr-balance", KNOWN.ean, "found")]
+
+
+async def test_a_wrong_confirmation_says_nothing_of_the_balance_and_counts_as_unknown(line):
+    call = await line.call("2", "9999#", CODE[State.NORMAL] + "#", "0", caller=KNOWN.mobile)
+    assert call.said_after("9999") == [prompt("fr", "confirmation_wrong"),
+                                       prompt("fr", "ask_ean_again")]
+    outcomes = [r["outcome"] for r in await line.ledger.audit_trail() if r["action"] == "ivr-balance"]
+    assert outcomes == ["found", "unknown"]  # newest first: the 13 digits, then the guess
+
+
+async def test_a_forged_caller_id_without_the_digits_hears_nothing_and_is_locked_out(line):
+    """Someone calling with a customer's number shown hears which energies are on file, never
+    a balance; '#' alone goes on to the thirteen digits; guesses count like unknown codes."""
+    skipped = await line.call("2", "#", CODE[State.NORMAL] + "#", "0", caller=KNOWN.mobile)
+    assert skipped.said_after("")[0] == prompt("fr", "ask_ean")
+    calls = [await line.call("2", f"{n}{n}{n}{n}#", CODE[State.NORMAL] + "#", "0",
+                             caller=KNOWN.mobile) for n in range(1, 5)]
+    assert all(c.said_after(f"{n}{n}{n}{n}")[0] == prompt("fr", "confirmation_wrong")
+               for n, c in zip(range(1, 5), calls))
+    # The fifth guess locks the number out: the right code after it is refused.
+    locked = await line.call("2", "5555#", CODE[State.NORMAL] + "#", caller=KNOWN.mobile)
+    refused = locked.said_after(sent(CODE[State.NORMAL] + "#"))
+    assert refused[0] == PROMPTS["fr"].say("locked_out", wait="une heure")
+    assert KNOWN.ean[-4:] not in " ".join(locked.said)
+
+
+async def test_several_meters_on_one_number_are_offered_together(line):
+    second = with_check_digit(f"{DEMO_PREFIX}{900:012d}")
+    await line.ledger.import_accounts([AccountInput(
+        ean=second, energy="electricity", language="nl", mobile=KNOWN.mobile,
+        activated_at=SATURDAY - timedelta(days=20))])
+    call = await line.call("1", second[-4:] + "#", "0", caller=KNOWN.mobile)
+    assert call.said_after("1") == [PROMPTS["nl"].say(
+        "known_caller", meters=f"{prompt('nl', 'meter_gas')} {prompt('nl', 'and')} "
+                               f"{prompt('nl', 'meter_electricity')}")]  # in the order of EANs
+    balance = call.said_after(second[-4:])
+    assert balance[0].startswith(PROMPTS["nl"].texts["balance_electricity"].split("{")[0])
+
+
+async def test_a_withheld_number_is_asked_for_the_thirteen_digits(line):
+    call = await line.call("2", CODE[State.LOW] + "#", "0", caller="anonymous")
+    assert call.said_after("2")[0] == prompt("fr", "ask_ean")
 
 
 # The code said instead of typed ---------------------------------------------------------------------
