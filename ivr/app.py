@@ -8,16 +8,40 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ledger import DEFAULT_LANGUAGE, LANGUAGES, InvalidInput, Ledger, UnknownAccount
+from ledger import DEFAULT_LANGUAGE, InvalidInput, Ledger, UnknownAccount
 from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
 from webhooks import form_of, signature_middleware
 
 from . import flow
+from .alerts import alerts
+from .calling import (
+    ALL_CALLERS,
+    CEILING_REACHED,
+    CONFIRMATION_DIGITS,
+    LOOKUP,
+    OUTCOMES,
+    PACE,
+    REMEMBERED_PACE,
+    REPEAT,
+    SLOWER,
+    TRANSFER,
+    UNKNOWN_CODE,
+    call_of,
+    count_of,
+    counted,
+    found_in_this_call,
+    meters_of_caller,
+    step_language,
+    twiml,
+    voice_of,
+    voices_of,
+)
 from .heard import digits_heard
-from .limits import CEILING_WINDOW, caller_identity, ceiling_until, refused_until
+from .limits import CEILING_WINDOW, ceiling_until, refused_until
 from .line import LINE, Line, LineConfig, LineMetrics
 from .prompts import load_prompts
 from .script import (
+    MENU_ALERTS,
     MENU_ANOTHER_METER,
     MENU_BY_SMS,
     MENU_CUSTOMER_SERVICE,
@@ -34,73 +58,19 @@ from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")
 
-# The audit trail's actions: a code typed and looked up, and a balance heard again (menu 1,
-# which is not another look-up: it counts toward no limit).
-LOOKUP, REPEAT = "ivr-balance", "ivr-repeat"
-TRANSFER = "ivr-customer-service"  # menu 9: put through, or told when it opens
-# Key 8 at any step: the slower voice, or back to the normal one; the latest choice of a caller
-# number is its voice on its next calls (read from the trail, as every server can).
-PACE, SLOWER = "ivr-pace", "8"
-REMEMBERED_PACE = timedelta(days=365)
-CONFIRMATION_DIGITS = 4  # a known caller's proof: the last four digits of the meter's code
-# Every unknown code is also written under one actor of its own, so that every server counts the
-# unknown codes of the last minute, all callers together (the ceiling, LookupRules).
-ALL_CALLERS, UNKNOWN_CODE = "ivr:all-callers", "ivr-unknown-code"
-CEILING_REACHED = "ceiling"  # the audit outcome of a look-up refused by the ceiling
-LONGEST_CALL = timedelta(hours=4)  # Twilio ends a call after four hours
-
-
-def _twiml(document: str) -> web.Response:
-    return web.Response(text=document, content_type="text/xml")
-
-
-def _language(request: web.Request) -> str:
-    language = request.query.get("lang", DEFAULT_LANGUAGE)
-    return language if language in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def _voice(request: web.Request, language: str, slow: bool | None = None) -> flow.Voice:
-    """The language's voice, slower if the call asked for it (its steps carry slow=1)."""
-    slow = request.query.get("slow") == "1" if slow is None else slow
-    return request.app[LINE].config.voices[language].slower(slow)
-
-
-def _voices(request: web.Request, slow: bool | None = None) -> dict[str, flow.Voice]:
-    return {language: _voice(request, language, slow) for language in LANGUAGES}
-
-
 async def _change_pace(request: web.Request, form) -> bool:
     """Key 8: the other pace, written to the trail for this caller's next calls; returns
     whether it is now slow."""
     line = request.app[LINE]
     slow = request.query.get("slow") != "1"
     await line.ledger(request).audit(actor=line.caller(form), action=PACE, ean=None,
-                                     outcome="slow" if slow else "normal", detail=_call(form))
+                                     outcome="slow" if slow else "normal", detail=call_of(form))
     return slow
 
 
 async def _remembered_pace(line: Line, ledger: Ledger, caller: str) -> bool:
     chosen = await ledger.lookups_by(caller, PACE, since=ledger.clock.now() - REMEMBERED_PACE)
     return bool(chosen) and chosen[-1].outcome == "slow"
-
-
-def _count(request: web.Request, name: str) -> int:
-    value = request.query.get(name, "")
-    return int(value) if is_digits(value) and len(value) < 3 else 0
-
-
-# The look-up outcomes counted, by the problem's prompt key.
-_OUTCOMES = {"code_unknown": "unknown", "code_mistyped": "mistyped",
-             "nothing_heard": "nothing_heard"}
-
-
-def _counted(request: web.Request, outcome: str, response: web.Response) -> web.Response:
-    """Counts a look-up's outcome once its answer is ready (when the app has metrics: the line
-    alone, in tests, has none)."""
-    metrics = request.app[LINE].metrics
-    if metrics is not None:
-        metrics.looked_up(outcome)
-    return response
 
 
 @web.middleware
@@ -113,18 +83,18 @@ async def apologise_on_error(request: web.Request, handler):
     except Exception:
         log.exception("balance line: internal error")  # no caller data in the message
         line = request.app[LINE]
-        language = _language(request)
-        return _counted(request, "error", _twiml(
-            flow.technical_problem(line.prompts[language], _voice(request, language))))
+        language = step_language(request)
+        return counted(request, "error", twiml(
+            flow.technical_problem(line.prompts[language], voice_of(request, language))))
 
 
 async def answer(request: web.Request) -> web.Response:
     """The call is answered: the greeting and the language menu — or, to a caller still locked
     out, at once and in the three languages, for how long."""
     line = request.app[LINE]
-    tries = max(1, _count(request, "tries"))
+    tries = max(1, count_of(request, "tries"))
     if tries > 1:  # the greeting's repeat after silence: neither a new call nor a new check
-        return _twiml(flow.welcome(line.steps, line.prompts, _voices(request), tries))
+        return twiml(flow.welcome(line.steps, line.prompts, voices_of(request), tries))
     if (metrics := line.metrics) is not None:
         metrics.call_answered()
     form = await form_of(request)
@@ -134,15 +104,15 @@ async def answer(request: web.Request) -> web.Response:
                                           _remembered_pace(line, ledger, caller))
         if wait is not None:
             await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="locked_out",
-                               detail=_call(form))
+                               detail=call_of(form))
     except Exception:  # no language chosen yet: the apology in all three
         log.exception("balance line: internal error")
-        return _counted(request, "error", _twiml(
+        return counted(request, "error", twiml(
             flow.line_unavailable(line.prompts, line.config.voices)))
     if wait is not None:
-        return _counted(request, "locked_out", _twiml(flow.locked_out_at_once(
-            locked_out_greeting(line.prompts, line.words, wait), _voices(request, slow))))
-    return _twiml(flow.welcome(line.steps, line.prompts, _voices(request, slow), tries))
+        return counted(request, "locked_out", twiml(flow.locked_out_at_once(
+            locked_out_greeting(line.prompts, line.words, wait), voices_of(request, slow))))
+    return twiml(flow.welcome(line.steps, line.prompts, voices_of(request, slow), tries))
 
 
 async def _refused_for(line: Line, ledger: Ledger, caller: str) -> timedelta | None:
@@ -163,36 +133,22 @@ async def _ceiling_for(line: Line, ledger: Ledger) -> timedelta | None:
     return None if until is None else until - now
 
 
-def _call(form) -> str:
-    return f"call:{form.get('CallSid', '')}"
-
-
 async def choose_language(request: web.Request) -> web.Response:
     line = request.app[LINE]
     form = await form_of(request)
-    tries = max(1, _count(request, "tries"))
+    tries = max(1, count_of(request, "tries"))
     if form.get("Digits", "") == SLOWER:  # the languages again, at the other pace
         slow = await _change_pace(request, form)
-        return _twiml(flow.welcome(line.steps, line.prompts, _voices(request, slow), 2))
+        return twiml(flow.welcome(line.steps, line.prompts, voices_of(request, slow), 2))
     language = flow.language_of(form.get("Digits", ""))
     if language is None and tries < 2:
-        return _twiml(flow.welcome(line.steps, line.prompts, _voices(request), tries + 1))
+        return twiml(flow.welcome(line.steps, line.prompts, voices_of(request), tries + 1))
     language = language or DEFAULT_LANGUAGE
-    prompts, voice = line.prompts[language], _voice(request, language)
-    if line.config.known_callers and (meters := await _meters_of_caller(request, form)):
-        return _twiml(flow.known_caller(line.steps, prompts, voice, known_caller_script(
+    prompts, voice = line.prompts[language], voice_of(request, language)
+    if line.config.known_callers and (meters := await meters_of_caller(request, form)):
+        return twiml(flow.known_caller(line.steps, prompts, voice, known_caller_script(
             prompts, [energy for _, energy in meters])))
-    return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
-
-
-async def _meters_of_caller(request: web.Request, form) -> list[tuple[str, str]]:
-    """The meters whose mobile on file is the calling number (none for a withheld one)."""
-    line = request.app[LINE]
-    number = caller_identity(form.get("From", ""), form.get("CallSid", ""))
-    if not number.startswith("+"):
-        return []
-    return await line.ledger(request).meters_of_caller(number, actor=line.caller(form),
-                                                       detail=_call(form))
+    return twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
 
 
 async def known_meter(request: web.Request) -> web.Response:
@@ -201,41 +157,41 @@ async def known_meter(request: web.Request) -> web.Response:
     balance. '#' alone, or anything but four digits, goes on to the thirteen digits; four that
     end none of them count as an unknown code (the look-up limits apply)."""
     line = request.app[LINE]
-    language = _language(request)
-    prompts, voice = line.prompts[language], _voice(request, language)
+    language = step_language(request)
+    prompts, voice = line.prompts[language], voice_of(request, language)
     form = await form_of(request)
     digits = form.get("Digits", "")
     if not (len(digits) == CONFIRMATION_DIGITS and is_digits(digits)):
-        return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
-    caller, call = line.caller(form), _call(form)
+        return twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
+    caller, call = line.caller(form), call_of(form)
     ledger = line.ledger(request)
     if (refused := await _locked_out(request, ledger, caller, call, language)) is not None:
         return refused
-    matching = [ean for ean, _ in await _meters_of_caller(request, form) if ean.endswith(digits)]
+    matching = [ean for ean, _ in await meters_of_caller(request, form) if ean.endswith(digits)]
     if not matching:
         await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="unknown", detail=call)
-        return _counted(request, "unknown", _twiml(flow.ask_for_ean(
+        return counted(request, "unknown", twiml(flow.ask_for_ean(
             line.steps, prompts, voice, 1, before=[prompts.say("confirmation_wrong")])))
     if len(matching) > 1:  # two meters end alike: the thirteen digits tell them apart
-        return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
+        return twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
     view = await ledger.balance_view(matching[0], actor=caller, purpose=LOOKUP, detail=call)
-    return _counted(request, "found", _twiml(flow.balance(
+    return counted(request, "found", twiml(flow.balance(
         line.steps, prompts, voice,
         balance_script(view, line.words, line.prompts, language=language))))
 
 
 async def ask(request: web.Request) -> web.Response:
     line = request.app[LINE]
-    language = _language(request)
-    return _twiml(flow.ask_for_ean(line.steps, line.prompts[language],
-                                   _voice(request, language), _count(request, "failures")))
+    language = step_language(request)
+    return twiml(flow.ask_for_ean(line.steps, line.prompts[language],
+                                   voice_of(request, language), count_of(request, "failures")))
 
 
 async def enter_ean(request: web.Request) -> web.Response:
     line = request.app[LINE]
-    language = _language(request)
-    prompts, voice = line.prompts[language], _voice(request, language)
-    failures = _count(request, "failures")
+    language = step_language(request)
+    prompts, voice = line.prompts[language], voice_of(request, language)
+    failures = count_of(request, "failures")
     form = await form_of(request)
     digits = form.get("Digits", "")
     if not digits and (speech := form.get("SpeechResult", "")):
@@ -245,10 +201,10 @@ async def enter_ean(request: web.Request) -> web.Response:
         digits = heard if heard is not None else speech
     if digits == SLOWER:  # no code has one digit: the other pace, and the same question
         slow = await _change_pace(request, form)
-        return _twiml(flow.ask_for_ean(line.steps, prompts, voice.slower(slow), failures,
+        return twiml(flow.ask_for_ean(line.steps, prompts, voice.slower(slow), failures,
                                        before=[prompts.say("pace_slow" if slow
                                                            else "pace_normal")]))
-    caller, call = line.caller(form), _call(form)
+    caller, call = line.caller(form), call_of(form)
     ledger = line.ledger(request)
     if (refused := await _locked_out(request, ledger, caller, call, language)) is not None:
         return refused
@@ -268,9 +224,9 @@ async def enter_ean(request: web.Request) -> web.Response:
                                outcome="unknown", detail=call)
         closed = (_closed(line, ledger, language) if failures + 1 >= flow.MAX_FAILURES
                   else None)
-        return _counted(request, _OUTCOMES[problem], _twiml(flow.ean_problem(
+        return counted(request, OUTCOMES[problem], twiml(flow.ean_problem(
             line.steps, prompts, voice, failures + 1, problem, closed)))
-    return _counted(request, "found", _twiml(flow.balance(
+    return counted(request, "found", twiml(flow.balance(
         line.steps, prompts, voice,
         balance_script(view, line.words, line.prompts, language=language))))
 
@@ -292,8 +248,8 @@ async def _locked_out(request: web.Request, ledger: Ledger, caller: str, call: s
         return None
     await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome=outcome, detail=call)
     prompts = line.prompts[language]
-    return _counted(request, "locked_out", _twiml(flow.goodbye(
-        prompts, _voice(request, language), locked_out_script(prompts, line.words, wait))))
+    return counted(request, "locked_out", twiml(flow.goodbye(
+        prompts, voice_of(request, language), locked_out_script(prompts, line.words, wait))))
 
 
 async def _problem_with(ledger: Ledger, digits: str) -> str | None:
@@ -316,43 +272,45 @@ async def _problem_with(ledger: Ledger, digits: str) -> str | None:
 
 async def menu(request: web.Request) -> web.Response:
     line = request.app[LINE]
-    language = _language(request)
-    prompts, voice = line.prompts[language], _voice(request, language)
+    language = step_language(request)
+    prompts, voice = line.prompts[language], voice_of(request, language)
     form = await form_of(request)
     choice = form.get("Digits", "")
     if choice == SLOWER:
         slow = await _change_pace(request, form)
-        return _twiml(flow.balance(line.steps, prompts, voice.slower(slow),
+        return twiml(flow.balance(line.steps, prompts, voice.slower(slow),
                                    [prompts.say("pace_slow" if slow else "pace_normal")]))
-    if choice == MENU_REPEAT and (ean := await _found_in_this_call(request, line, form)):
+    if choice == MENU_REPEAT and (ean := await found_in_this_call(request, line, form)):
         view = await line.ledger(request).balance_view(
-            ean, actor=line.caller(form), purpose=REPEAT, detail=_call(form))
-        return _twiml(flow.balance(line.steps, prompts, voice,
+            ean, actor=line.caller(form), purpose=REPEAT, detail=call_of(form))
+        return twiml(flow.balance(line.steps, prompts, voice,
                                    balance_script(view, line.words, line.prompts,
                                                   language=language)))
-    if choice == MENU_BY_SMS and (ean := await _found_in_this_call(request, line, form)):
+    if choice == MENU_BY_SMS and (ean := await found_in_this_call(request, line, form)):
         # To the mobile on file, never to the calling number (unless it is that one); once per
         # call and meter, so a webhook Twilio sends again sends nothing more.
         sent = await line.ledger(request).request_balance_sms(
-            ean, actor=line.caller(form), language=language, request=_call(form))
+            ean, actor=line.caller(form), language=language, request=call_of(form))
         said = ([prompts.say("sms_sent")] if sent != "no_mobile" else
                 [prompts.say("sms_no_mobile"), prompts.say("customer_service_short")])
-        return _twiml(flow.balance(line.steps, prompts, voice, said))
+        return twiml(flow.balance(line.steps, prompts, voice, said))
+    if choice == MENU_ALERTS:
+        return await alerts(request)
     if choice == MENU_ANOTHER_METER:
-        return _twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
+        return twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
     if choice == MENU_HOW_TO_TOP_UP:
-        return _twiml(flow.balance(line.steps, prompts, voice, [prompts.say("how_to_top_up")]))
+        return twiml(flow.balance(line.steps, prompts, voice, [prompts.say("how_to_top_up")]))
     if choice == MENU_CUSTOMER_SERVICE:
         ledger = line.ledger(request)
         closed = _closed(line, ledger, language)
         await ledger.audit(actor=line.caller(form), action=TRANSFER, ean=None,
-                           outcome="closed" if closed else "put-through", detail=_call(form))
+                           outcome="closed" if closed else "put-through", detail=call_of(form))
         if closed is None:
-            return _twiml(flow.transfer(line.steps, prompts, voice, line.config.customer_service))
-        return _twiml(flow.balance(line.steps, prompts, voice, closed))
+            return twiml(flow.transfer(line.steps, prompts, voice, line.config.customer_service))
+        return twiml(flow.balance(line.steps, prompts, voice, closed))
     if choice == MENU_END or not choice:
-        return _twiml(flow.goodbye(prompts, voice))
-    return _twiml(flow.balance(line.steps, prompts, voice, [prompts.say("menu_invalid")]))
+        return twiml(flow.goodbye(prompts, voice))
+    return twiml(flow.balance(line.steps, prompts, voice, [prompts.say("menu_invalid")]))
 
 
 def _closed(line: Line, ledger: Ledger, language: str) -> list[str] | None:
@@ -366,21 +324,10 @@ def _closed(line: Line, ledger: Ledger, language: str) -> list[str] | None:
 async def transferred(request: web.Request) -> web.Response:
     """The transfer to customer service has ended: how (Twilio's DialCallStatus)."""
     line = request.app[LINE]
-    language = _language(request)
+    language = step_language(request)
     form = await form_of(request)
-    return _twiml(flow.transfer_ended(line.prompts[language], _voice(request, language),
+    return twiml(flow.transfer_ended(line.prompts[language], voice_of(request, language),
                                       form.get("DialCallStatus", "")))
-
-
-async def _found_in_this_call(request: web.Request, line: Line, form) -> str | None:
-    """The meter this call last heard of, from the audit trail: any server of the line may
-    answer the next step of a call."""
-    call = _call(form)
-    ledger = line.ledger(request)
-    since = ledger.clock.now() - LONGEST_CALL  # the ledger's: the trail's times are its own
-    found = [lookup.ean for lookup in await ledger.lookups_by(
-        line.caller(form), LOOKUP, since=since) if lookup.detail == call and lookup.outcome == "found"]
-    return found[-1] if found else None
 
 
 async def call_ended(request: web.Request) -> web.Response:
@@ -404,7 +351,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
     async def load(app: web.Application):
         # At start the sub-app is mounted: its routes' URLs carry the mount point.
         steps = flow.Steps(**{name: str(app.router[name].url_for()) for name in (
-            "answer", "language", "ask", "ean", "menu", "transferred", "known")})
+            "answer", "language", "ask", "ean", "menu", "transferred", "known", "alerts")})
         prompts = load_prompts(config.locales, customer_service=config.customer_service.number)
         app[LINE] = Line(config, prompts, load_vocabularies(config.locales), ledger,
                          config.rules, steps, metrics)
@@ -418,6 +365,7 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
     app.router.add_post("/menu", menu, name="menu")
     app.router.add_post("/transferred", transferred, name="transferred")
     app.router.add_post("/known", known_meter, name="known")
+    app.router.add_post("/alerts", alerts, name="alerts")
     app.router.add_post("/status", call_ended, name="status")
     return app
 

@@ -56,6 +56,7 @@ class Steps:
     menu: str
     transferred: str
     known: str
+    alerts: str
 
 
 def url(path: str, **query: object) -> str:
@@ -127,6 +128,19 @@ def known_caller(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequen
                              action=_next(steps.known, voice, lang=prompts.language),
                              action_on_empty_result=True)
     _say_all(gather, sentences, voice)
+    return str(response)
+
+
+def alerts_step(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[str],
+                step: str, **query: object) -> str:
+    """One question of the low-credit alert's settings (menu 5), one key for the answer;
+    silence leaves them as they were."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=voice.gather_seconds,
+                             action=_next(steps.alerts, voice, lang=prompts.language, step=step,
+                                          **query))
+    _say_all(gather, sentences, voice)
+    response.redirect(_next(steps.alerts, voice, lang=prompts.language, step="cancel"))
     return str(response)
 
 

@@ -17,7 +17,13 @@ from ledger import LANGUAGES
 from ledger.rules import TOPUP_MAX_CENTS, TOPUP_MIN_CENTS
 from wording import CUSTOMER_SERVICE, TOPUP_SITE, LocaleError, read_json
 
-from .spoken import Vocabulary, amount_words, load_vocabularies, number_words, web_address_words
+from .spoken import (
+    Vocabulary,
+    amount_words,
+    load_vocabularies,
+    number_words,
+    web_address_words,
+)
 
 PROMPTS_FILE = "ivr.json"
 
@@ -48,6 +54,20 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
         "meter_gas": (),
         "and": (),
         "confirmation_wrong": (),         # four digits that end none of them
+        "alerts_not_on_file": (),         # menu 5: only the number on file may change the alert
+        "alerts_current": ("threshold", "channel"),
+        "channel_sms": (),
+        "channel_email": (),
+        "channel_sms_email": (),
+        "channel_none": (),
+        "alerts_choose": (),
+        "alerts_thresholds": (),          # ledger.requests.ALERT_THRESHOLDS_CENTS, in order
+        "alerts_channels": (),            # ledger.requests.ALERT_CHANNELS, in order
+        "alerts_confirm_threshold": ("amount",),
+        "alerts_confirm_channel": ("channel",),
+        "alerts_no_email": (),
+        "alerts_changed": (),
+        "alerts_unchanged": (),
         "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
         "too_many_failures": (),
         "customer_service": ("customer_service",),

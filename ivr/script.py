@@ -36,6 +36,7 @@ LANGUAGE_MENU: tuple[tuple[str, Language], ...] = (("1", Language.NL), ("2", Lan
 MENU_REPEAT, MENU_ANOTHER_METER, MENU_HOW_TO_TOP_UP, MENU_END = "1", "2", "3", "0"
 MENU_CUSTOMER_SERVICE = "9"
 MENU_BY_SMS = "4"
+MENU_ALERTS = "5"
 
 def _pick(given, language: str, kind: type, what: str):
     if isinstance(given, kind):

@@ -103,6 +103,16 @@ class BalanceRequested(Event):
     request: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class AlertsChanged(Event):
+    """The customer changed the low-credit alert on the balance line (from the number on file):
+    confirmed by SMS to that number."""
+
+    threshold_cents: int
+    notify: str  # ledger.domain.Notify's value
+    request: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -115,6 +125,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ReconnectionAllowed,
         TopUpReceived,
         BalanceRequested,
+        AlertsChanged,
     )
 }
 

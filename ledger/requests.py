@@ -1,4 +1,5 @@
-"""What a customer asks for by phone: the balance line's information sent by SMS (menu 4).
+"""What a customer asks for by phone: the balance line's information sent by SMS (menu 4), and
+the low-credit alert changed (menu 5) by a caller on the number on file.
 
 One write transaction: the account is read, its mobile on file looked at, and the request
 recorded as an event, which the outbox turns into one SMS to that mobile — never to the number
@@ -12,10 +13,13 @@ from sqlalchemy import select
 from . import schema
 from .accounts import Writes, must_load, view_of
 from .calendar import NonDisconnectionPeriod
-from .events import BalanceRequested
+from .domain import Notify
+from .errors import InvalidInput
+from .events import AlertsChanged, BalanceRequested
 from .store import Store
 
 QUEUED, ALREADY, NO_MOBILE = "queued", "already", "no_mobile"
+CHANGED, UNCHANGED = "changed", "unchanged"
 
 
 async def meters_of_mobile(store: Store, mobile: str) -> list[tuple[str, str]]:
@@ -54,3 +58,57 @@ async def request_balance_sms(store: Store, ndp: NonDisconnectionPeriod, ean_tex
             request=request)])
         await writes.flush(conn)
     return QUEUED
+
+
+# What a caller may choose on the line for the low-credit alert.
+ALERT_THRESHOLDS_CENTS = (500, 1000, 1500, 2000)
+ALERT_CHANNELS = (Notify.SMS, Notify.EMAIL, Notify.SMS_AND_EMAIL)
+
+
+async def alert_preferences(store: Store, ean_text: str) -> tuple[int, str, bool]:
+    """The account's low-credit threshold, its channels, and whether an e-mail is on file."""
+    a = schema.accounts
+    async with store.reading() as conn:
+        account = await must_load(conn, ean_text)
+        row = (await conn.execute(select(a.c.threshold_cents, a.c.notify, a.c.email)
+                                  .where(a.c.id == account.id))).one()
+    return row.threshold_cents, row.notify, bool(row.email)
+
+
+async def set_alerts(store: Store, ean_text: str, *, threshold_cents: int | None,
+                     notify: str | None, language: str, request: str) -> str:
+    """The threshold and/or the channels changed, and an event that confirms it by SMS to the
+    mobile on file, in one write transaction: CHANGED; ALREADY when this request set them so
+    before, UNCHANGED when they were so. Refused (InvalidInput) outside the choices, or e-mail
+    without an address on file."""
+    if threshold_cents is not None and threshold_cents not in ALERT_THRESHOLDS_CENTS:
+        raise InvalidInput("threshold", "one of the line's choices", "value.refused")
+    if notify is not None and notify not in ALERT_CHANNELS:
+        raise InvalidInput("notify", "one of the line's choices", "value.refused")
+    a, e = schema.accounts, schema.events
+    now = store.clock.now()
+    async with store.writing() as conn:
+        account = await must_load(conn, ean_text)
+        row = (await conn.execute(select(a.c.threshold_cents, a.c.notify, a.c.email)
+                                  .where(a.c.id == account.id))).one()
+        if notify in (Notify.EMAIL, Notify.SMS_AND_EMAIL) and not row.email:
+            raise InvalidInput("notify", "no e-mail address on file", "notify.needs_email",
+                               value=notify)
+        threshold = threshold_cents if threshold_cents is not None else row.threshold_cents
+        channels = notify if notify is not None else row.notify
+        if (threshold, channels) == (row.threshold_cents, row.notify):
+            # Already so: set by this call's webhook delivered before (Twilio sends it again),
+            # or chosen as it was. Nothing written, nothing sent.
+            earlier = await conn.execute(select(e.c.payload).where(
+                e.c.account_id == account.id, e.c.name == AlertsChanged.__name__,
+                e.c.payload.contains(f'"request": {json.dumps(request)}', autoescape=True)))
+            return ALREADY if earlier.first() is not None else UNCHANGED
+        await conn.execute(a.update().where(a.c.id == account.id).values(
+            threshold_cents=threshold, notify=channels))
+        writes = Writes()
+        writes.emit(account.id, [AlertsChanged(
+            ean=account.ean, energy=account.energy, language=language, at=now,
+            balance_cents=account.balance_cents, threshold_cents=threshold, notify=channels,
+            request=request)])
+        await writes.flush(conn)
+    return CHANGED

@@ -40,7 +40,12 @@ from .events import Event, event_from_row
 from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, TopUpResult
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
 from .outbox import Outbox
-from .requests import meters_of_mobile, request_balance_sms
+from .requests import (
+    alert_preferences,
+    meters_of_mobile,
+    request_balance_sms,
+    set_alerts,
+)
 from .rules import Supply, end_pending
 from .store import Store
 from .topups import TopUps
@@ -188,6 +193,25 @@ class Ledger:
         await self.audit(actor=actor, action="meters-of-caller", ean=None,
                          outcome=f"{len(meters)} found", detail=detail)
         return meters
+
+    async def alert_preferences(self, ean_text: str, *, actor: str, detail: str
+                                ) -> tuple[int, str, bool]:
+        """The low-credit threshold, the channels and whether an e-mail is on file. Audited."""
+        preferences = await alert_preferences(self.store, ean_text)
+        await self.audit(actor=actor, action="alerts-read", ean=ean_text, outcome="read",
+                         detail=detail)
+        return preferences
+
+    async def set_alerts(self, ean_text: str, *, actor: str, language: str, request: str,
+                         threshold_cents: int | None = None, notify: str | None = None) -> str:
+        """The low-credit alert as the customer chose it on the line (ledger/requests.py),
+        confirmed by SMS to the mobile on file: "changed", "already" or "unchanged". Audited,
+        with what was chosen."""
+        outcome = await set_alerts(self.store, ean_text, threshold_cents=threshold_cents,
+                                   notify=notify, language=language, request=request)
+        await self.audit(actor=actor, action="alerts-set", ean=ean_text, outcome=outcome,
+                         detail=f"{request} threshold={threshold_cents} notify={notify}")
+        return outcome
 
     async def request_balance_sms(self, ean_text: str, *, actor: str, language: str,
                                   request: str) -> str:

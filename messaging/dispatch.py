@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from ledger import DEFAULT_LEASE, Clock, GaveUp, Ledger, OutboxMessage, Postponed, Retry, Sent
+from ledger import (
+    DEFAULT_LEASE,
+    Clock,
+    GaveUp,
+    Ledger,
+    OutboxMessage,
+    Postponed,
+    Retry,
+    Sent,
+)
 from ledger.groupcommit import GroupCommit
 
 from .errors import PermanentFailure, TemporaryFailure

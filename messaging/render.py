@@ -25,7 +25,15 @@ import jinja2
 import jinja2.meta
 from babel.dates import get_day_names
 
-from ledger import AUDIENCES, ENERGIES, LANGUAGES, MESSAGE_CHANNELS, Audience, MessageChannel, State
+from ledger import (
+    AUDIENCES,
+    ENERGIES,
+    LANGUAGES,
+    MESSAGE_CHANNELS,
+    Audience,
+    MessageChannel,
+    State,
+)
 from ledger.clock import BRUSSELS
 from ledger.ean import masked
 from ledger.events import EVENT_TYPES, Event
@@ -39,7 +47,14 @@ from ledger.rules import (
     emergency_credit_left_cents,
     usable_before_disconnection_cents,
 )
-from wording import BABEL_LOCALES, PUBLIC_FACTS, LocaleError, date_time, money, short_date_time
+from wording import (
+    BABEL_LOCALES,
+    PUBLIC_FACTS,
+    LocaleError,
+    date_time,
+    money,
+    short_date_time,
+)
 
 from .routing import ON_REQUEST_EVENTS, SERIOUS_EVENTS
 
@@ -332,7 +347,8 @@ def _longest_moment(language: str) -> datetime:
 _FROM_BALANCE = {"emergency_credit_left_cents": emergency_credit_left_cents,
                  "usable_before_disconnection_cents": usable_before_disconnection_cents}
 # Text fields that choose a wording, and every value they take.
-_CHOICES = {"outcome": tuple(TopUpOutcome), "state": tuple(State)}
+_CHOICES = {"outcome": tuple(TopUpOutcome), "state": tuple(State),
+            "notify": ("sms", "email", "sms+email")}
 
 
 def _longest_events(cls: type[Event], language: str, *, every_combination: bool) -> Iterator[Event]:

@@ -6,8 +6,8 @@
 - Quiet hours (default 21:00–08:00, Europe/Brussels): informative messages wait for the morning;
   serious ones go at once, and so does the confirmation of the customer's own top-up.
 - An event older than a day is history by the time it would arrive: nobody is told.
-- What the customer asked for on the balance line (menu 4) is one SMS to the mobile on file, in
-  the call's language, at once.
+- What the customer asked for on the balance line (menu 4), or changed there (menu 5, the
+  low-credit alert), is one SMS to the mobile on file, in the call's language, at once.
 - A message not yet sent about the account's state is overtaken by any later event of that
   account (it would arrive saying what is no longer so); a receipt and the welcome never are.
 """
@@ -24,7 +24,7 @@ SERIOUS_EVENTS = frozenset({"EmergencyCreditStarted", "DisconnectionPending", "D
                             "PowerLimited"})
 # Asked for by the customer (the balance line's menu 4): one SMS, to the mobile on file, now, in
 # the language of the call; no e-mail, no CPAS copy.
-ON_REQUEST_EVENTS = frozenset({"BalanceRequested"})
+ON_REQUEST_EVENTS = frozenset({"BalanceRequested", "AlertsChanged"})
 # Good news that restores supply is not held back either, nor the receipt of a payment: the
 # customer who just paid, at night too, is waiting to know the money arrived; nor what the
 # customer just asked for.

@@ -316,3 +316,17 @@ async def test_a_known_caller_is_offered_the_meter_and_confirms_with_four_digits
     assert "moins un euro et vingt centimes" in said(balance)
     unknown = await post(line, gather_action(offered), Digits="0000")
     assert "ne correspondent" in said(unknown)
+
+
+async def test_the_alert_confirmed_twice_by_twilio_is_changed_and_confirmed_once(line, ledger):
+    await ledger.import_accounts([AccountInput(make_ean(1), "electricity", "fr",
+                                               mobile=CALL["From"])])
+    offered = await post(line, "/voice/language?tries=1", Digits="2")
+    balance = await post(line, gather_action(offered), Digits=make_ean(1)[-4:])
+    alerts = await post(line, gather_action(balance), Digits="5")
+    amounts = await post(line, gather_action(alerts), Digits="1")
+    confirm = await post(line, gather_action(amounts), Digits="3")  # 15 €
+    first, again = [await post(line, gather_action(confirm), Digits="1") for _ in range(2)]
+    assert said(first) == said(again) and "noté" in said(first)
+    changes = [e for _, e in await ledger.events_after(0) if e.name == "AlertsChanged"]
+    assert [(e.threshold_cents, e.request) for e in changes] == [(1500, "call:" + CALL["CallSid"])]

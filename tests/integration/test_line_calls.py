@@ -605,6 +605,14 @@ async def test_nine_when_it_is_closed_says_when_it_opens_and_how_to_top_up(line,
 KNOWN = CUSTOMER[State.LOW]  # a gas meter, a mobile on file
 
 
+def last_said_after(call: Call, digits: str) -> list[str]:
+    return call.said_after(digits, occurrence=call.transcript.count(("digits", digits)) - 1)
+
+
+FIVE_EUROS = {"fr": "cinq euros", "nl": "vijf euro", "de": "fünf Euro"}
+TEN_EUROS = {"fr": "dix euros", "nl": "tien euro", "de": "zehn Euro"}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_a_known_caller_types_four_digits_instead_of_thirteen(line, language):
     call = await line.call(LANGUAGE_KEY[language], KNOWN.ean[-4:] + "#", "0", caller=KNOWN.mobile)
@@ -661,6 +669,60 @@ async def test_several_meters_on_one_number_are_offered_together(line):
 async def test_a_withheld_number_is_asked_for_the_thirteen_digits(line):
     call = await line.call("2", CODE[State.LOW] + "#", "0", caller="anonymous")
     assert call.said_after("2")[0] == prompt("fr", "ask_ean")
+
+
+# Key 5: the low-credit alert, changed from the number on file ---------------------------------------
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_five_changes_the_alert_threshold_read_back_and_confirmed_by_sms(line, language):
+    call = await line.call(LANGUAGE_KEY[language], KNOWN.ean[-4:] + "#", "5", "1", "2", "1", "0",
+                           caller=KNOWN.mobile)
+    now = call.said_after("5")
+    assert now[0] == PROMPTS[language].say(
+        "alerts_current", threshold=FIVE_EUROS[language],
+        channel=prompt(language, "channel_sms_email" if KNOWN.email else "channel_sms"))
+    assert last_said_after(call, "2") == [PROMPTS[language].say("alerts_confirm_threshold",
+                                                                amount=TEN_EUROS[language])]
+    assert last_said_after(call, "1")[0] == prompt(language, "alerts_changed")
+    assert (await line.ledger.alert_preferences(KNOWN.ean, actor="test", detail="test"))[0] == 1000
+    [changed] = [e for _, e in await line.ledger.events_after(0) if e.name == "AlertsChanged"]
+    assert (changed.threshold_cents, changed.language) == (1000, language)
+    sets = [r["outcome"] for r in await line.ledger.audit_trail() if r["action"] == "alerts-set"]
+    assert sets == ["changed"]
+
+
+async def test_five_changes_the_channel_and_refuses_e_mail_without_an_address(line):
+    ean, mobile = with_check_digit(f"{DEMO_PREFIX}{901:012d}"), "+32470000901"
+    await line.ledger.import_accounts([AccountInput(  # a mobile on file, no e-mail address
+        ean=ean, energy="electricity", language="fr", mobile=mobile, notify="sms",
+        activated_at=SATURDAY - timedelta(days=20))])
+    call = await line.call("2", ean[-4:] + "#", "5", "2", "2", "1", "1", "0", caller=mobile)
+    assert call.said_after("2", occurrence=2) == [prompt("fr", "alerts_no_email"),
+                                                  prompt("fr", "alerts_channels")]
+    assert call.said_after("1", occurrence=0) == [PROMPTS["fr"].say(
+        "alerts_confirm_channel", channel=prompt("fr", "channel_sms"))]
+    # SMS was already the channel: nothing changed, nothing sent.
+    assert call.said_after("1", occurrence=1)[0] == prompt("fr", "alerts_unchanged")
+    assert [e for _, e in await line.ledger.events_after(0) if e.name == "AlertsChanged"] == []
+
+
+async def test_five_from_another_number_changes_nothing(line):
+    call = await line.call("2", CODE[State.LOW] + "#", "5", "0")  # not the mobile on file
+    assert call.said_after("5") == [prompt("fr", "alerts_not_on_file"),
+                                    prompt("fr", "customer_service_short"),
+                                    prompt("fr", "menu_after_balance")]
+    refused = [r["outcome"] for r in await line.ledger.audit_trail()
+               if r["action"] == "alerts-refused"]
+    assert refused == ["not_on_file"]
+
+
+async def test_five_cancelled_or_left_silent_changes_nothing(line):
+    call = await line.call("2", KNOWN.ean[-4:] + "#", "5", "1", "3", "0", "0",
+                           caller=KNOWN.mobile)
+    assert call.said_after("0")[0] == prompt("fr", "alerts_unchanged")
+    silent = await line.call("2", KNOWN.ean[-4:] + "#", "5", "", "0", caller=KNOWN.mobile)
+    assert silent.said_after("")[0] == prompt("fr", "alerts_unchanged")
+    assert [e for _, e in await line.ledger.events_after(0) if e.name == "AlertsChanged"] == []
 
 
 # The code said instead of typed ---------------------------------------------------------------------

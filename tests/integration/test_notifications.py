@@ -435,3 +435,15 @@ async def test_a_balance_asked_for_on_the_line_is_one_sms_to_the_mobile_on_file_
     assert post.form["Body"].startswith("Saldo van uw elektriciteitsmeter")
     assert len(mailbox.messages) == mails  # no e-mail for it
     assert (await dispatcher.run_once()).sent == 0
+
+
+async def test_an_alert_changed_on_the_line_is_confirmed_by_sms_to_the_number_on_file(
+        ledger, dispatcher, clock, twilio):
+    await ledger.import_accounts([customer(1, "de", notify="email")])
+    await dispatcher.run_once()
+    assert await ledger.set_alerts(make_ean(1), actor="ivr:test", language="de",
+                                   request="call:CA7", threshold_cents=2000) == "changed"
+    assert (await dispatcher.run_once()).sent == 1
+    [post] = twilio.posts
+    assert post.form["To"] == "+32470000001" and "20,00" in post.form["Body"]
+    assert post.form["Body"].startswith("Gespeichert")
