@@ -10,7 +10,9 @@ from webhooks import form_of
 
 from . import flow
 from .calling import (
+    SLOWER,
     call_of,
+    change_pace,
     found_in_this_call,
     meters_of_caller,
     step_language,
@@ -44,6 +46,10 @@ async def alerts(request: web.Request) -> web.Response:
     def ask(*sentences: str, step: str, **query: object) -> web.Response:
         return twiml(flow.alerts_step(line.steps, prompts, voice, sentences, step, **query))
 
+    if digits == SLOWER and step not in ("", "cancel"):  # the other pace, back to the menu
+        slow = await change_pace(request, form)
+        return twiml(flow.balance(line.steps, prompts, voice.slower(slow),
+                                  [prompts.say("pace_slow" if slow else "pace_normal")]))
     ean = await found_in_this_call(request, line, form)
     if ean is None:
         return back(prompts.say("menu_invalid"))

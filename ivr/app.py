@@ -27,6 +27,7 @@ from .calling import (
     TRANSFER,
     UNKNOWN_CODE,
     call_of,
+    change_pace,
     count_of,
     counted,
     found_in_this_call,
@@ -57,16 +58,6 @@ from .script import (
 from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")
-
-async def _change_pace(request: web.Request, form) -> bool:
-    """Key 8: the other pace, written to the trail for this caller's next calls; returns
-    whether it is now slow."""
-    line = request.app[LINE]
-    slow = request.query.get("slow") != "1"
-    await line.ledger(request).audit(actor=line.caller(form), action=PACE, ean=None,
-                                     outcome="slow" if slow else "normal", detail=call_of(form))
-    return slow
-
 
 async def _remembered_pace(line: Line, ledger: Ledger, caller: str) -> bool:
     chosen = await ledger.lookups_by(caller, PACE, since=ledger.clock.now() - REMEMBERED_PACE)
@@ -138,7 +129,7 @@ async def choose_language(request: web.Request) -> web.Response:
     form = await form_of(request)
     tries = max(1, count_of(request, "tries"))
     if form.get("Digits", "") == SLOWER:  # the languages again, at the other pace
-        slow = await _change_pace(request, form)
+        slow = await change_pace(request, form)
         return twiml(flow.welcome(line.steps, line.prompts, voices_of(request, slow), 2))
     language = flow.language_of(form.get("Digits", ""))
     if language is None and tries < 2:
@@ -161,6 +152,11 @@ async def known_meter(request: web.Request) -> web.Response:
     prompts, voice = line.prompts[language], voice_of(request, language)
     form = await form_of(request)
     digits = form.get("Digits", "")
+    if digits == SLOWER:  # the other pace, and the same offer
+        slow = await change_pace(request, form)
+        return twiml(flow.known_caller(line.steps, prompts, voice.slower(slow), [
+            prompts.say("pace_slow" if slow else "pace_normal"), *known_caller_script(
+                prompts, [energy for _, energy in await meters_of_caller(request, form)])]))
     if not (len(digits) == CONFIRMATION_DIGITS and is_digits(digits)):
         return twiml(flow.ask_for_ean(line.steps, prompts, voice, 0))
     caller, call = line.caller(form), call_of(form)
@@ -200,7 +196,7 @@ async def enter_ean(request: web.Request) -> web.Response:
         heard = digits_heard(speech, language)
         digits = heard if heard is not None else speech
     if digits == SLOWER:  # no code has one digit: the other pace, and the same question
-        slow = await _change_pace(request, form)
+        slow = await change_pace(request, form)
         return twiml(flow.ask_for_ean(line.steps, prompts, voice.slower(slow), failures,
                                        before=[prompts.say("pace_slow" if slow
                                                            else "pace_normal")]))
@@ -277,7 +273,7 @@ async def menu(request: web.Request) -> web.Response:
     form = await form_of(request)
     choice = form.get("Digits", "")
     if choice == SLOWER:
-        slow = await _change_pace(request, form)
+        slow = await change_pace(request, form)
         return twiml(flow.balance(line.steps, prompts, voice.slower(slow),
                                    [prompts.say("pace_slow" if slow else "pace_normal")]))
     if choice == MENU_REPEAT and (ean := await found_in_this_call(request, line, form)):

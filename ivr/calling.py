@@ -90,3 +90,13 @@ async def found_in_this_call(request: web.Request, line: Line, form) -> str | No
     found = [lookup.ean for lookup in await ledger.lookups_by(
         line.caller(form), LOOKUP, since=since) if lookup.detail == call and lookup.outcome == "found"]
     return found[-1] if found else None
+
+
+async def change_pace(request: web.Request, form) -> bool:
+    """Key 8: the other pace, written to the trail for this caller's next calls; returns
+    whether it is now slow."""
+    line = request.app[LINE]
+    slow = request.query.get("slow") != "1"
+    await line.ledger(request).audit(actor=line.caller(form), action=PACE, ean=None,
+                                     outcome="slow" if slow else "normal", detail=call_of(form))
+    return slow

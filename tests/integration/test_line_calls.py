@@ -605,8 +605,10 @@ async def test_nine_when_it_is_closed_says_when_it_opens_and_how_to_top_up(line,
 KNOWN = CUSTOMER[State.LOW]  # a gas meter, a mobile on file
 
 
-def last_said_after(call: Call, digits: str) -> list[str]:
-    return call.said_after(digits, occurrence=call.transcript.count(("digits", digits)) - 1)
+def last_said_after(call: Call, digits: str, before_last: int = 0) -> list[str]:
+    """What was said after the last time `digits` were sent (or the one `before_last` before)."""
+    return call.said_after(digits, occurrence=call.transcript.count(("digits", digits)) - 1
+                           - before_last)
 
 
 FIVE_EUROS = {"fr": "cinq euros", "nl": "vijf euro", "de": "fünf Euro"}
@@ -629,10 +631,13 @@ async def test_a_known_caller_types_four_digits_instead_of_thirteen(line, langua
         ("ivr-balance", KNOWN.ean, "found")]
 
 
-async def test_a_wrong_confirmation_says_nothing_of_the_balance_and_counts_as_unknown(line):
-    call = await line.call("2", "9999#", CODE[State.NORMAL] + "#", "0", caller=KNOWN.mobile)
-    assert call.said_after("9999") == [prompt("fr", "confirmation_wrong"),
-                                       prompt("fr", "ask_ean_again")]
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_wrong_confirmation_says_nothing_of_the_balance_and_counts_as_unknown(line,
+                                                                                     language):
+    call = await line.call(LANGUAGE_KEY[language], "9999#", CODE[State.NORMAL] + "#", "0",
+                           caller=KNOWN.mobile)
+    assert call.said_after("9999") == [prompt(language, "confirmation_wrong"),
+                                       prompt(language, "ask_ean_again")]
     outcomes = [r["outcome"] for r in await line.ledger.audit_trail() if r["action"] == "ivr-balance"]
     assert outcomes == ["found", "unknown"]  # newest first: the 13 digits, then the guess
 
@@ -691,26 +696,29 @@ async def test_five_changes_the_alert_threshold_read_back_and_confirmed_by_sms(l
     assert sets == ["changed"]
 
 
-async def test_five_changes_the_channel_and_refuses_e_mail_without_an_address(line):
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_five_changes_the_channel_and_refuses_e_mail_without_an_address(line, language):
     ean, mobile = with_check_digit(f"{DEMO_PREFIX}{901:012d}"), "+32470000901"
     await line.ledger.import_accounts([AccountInput(  # a mobile on file, no e-mail address
         ean=ean, energy="electricity", language="fr", mobile=mobile, notify="sms",
         activated_at=SATURDAY - timedelta(days=20))])
-    call = await line.call("2", ean[-4:] + "#", "5", "2", "2", "1", "1", "0", caller=mobile)
-    assert call.said_after("2", occurrence=2) == [prompt("fr", "alerts_no_email"),
-                                                  prompt("fr", "alerts_channels")]
-    assert call.said_after("1", occurrence=0) == [PROMPTS["fr"].say(
-        "alerts_confirm_channel", channel=prompt("fr", "channel_sms"))]
+    call = await line.call(LANGUAGE_KEY[language], ean[-4:] + "#", "5", "2", "2", "1", "1", "0",
+                           caller=mobile)
+    assert last_said_after(call, "2") == [prompt(language, "alerts_no_email"),
+                                          prompt(language, "alerts_channels")]
+    assert last_said_after(call, "1", before_last=1) == [PROMPTS[language].say(
+        "alerts_confirm_channel", channel=prompt(language, "channel_sms"))]
     # SMS was already the channel: nothing changed, nothing sent.
-    assert call.said_after("1", occurrence=1)[0] == prompt("fr", "alerts_unchanged")
+    assert last_said_after(call, "1")[0] == prompt(language, "alerts_unchanged")
     assert [e for _, e in await line.ledger.events_after(0) if e.name == "AlertsChanged"] == []
 
 
-async def test_five_from_another_number_changes_nothing(line):
-    call = await line.call("2", CODE[State.LOW] + "#", "5", "0")  # not the mobile on file
-    assert call.said_after("5") == [prompt("fr", "alerts_not_on_file"),
-                                    prompt("fr", "customer_service_short"),
-                                    prompt("fr", "menu_after_balance")]
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_five_from_another_number_changes_nothing(line, language):
+    call = await line.call(LANGUAGE_KEY[language], CODE[State.LOW] + "#", "5", "0")  # not on file
+    assert call.said_after("5") == [prompt(language, "alerts_not_on_file"),
+                                    prompt(language, "customer_service_short"),
+                                    prompt(language, "menu_after_balance")]
     refused = [r["outcome"] for r in await line.ledger.audit_trail()
                if r["action"] == "alerts-refused"]
     assert refused == ["not_on_file"]
@@ -785,12 +793,14 @@ async def test_four_sends_what_was_said_to_the_mobile_on_file_once(line, languag
     assert trail == ["already", "queued"]  # newest first
 
 
-async def test_four_for_a_meter_without_a_mobile_says_so_and_gives_customer_service(line):
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_four_for_a_meter_without_a_mobile_says_so_and_gives_customer_service(line,
+                                                                                     language):
     assert CUSTOMER[State.DISCONNECTED].mobile is None
-    call = await line.call("2", CODE[State.DISCONNECTED] + "#", "4", "0")
-    assert call.said_after("4") == [prompt("fr", "sms_no_mobile"),
-                                    prompt("fr", "customer_service_short"),
-                                    prompt("fr", "menu_after_balance")]
+    call = await line.call(LANGUAGE_KEY[language], CODE[State.DISCONNECTED] + "#", "4", "0")
+    assert call.said_after("4") == [prompt(language, "sms_no_mobile"),
+                                    prompt(language, "customer_service_short"),
+                                    prompt(language, "menu_after_balance")]
     assert await balance_sms_requests(line.ledger) == []
 
 
@@ -834,6 +844,16 @@ async def test_eight_slows_the_voice_for_the_rest_of_the_call_and_the_next(line,
     assert not any(spoken_slowly(body) for _, body in later.answers)
     paces = [r["outcome"] for r in await line.ledger.audit_trail() if r["action"] == "ivr-pace"]
     assert paces == ["normal", "slow"]  # newest first; no EAN, as every pace record
+
+
+async def test_eight_at_the_known_callers_prompt_and_in_the_alert_menu_slows_down(line):
+    call = await line.call("2", "8#", KNOWN.ean[-4:] + "#", "5", "8", "0", caller=KNOWN.mobile)
+    offer = call.said_after("8")
+    assert offer[0] == prompt("fr", "pace_slow") and offer[1].startswith(
+        PROMPTS["fr"].texts["known_caller"].split("{")[0])
+    assert last_said_after(call, "8") == [prompt("fr", "pace_normal"),
+                                          prompt("fr", "menu_after_balance")]
+    assert spoken_slowly(call.answers[2][1]) and not spoken_slowly(call.answers[-2][1])
 
 
 async def test_eight_while_typing_the_code_is_no_failed_code(line):
