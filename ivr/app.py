@@ -348,7 +348,8 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
         # At start the sub-app is mounted: its routes' URLs carry the mount point.
         steps = flow.Steps(**{name: str(app.router[name].url_for()) for name in (
             "answer", "language", "ask", "ean", "menu", "transferred", "known", "alerts")})
-        prompts = load_prompts(config.locales, customer_service=config.customer_service.number)
+        prompts = load_prompts(config.locales, customer_service=config.customer_service.number,
+                               hours=config.customer_service.hours)
         app[LINE] = Line(config, prompts, load_vocabularies(config.locales), ledger,
                          config.rules, steps, metrics)
         yield

@@ -75,6 +75,18 @@ class OpeningHours:
                 weekly[day] = (opens, closes)
         return cls(MappingProxyType(weekly), holiday_country)
 
+    def spans(self) -> list[tuple[int, int, time, time]]:
+        """(first day, last day, opens, closes) of the runs of days with the same hours, Monday
+        first: "Monday to Friday 8-20, Saturday 9-13", as the line says them."""
+        runs: list[tuple[int, int, time, time]] = []
+        for day in sorted(self.weekly):
+            opens, closes = self.weekly[day]
+            if runs and runs[-1][1] == day - 1 and runs[-1][2:] == (opens, closes):
+                runs[-1] = (runs[-1][0], day, opens, closes)
+            else:
+                runs.append((day, day, opens, closes))
+        return runs
+
     def _closed_all_day(self, day: date) -> bool:
         if day.weekday() not in self.weekly or day in self.extra_closures:
             return True

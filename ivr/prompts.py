@@ -10,18 +10,21 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
 
-from ledger import LANGUAGES
+from ledger import BRUSSELS, LANGUAGES
 from ledger.rules import TOPUP_MAX_CENTS, TOPUP_MIN_CENTS
 from wording import CUSTOMER_SERVICE, TOPUP_SITE, LocaleError, read_json
 
+from .opening import DEFAULT_HOURS, OpeningHours
 from .spoken import (
     Vocabulary,
     amount_words,
     load_vocabularies,
     number_words,
+    time_words,
     web_address_words,
 )
 
@@ -70,7 +73,10 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
         "alerts_unchanged": (),
         "how_to_top_up": ("topup_minimum", "topup_maximum", "topup_site"),
         "too_many_failures": (),
-        "customer_service": ("customer_service",),
+        "customer_service": ("customer_service", "hours"),
+        "hours_span": ("first", "last", "opens", "closes"),  # {hours}: Monday to Friday...
+        "hours_day": ("day", "opens", "closes"),               # ...or one day...
+        "hours_and": (),                                       # ...joined so (with its comma)
         "customer_service_short": ("customer_service",),
         "technical_problem": (),
         "locked_out": ("wait",),          # also before the language menu, in each language
@@ -182,8 +188,28 @@ def _braced(names) -> str:
     return ", ".join("{" + name + "}" for name in sorted(names)) or "none"
 
 
+def hours_words(hours: OpeningHours, texts: Mapping[str, str], vocabulary: Vocabulary) -> str:
+    """Customer service's hours as the line says them, from the schedule it transfers by: "du
+    lundi au vendredi de huit heures à vingt heures, et le samedi de neuf heures à treize
+    heures"."""
+    def at(moment: time) -> str:
+        return time_words(datetime.combine(date(2026, 1, 5), moment, tzinfo=BRUSSELS), vocabulary)
+
+    def day(number: int) -> str:
+        return vocabulary.weekdays[number].lower()  # "montags": German says days so too
+
+    said = [texts["hours_day"].format(day=day(first), opens=at(opens), closes=at(closes))
+            if first == last else
+            texts["hours_span"].format(first=day(first), last=day(last), opens=at(opens),
+                                       closes=at(closes))
+            for first, last, opens, closes in hours.spans()]
+    if len(said) <= 1:
+        return "".join(said)
+    return ", ".join(said[:-1]) + texts["hours_and"] + " " + said[-1]
+
+
 def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary,
-              number: str) -> Prompts:
+              number: str, hours: OpeningHours) -> Prompts:
     path = locales_dir / language / PROMPTS_FILE
 
     def refuse(message: str) -> LocaleError:
@@ -222,6 +248,7 @@ def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary,
 
     constants = {
         "customer_service": phone_number_words(number, vocabulary, reading),
+        "hours": hours_words(hours, texts, vocabulary),
         "topup_minimum": amount_words(TOPUP_MIN_CENTS, vocabulary),
         "topup_maximum": amount_words(TOPUP_MAX_CENTS, vocabulary),
         "topup_site": web_address_words(TOPUP_SITE, vocabulary),
@@ -230,20 +257,23 @@ def _load_one(locales_dir: Path, language: str, vocabulary: Vocabulary,
                    customer_service_number=number, constants=MappingProxyType(constants))
 
 
-def load_prompts(locales_dir: Path, customer_service: str = CUSTOMER_SERVICE
-                 ) -> dict[str, Prompts]:
+def load_prompts(locales_dir: Path, customer_service: str = CUSTOMER_SERVICE,
+                 hours: OpeningHours | None = None) -> dict[str, Prompts]:
     """Read and check locales/{fr,nl,de}/ivr.json (and spoken.json beside them), once, at start.
 
     Refused, with the file and the key named (LocaleError): a missing or unknown key, a digit in
     a prompt, a placeholder missing or unknown. `customer_service`, as written ("078/15.78.01"),
-    is said in each language's words; a ValueError if it is no phone number.
+    is said in each language's words; a ValueError if it is no phone number. `hours`: when it
+    answers (by default ivr.opening.DEFAULT_HOURS), said from the schedule.
     """
+    hours = hours or OpeningHours.parse(DEFAULT_HOURS)
     if not _PHONE_NUMBER.fullmatch(customer_service):
         raise ValueError(f"the customer-service number {customer_service!r} is not a phone "
                          "number (digits, grouped by '/', '.' or ' ')")
     locales_dir = Path(locales_dir)
     vocabularies = load_vocabularies(locales_dir)
-    return {language: _load_one(locales_dir, language, vocabularies[language], customer_service)
+    return {language: _load_one(locales_dir, language, vocabularies[language], customer_service,
+                                hours)
             for language in LANGUAGES}
 
 

@@ -670,10 +670,18 @@ CUSTOMER_SERVICE = {
 HOURS = {
     "fr": ["du lundi au vendredi de huit heures à vingt heures",
            "le samedi de neuf heures à treize heures", "sauf les jours fériés"],
-    "nl": ["van maandag tot vrijdag, van acht tot twintig uur",
-           "op zaterdag van negen tot dertien uur", "behalve op feestdagen"],
-    "de": ["montags bis freitags von acht bis zwanzig Uhr", "samstags von neun bis dreizehn Uhr",
-           "außer an Feiertagen"],
+    "nl": ["van maandag tot vrijdag, van acht uur tot twintig uur",
+           "op zaterdag van negen uur tot dertien uur", "behalve op feestdagen"],
+    "de": ["montags bis freitags von acht Uhr bis zwanzig Uhr",
+           "samstags von neun Uhr bis dreizehn Uhr", "außer an Feiertagen"],
+}
+OTHER_HOURS = {  # CUSTOMER_SERVICE_HOURS="mon-fri 09:00-17:30, sun 10:00-12:00"
+    "fr": "du lundi au vendredi de neuf heures à dix-sept heures trente, et le dimanche de dix "
+          "heures à douze heures, sauf",
+    "nl": "van maandag tot vrijdag, van negen uur tot zeventien uur dertig, en op zondag van tien "
+          "uur tot twaalf uur, behalve",
+    "de": "montags bis freitags von neun Uhr bis siebzehn Uhr dreißig und sonntags von zehn Uhr "
+          "bis zwölf Uhr, außer",
 }
 
 
@@ -682,6 +690,14 @@ def test_the_customer_service_is_given_with_its_number_twice_and_its_hours(langu
     said = prompts[language]["customer_service"]
     assert said.count(CUSTOMER_SERVICE[language]) == 2
     assert_in_order(said, [CUSTOMER_SERVICE[language], *HOURS[language]])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_hours_said_are_those_the_line_transfers_by(language):
+    from ivr.opening import OpeningHours
+    configured = load_prompts(LOCALES, hours=OpeningHours.parse(
+        "mon-fri 09:00-17:30, sun 10:00-12:00"))
+    assert OTHER_HOURS[language] in configured[language]["customer_service"]
 
 
 OPENS = {  # Monday 30 November 2026, 8:00 in Brussels
