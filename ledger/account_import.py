@@ -124,9 +124,7 @@ class AccountImport:
         if row.power_limiter and row.energy == "gas":
             raise InvalidInput("power_limiter", "only an electricity meter has a power limiter",
                                "power_limiter.not_electricity")
-        notify = row.notify or (Notify.SMS_AND_EMAIL if row.mobile and row.email else
-                                Notify.SMS if row.mobile else Notify.EMAIL if row.email else
-                                Notify.NONE)
+        notify = row.notify or _derived_notify(row)
         known("notify", notify, NOTIFY_CHOICES)
         if "sms" in notify and not row.mobile:
             raise InvalidInput("notify", f"{notify!r} needs a mobile number", "notify.needs_mobile",
@@ -145,7 +143,9 @@ class AccountImport:
                                high_cents=most)
         if row.activated_at and row.activated_at > self._store.clock.now():
             raise InvalidInput("activated_at", "lies in the future", "date.in_the_future")
-        return replace(row, ean=ean, notify=notify, threshold_cents=threshold, line=row.line)
+        # Left empty, the threshold and the channels are settled against what is on file
+        # (_with_preferences): a customer may have changed them on the balance line.
+        return replace(row, ean=ean, line=row.line)
 
     async def _import_account_chunk(self, conn: AsyncConnection, rows: list[AccountInput],
                                     report: ImportReport) -> None:
@@ -157,9 +157,10 @@ class AccountImport:
         new: dict[str, AccountInput] = {}
         profile_updates: list[tuple] = []
         for row in rows:
+            old = existing.get(row.ean)
+            row = _with_preferences(row, old)
             profile = (row.language, row.name, row.mobile, row.email, row.notify,
                        row.threshold_cents, row.power_limiter, row.cpas)
-            old = existing.get(row.ean)
             if old is None and (taken_13.get(short_code(row.ean), row.ean) != row.ean):
                 report.errors.append(RowError(row.line, "ean", "another EAN ends with the same 13 digits"))
             elif old is None:
@@ -232,3 +233,25 @@ class AccountImport:
                                                "daily_cents", "outstanding_cents", "created_at"),
                           debts)
         await writes.flush(conn)
+
+
+def _derived_notify(row: AccountInput) -> str:
+    """The channels a row implies when it names none: whatever contact it gives."""
+    return (Notify.SMS_AND_EMAIL if row.mobile and row.email else Notify.SMS if row.mobile
+            else Notify.EMAIL if row.email else Notify.NONE)
+
+
+def _with_preferences(row: AccountInput, old) -> AccountInput:
+    """The threshold and the channels a row leaves empty: what is on file for an existing account
+    (the customer may have set them on the balance line, menu 5) while its contacts still allow
+    it, else the defaults; what a row gives always wins."""
+    threshold = row.threshold_cents
+    if threshold is None:
+        threshold = old.threshold_cents if old is not None else DEFAULT_THRESHOLD_CENTS
+    notify = row.notify
+    if notify is None:
+        kept = old.notify if old is not None else None
+        still_possible = kept is not None and ("sms" not in kept or row.mobile) and (
+            "email" not in kept or row.email)
+        notify = kept if still_possible else _derived_notify(row)
+    return replace(row, notify=notify, threshold_cents=threshold)

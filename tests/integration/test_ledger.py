@@ -347,3 +347,20 @@ async def test_the_holiday_calendar_is_loaded_when_the_ledger_opens(tmp_path, mo
         assert set(calendar._cache) == {("BE", 2027), ("BE", 2028)}
     finally:
         await ledger.close()
+
+
+async def test_an_accounts_file_that_leaves_the_alert_empty_keeps_what_the_customer_set(ledger):
+    """Menu 5 of the line sets the threshold and the channels; the operator's next accounts
+    file, silent on them, keeps them — one that gives them wins, and channels the contacts no
+    longer allow fall back to what they allow."""
+    row = AccountInput(EAN, "electricity", "fr", mobile="+32470000001",
+                       email="client@example.be", activated_at=ACTIVATED)
+    await ledger.import_accounts([row])
+    assert await ledger.set_alerts(EAN, actor="ivr:test", language="fr", request="call:CA1",
+                                   threshold_cents=1500, notify="sms") == "changed"
+    again = await ledger.import_accounts([row])
+    assert again.unchanged == 1
+    assert (await ledger.alert_preferences(EAN, actor="test", detail="test"))[:2] == (1500, "sms")
+    await ledger.import_accounts([AccountInput(EAN, "electricity", "fr", email="client@example.be",
+                                               threshold_cents=1000)])  # no mobile any more
+    assert (await ledger.alert_preferences(EAN, actor="test", detail="test"))[:2] == (1000, "email")
