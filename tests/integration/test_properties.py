@@ -226,9 +226,12 @@ class Model:
                     errors.append((row.line, "ean"))
                 continue
             idx = EANS.index(row.ean)
-            threshold = DEFAULT_THRESHOLD if row.threshold_cents is None else row.threshold_cents
-            profile = (row.language, threshold, row.power_limiter)
             acct = self.accounts.get(idx)
+            # Left empty, the threshold is what is on file (the customer may have set it on the
+            # balance line), or the default for a new account.
+            threshold = (row.threshold_cents if row.threshold_cents is not None
+                         else acct.threshold if acct is not None else DEFAULT_THRESHOLD)
+            profile = (row.language, threshold, row.power_limiter)
             if acct is None:
                 activated = row.activated_at or now
                 transferred = row.transferred_cents or 0
@@ -872,7 +875,7 @@ def still_current(run: Run, call: Call) -> Call | None:
     if call.kind == "import":
         for row in call.payload:
             acct = run.model.accounts[EANS.index(row.ean)]
-            threshold = DEFAULT_THRESHOLD if row.threshold_cents is None else row.threshold_cents
+            threshold = acct.threshold if row.threshold_cents is None else row.threshold_cents
             if acct.profile != (row.language, threshold, row.power_limiter):
                 return None
         return call
