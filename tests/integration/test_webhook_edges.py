@@ -361,3 +361,17 @@ async def test_a_malformed_request_is_a_warning_without_a_traceback_and_is_in_th
     assert warned and all(r.levelno in (logging.WARNING, logging.DEBUG) for r in warned)
     assert any(r.name == "aiohttp.access" and " 400 " in r.getMessage() for r in caplog.records)
     assert await snapshot(ledger) == before
+
+
+async def test_a_head_with_a_brotli_body_is_refused_by_the_app_not_by_a_broken_answer(server):
+    """Found by the generated requests: without Brotli installed, aiohttp refused Content-
+    Encoding: br itself, before the app, with a 400 whose body broke a HEAD's answer."""
+    client, ledger = server
+    before = await snapshot(ledger)
+    import brotli
+    for method in ("HEAD", "POST"):
+        answer = await client.request(method, "/voice", data=brotli.compress(b"Digits=1"),
+                                      headers={"Content-Encoding": "br"})
+        await answer.read()
+        assert answer.status == 403, method
+    assert await snapshot(ledger) == before
