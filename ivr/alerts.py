@@ -5,6 +5,7 @@ SMS to that number (ledger/requests.py)."""
 from aiohttp import web
 
 from ledger import InvalidInput
+from ledger.domain import Notify
 from ledger.requests import ALERT_CHANNELS, ALERT_THRESHOLDS_CENTS, UNCHANGED
 from webhooks import form_of
 
@@ -73,7 +74,7 @@ async def alerts(request: web.Request) -> web.Response:
     if step == "channel" and digits in ALERT_CHANNEL_KEYS:
         notify = ALERT_CHANNEL_KEYS[digits]
         _, _, has_email = await ledger.alert_preferences(ean, actor=caller, detail=call)
-        if notify != "sms" and not has_email:
+        if notify != Notify.SMS and not has_email:
             return ask(prompts.say("alerts_no_email"), prompts.say("alerts_channels"),
                        step="channel")
         return ask(prompts.say("alerts_confirm_channel",

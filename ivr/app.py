@@ -2,6 +2,7 @@
 reads the form, asks the ledger's balance view, and returns what ivr/flow.py builds."""
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -346,8 +347,9 @@ def create_line_app(config: LineConfig, ledger: Callable[[web.Request], Ledger],
 
     async def load(app: web.Application):
         # At start the sub-app is mounted: its routes' URLs carry the mount point.
-        steps = flow.Steps(**{name: str(app.router[name].url_for()) for name in (
-            "answer", "language", "ask", "ean", "menu", "transferred", "known", "alerts")})
+        # Each step is the route of its name: Steps' fields are the list, written once.
+        steps = flow.Steps(**{step.name: str(app.router[step.name].url_for())
+                              for step in dataclasses.fields(flow.Steps)})
         prompts = load_prompts(config.locales, customer_service=config.customer_service.number,
                                hours=config.customer_service.hours)
         app[LINE] = Line(config, prompts, load_vocabularies(config.locales), ledger,
