@@ -22,6 +22,7 @@ from .domain import (
     TOPUP_CHANNELS,
     Audience,
     Energy,
+    SmsRequest,
     Language,
     MessageChannel,
 )
@@ -56,19 +57,21 @@ from .outbox import (
     Postponed,
     Retry,
     Sent,
+    Withheld,
 )
+from .replies import IncomingSms
 from .rules import State
 from .service import Ledger
 from .view import BalanceView, LastTopUp
 
 __all__ = [
     "AUDIENCES", "DEFAULT_LANGUAGE", "DEFAULT_LEASE", "ENERGIES", "LANGUAGES", "MESSAGE_CHANNELS", "MESSAGE_STATES",
-    "Audience", "Energy", "Language", "MessageChannel",
+    "Audience", "Energy", "SmsRequest", "Language", "MessageChannel",
     "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "BalanceView", "Clock",
     "ConsumptionInput", "Contacts", "CpasContact", "DemoRefused", "Event", "FileRefused", "GaveUp",
-    "ImportReport", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "Lookup", "MessageRecord",
+    "ImportReport", "IncomingSms", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "Lookup", "MessageRecord",
     "NewMessage", "NonDisconnectionPeriod", "OutboxMessage", "Postponed", "ReferenceConflict", "Resident", "Retry",
-    "RowError", "Sent", "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount",
+    "RowError", "Sent", "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount", "Withheld",
     "format_cents", "masked", "parse_cents", "read_accounts", "read_consumption", "stream_accounts",
     "stream_consumption",
 ]

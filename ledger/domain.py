@@ -46,6 +46,16 @@ class Notify(StrEnum):
     NONE = "none"
 
 
+class SmsRequest(StrEnum):
+    """What an incoming SMS asks for (messaging/inbound.py reads it from the customer's words)."""
+
+    BALANCE = "balance"
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+    SCORE = "score"  # a digit, the satisfaction survey's answer
+
+
 class PaymentChannel(StrEnum):
     """Where a top-up was paid."""
 

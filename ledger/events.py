@@ -1,6 +1,9 @@
-"""What happened to an account, named in the past tense. The notifications' input.
+"""What happened, named in the past tense. The notifications' input.
 
-Every event carries what a message needs, so a sender never has to read the ledger again.
+Most events happened to an account (AccountEvent): their messages go to its contacts on file.
+The others name their address (`to`): a reply to a number on file of no meter, an installation
+reminder before the account exists. Every event carries what a message needs, so a sender never
+has to read the ledger again.
 """
 
 import functools
@@ -18,11 +21,8 @@ def _field_names(kind: type) -> tuple[str, ...]:
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    ean: str
-    energy: str
     language: str
     at: datetime
-    balance_cents: int
 
     @property
     def name(self) -> str:
@@ -38,47 +38,56 @@ class Event:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrepaymentActivated(Event):
+class AccountEvent(Event):
+    """Something that happened to one account: its messages go to its contacts on file."""
+
+    ean: str
+    energy: str
+    balance_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepaymentActivated(AccountEvent):
     debt_cents: int
     daily_repayment_cents: int
     transferred_cents: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class LowCredit(Event):
+class LowCredit(AccountEvent):
     threshold_cents: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class EmergencyCreditStarted(Event):
+class EmergencyCreditStarted(AccountEvent):
     emergency_credit_left_cents: int
     power_limiter: bool = False  # when it runs out: limited to about 10 A, not cut off (older rows lack it)
 
 
 @dataclass(frozen=True, kw_only=True)
-class DisconnectionPending(Event):
+class DisconnectionPending(AccountEvent):
     disconnect_at: datetime
     minimum_topup_cents: int
     power_limiter: bool = False  # limited to about 10 A at disconnect_at, not cut off (older rows lack it)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Disconnected(Event):
+class Disconnected(AccountEvent):
     minimum_topup_cents: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class PowerLimited(Event):
+class PowerLimited(AccountEvent):
     minimum_topup_cents: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReconnectionAllowed(Event):
+class ReconnectionAllowed(AccountEvent):
     power_limiter: bool = False  # what comes back is full power, not the supply (older rows lack it)
 
 
 @dataclass(frozen=True, kw_only=True)
-class TopUpReceived(Event):
+class TopUpReceived(AccountEvent):
     amount_cents: int
     channel: str
     # What the top-up left (ledger.rules.TopUpOutcome); rows from before it say "credited".
@@ -91,7 +100,7 @@ class TopUpReceived(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BalanceRequested(Event):
+class BalanceRequested(AccountEvent):
     """The customer asked the balance line for what it said, by SMS (menu 4): one per call
     and meter (`request`, the call), to the mobile on file only."""
 
@@ -104,12 +113,83 @@ class BalanceRequested(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlertsChanged(Event):
+class AlertsChanged(AccountEvent):
     """The customer changed the low-credit alert on the balance line (from the number on file):
     confirmed by SMS to that number."""
 
     threshold_cents: int
     notify: str  # ledger.domain.Notify's value
+    request: str = ""
+
+
+# ---- replies to SMS (messaging/inbound.py) ---------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class SmsStopped(AccountEvent):
+    """The mobile on file of this meter (and of any other meter on that number) asked for no
+    more SMS: confirmed once, to that number. `request`: the incoming message's SID."""
+
+    request: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmsRestarted(AccountEvent):
+    """That number asked for SMS again (START): confirmed once."""
+
+    request: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HelpSent(Event):
+    """A number wrote something the service does not act on, or asked for help: the help
+    message, to that number, whoever it is — it holds no data of anyone."""
+
+    to: str  # E.164
+    request: str = ""
+
+
+# ---- the installation journey (seed 003) -----------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class InstallationReminder(Event):
+    """Two days before the technician's window: the reminder to the appointment's mobile. Of an
+    EAN, not an account — the account exists once prepayment is activated, after the visit."""
+
+    ean: str
+    to: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallationImminent(Event):
+    """A quarter of an hour before the window: the technician is on the way."""
+
+    ean: str
+    to: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentChanged(Event):
+    """A later appointments file moved or cancelled the appointment: a reminder of the earlier
+    window not yet sent never will be. Nobody is told by it."""
+
+    ean: str
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyAsked(AccountEvent):
+    """Twenty days after the meter's installation: how did it go, from 1 to 5, by reply."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyAnswered(AccountEvent):
+    """The survey's reply, recorded once and thanked once."""
+
+    score: int
     request: str = ""
 
 
@@ -126,6 +206,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TopUpReceived,
         BalanceRequested,
         AlertsChanged,
+        SmsStopped,
+        SmsRestarted,
+        HelpSent,
+        InstallationReminder,
+        InstallationImminent,
+        AppointmentChanged,
+        SurveyAsked,
+        SurveyAnswered,
     )
 }
 

@@ -253,10 +253,85 @@ def _v8_accounts_by_mobile(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_by_mobile ON accounts (mobile)"))
 
 
+# --- 9: messages that listen, and the installation journey ---------------------------------
+# An event and its messages may belong to no account: the answer to a number on file of no
+# meter, a reminder of an installation before the account exists. account_id loses NOT NULL;
+# SQLite alters no constraint, and its own documentation gives the way for this change: the
+# table's stored definition is edited, since no row's bytes change (sqlite.org/lang_altertable,
+# "Making Other Kinds Of Table Schema Changes").
+
+_V9 = MetaData()
+Table("accounts", _V9, Column("id", Integer, primary_key=True))
+
+_sms_stops = Table(
+    "sms_stops", _V9,
+    Column("mobile", String(20), primary_key=True),
+    Column("since", String(20), nullable=False),
+    Column("how", String(40), nullable=False),
+)
+
+_sms_received = Table(
+    "sms_received", _V9,
+    Column("sid", String(34), primary_key=True),
+    Column("sender", String(64), nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("outcome", String(24), nullable=False),
+)
+Index("sms_received_by_sender", _sms_received.c.sender, _sms_received.c.at)
+
+_appointments = Table(
+    "appointments", _V9,
+    Column("ean", String(18), primary_key=True),
+    Column("starts_at", String(20), nullable=False),
+    Column("ends_at", String(20), nullable=False),
+    Column("mobile", String(20)),
+    Column("language", String(2), nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    Column("imported_at", String(20), nullable=False),
+    Column("reminded_at", String(20)),
+    Column("imminent_at", String(20)),
+)
+Index("appointments_due", _appointments.c.cancelled, _appointments.c.starts_at)
+
+_surveys = Table(
+    "surveys", _V9,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("asked_at", String(20), nullable=False),
+    Column("score", Integer),
+    Column("answered_at", String(20)),
+)
+
+
+def _drop_not_null(conn: Connection, table: str, column: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL"))
+        return
+    version = conn.execute(text("PRAGMA schema_version")).scalar()
+    definition = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                   "AND name = :table"), {"table": table}).scalar()
+    changed = definition.replace(f"{column} INTEGER NOT NULL", f"{column} INTEGER", 1)
+    if changed == definition:
+        return
+    conn.execute(text("PRAGMA writable_schema = ON"))
+    conn.execute(text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :table"),
+                 {"sql": changed, "table": table})
+    conn.execute(text(f"PRAGMA schema_version = {version + 1}"))
+    conn.execute(text("PRAGMA writable_schema = OFF"))
+
+
+def _v9_replies_and_appointments(conn: Connection) -> None:
+    _drop_not_null(conn, "events", "account_id")
+    _drop_not_null(conn, "outbox", "account_id")
+    _V9.create_all(conn, tables=[_sms_stops, _sms_received, _appointments, _surveys])
+    # The survey is asked twenty days after activation (ledger/journey.py).
+    conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_activated ON accounts (activated_at)"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
                                                    _v4_audit_by_actor, _v5_superseded_messages,
                                                    _v6_name_keys, _v7_attention_order,
-                                                   _v8_accounts_by_mobile]
+                                                   _v8_accounts_by_mobile,
+                                                   _v9_replies_and_appointments]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

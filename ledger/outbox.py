@@ -29,11 +29,12 @@ from .store import Store
 DEFAULT_LEASE = timedelta(minutes=2)
 REPORTED_STATES = ("sent", "delivered", "failed", "undeliverable")
 # superseded: a later event made it stale before it was sent; it never will be.
-MESSAGE_STATES = ("queued", "sending", *REPORTED_STATES, "superseded")
-FINAL_STATES = frozenset({"delivered", "failed", "undeliverable", "superseded"})
+# withheld: an SMS to a number that answered STOP after it was queued; never sent.
+MESSAGE_STATES = ("queued", "sending", *REPORTED_STATES, "superseded", "withheld")
+FINAL_STATES = frozenset({"delivered", "failed", "undeliverable", "superseded", "withheld"})
 # Reports move a message forward only: a late "sent" never undoes "delivered".
 _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "undeliverable": 3,
-         "superseded": 3}
+         "superseded": 3, "withheld": 3}
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Contacts:
     email: str | None
     language: str
     cpas: CpasContact | None  # the account's CPAS, when it registered where to be told
+    sms_stopped: bool = False  # the mobile answered STOP (ledger/replies.py)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class NewMessage:
     not_before: datetime
 
 
-Plan = Callable[[Event, Contacts], Iterable[NewMessage]]
+# Contacts None: an event of no account, which names its own address.
+Plan = Callable[[Event, Contacts | None], Iterable[NewMessage]]
 # Whether a message still queued about an earlier event (named so) is stale once this later
 # event of the same account has happened.
 Overtaken = Callable[[Event, str], bool]
@@ -72,6 +75,15 @@ Overtaken = Callable[[Event, str], bool]
 
 def _nothing_overtaken(later: Event, earlier_name: str) -> bool:
     return False
+
+
+def _subject(account_id: int | None, event: Event) -> object:
+    """What a later event may make a queued message stale about: its account, or, for an event
+    of no account, the EAN it is about (an installation's appointment); None: nothing."""
+    if account_id is not None:
+        return account_id
+    ean = getattr(event, "ean", None)
+    return ("ean", ean) if ean else None
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,14 @@ class Postponed:
     not_before: datetime
 
 
-Outcome = Sent | Retry | GaveUp | Postponed
+@dataclass(frozen=True)
+class Withheld:
+    """Not sent, and never will be: the number answered STOP after the message was queued."""
+
+    message_id: int
+
+
+Outcome = Sent | Retry | GaveUp | Postponed | Withheld
 
 
 @dataclass(frozen=True)
@@ -168,50 +187,67 @@ class Outbox:
         queued (from this pass or an earlier one) that a later event of its account makes stale
         is `superseded` by it, and never sent."""
         e, a, c, m = schema.events, schema.accounts, schema.cpas_contacts, schema.meta
+        stops = schema.sms_stops
         async with self._store.writing() as conn:
             cursor = int((await conn.execute(
                 select(m.c.value).where(m.c.key == schema.OUTBOX_CURSOR))).scalar() or 0)
             rows = await fetch_rows(conn, select(
                 e.c.id, e.c.account_id, e.c.name, e.c.payload, a.c.notify, a.c.mobile, a.c.email,
-                a.c.language, c.c.cpas, c.c.mobile, c.c.email, c.c.language)
-                .select_from(e.join(a, a.c.id == e.c.account_id)
-                             .outerjoin(c, c.c.cpas == a.c.cpas))
+                a.c.language, c.c.cpas, c.c.mobile, c.c.email, c.c.language, stops.c.mobile)
+                .select_from(e.outerjoin(a, a.c.id == e.c.account_id)
+                             .outerjoin(c, c.c.cpas == a.c.cpas)
+                             .outerjoin(stops, stops.c.mobile == a.c.mobile))
                 .where(e.c.id > cursor).order_by(e.c.id).limit(limit))
             if not rows:
                 return 0, 0
             now = to_text(self._now())
             o = schema.outbox
-            # Per account, what is still queued: [message id or None (new), event name, row].
-            waiting: dict[int, list[list]] = {}
+            events = [(row, event_from_row(row[2], row[3])) for row in rows]
+            # Per subject (an account, or the EAN of an event of none), what is still queued:
+            # [message id or None (new), event name, row].
+            waiting: dict[object, list[list]] = {}
+            accounts = sorted({row[1] for row in rows if row[1] is not None})
             for id_, account_id, event_name in await fetch_rows(conn, select(
                     o.c.id, o.c.account_id, e.c.name).select_from(o.join(e, e.c.id == o.c.event_id))
-                    .where(o.c.state == "queued",
-                           o.c.account_id.in_(sorted({row[1] for row in rows})))):
+                    .where(o.c.state == "queued", o.c.account_id.in_(accounts))):
                 waiting.setdefault(account_id, []).append([id_, event_name, None])
+            if any(_subject(row[1], event) is not None for row, event in events
+                   if row[1] is None):
+                for id_, event_name, payload in await fetch_rows(conn, select(
+                        o.c.id, e.c.name, e.c.payload).select_from(o.join(e, e.c.id == o.c.event_id))
+                        .where(o.c.state == "queued", o.c.account_id.is_(None))):
+                    subject = _subject(None, event_from_row(event_name, payload))
+                    if subject is not None:
+                        waiting.setdefault(subject, []).append([id_, event_name, None])
             messages: list[list] = []
             superseded: list[tuple] = []
-            for (event_id, account_id, name, payload, notify, mobile, email, language,
-                 cpas, cpas_mobile, cpas_email, cpas_language) in rows:
-                event = event_from_row(name, payload)
+            for row, event in events:
+                (event_id, account_id, name, _, notify, mobile, email, language,
+                 cpas, cpas_mobile, cpas_email, cpas_language, stopped) = row
+                subject = _subject(account_id, event)
                 still = []
-                for item in waiting.get(account_id, []):
+                for item in waiting.get(subject, []) if subject is not None else []:
                     if not overtaken(event, item[1]):
                         still.append(item)
                     elif item[0] is not None:
                         superseded.append(("superseded", event_id, item[0]))
                     else:
                         item[2][6], item[2][11] = "superseded", event_id
-                contacts = Contacts(notify, mobile, email, language, CpasContact(
-                    cpas, cpas_mobile, cpas_email, cpas_language) if cpas else None)
+                contacts = None if account_id is None else Contacts(
+                    notify, mobile, email, language,
+                    CpasContact(cpas, cpas_mobile, cpas_email, cpas_language) if cpas else None,
+                    sms_stopped=stopped is not None)
                 chosen = {}
                 for new in plan(event, contacts):
                     chosen[(new.audience, new.channel)] = new  # at most one per pair
                 for new in chosen.values():
-                    row = [event_id, account_id, new.audience, new.channel, new.address,
-                           new.language, "queued", 0, to_text(new.not_before), now, None, None]
-                    messages.append(row)
-                    still.append([None, name, row])
-                waiting[account_id] = still
+                    message = [event_id, account_id, new.audience, new.channel, new.address,
+                               new.language, "queued", 0, to_text(new.not_before), now, None,
+                               None]
+                    messages.append(message)
+                    still.append([None, name, message])
+                if subject is not None:
+                    waiting[subject] = still
             await update_many(conn, o, "id", ("state", "superseded_by"), superseded)
             await insert_many(conn, schema.outbox, _MESSAGE_COLUMNS, [tuple(m) for m in messages])
             await conn.execute(update(m).where(m.c.key == schema.OUTBOX_CURSOR)
@@ -266,6 +302,9 @@ class Outbox:
                 await conn.execute(update(o).where(o.c.id == postponed.message_id).values(
                     state="queued", attempts=o.c.attempts - 1,
                     not_before=to_text(postponed.not_before)))
+            await update_many(conn, o, "id", ("state",),
+                              [("withheld", x.message_id) for x in current
+                               if isinstance(x, Withheld)])
             for gave_up in (x for x in current if isinstance(x, GaveUp)):
                 await conn.execute(update(o).where(o.c.id == gave_up.message_id).values(
                     state="undeliverable" if gave_up.undeliverable else "failed",
@@ -313,7 +352,8 @@ class Outbox:
         row = (await conn.execute(
             select(o.c.event_id, o.c.account_id, o.c.audience, o.c.channel, o.c.language,
                    a.c.mobile, a.c.email)
-            .select_from(o.join(a, a.c.id == o.c.account_id)).where(o.c.id == message_id))).one()
+            .select_from(o.outerjoin(a, a.c.id == o.c.account_id))
+            .where(o.c.id == message_id))).one()
         if row.audience != Audience.CUSTOMER:
             return
         other, address = ("email", row.email) if row.channel == "sms" else ("sms", row.mobile)

@@ -7,11 +7,12 @@ that called, unless it is that one. A webhook Twilio sends again (same call) rec
 """
 
 import json
+from datetime import datetime
 
 from sqlalchemy import select
 
 from . import schema
-from .accounts import Writes, must_load, view_of
+from .accounts import Account, Writes, must_load, view_of
 from .calendar import NonDisconnectionPeriod
 from .domain import Notify
 from .errors import InvalidInput
@@ -48,16 +49,22 @@ async def request_balance_sms(store: Store, ndp: NonDisconnectionPeriod, ean_tex
             e.c.payload.contains(f'"request": {json.dumps(request)}', autoescape=True)))
         if earlier.first() is not None:
             return ALREADY
-        view = view_of(account, [], now=now, ndp=ndp)
         writes = Writes()
-        writes.emit(account.id, [BalanceRequested(
-            ean=account.ean, energy=account.energy, language=language, at=now,
-            balance_cents=view.balance_cents, state=view.state.value, as_of=view.as_of,
-            minimum_topup_cents=view.minimum_topup_cents or 0,
-            disconnect_at=view.disconnect_at, power_limiter=view.power_limiter,
-            request=request)])
+        writes.emit(account.id, [balance_requested(account, now=now, ndp=ndp, language=language,
+                                                   request=request)])
         await writes.flush(conn)
     return QUEUED
+
+
+def balance_requested(account: Account, *, now: datetime, ndp: NonDisconnectionPeriod,
+                      language: str, request: str) -> BalanceRequested:
+    """What the balance line would say of this account now, as the event of its SMS."""
+    view = view_of(account, [], now=now, ndp=ndp)
+    return BalanceRequested(
+        ean=account.ean, energy=account.energy, language=language, at=now,
+        balance_cents=view.balance_cents, state=view.state.value, as_of=view.as_of,
+        minimum_topup_cents=view.minimum_topup_cents or 0, disconnect_at=view.disconnect_at,
+        power_limiter=view.power_limiter, request=request)
 
 
 # What a caller may choose on the line for the low-credit alert.

@@ -76,6 +76,8 @@ Index("accounts_attention", accounts.c.cpas, accounts.c.attention, accounts.c.ba
 Index("accounts_supply", accounts.c.supply)
 # The balance line knows a caller by the mobile on file (ivr: a known caller).
 Index("accounts_by_mobile", accounts.c.mobile)
+# The satisfaction survey goes twenty days after activation (ledger/journey.py).
+Index("accounts_activated", accounts.c.activated_at)
 
 debts = Table(
     "debts", metadata,
@@ -121,7 +123,8 @@ consumption_days = Table(
 events = Table(
     "events", metadata,
     Column("id", Integer, primary_key=True),
-    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    # None: an event of no account (a reply to an unknown number, an installation reminder).
+    Column("account_id", Integer, ForeignKey("accounts.id"), index=True),
     Column("name", String(32), nullable=False),
     Column("at", String(20), nullable=False),
     Column("payload", Text, nullable=False),
@@ -161,7 +164,7 @@ outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True),
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
-    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), index=True),  # None: its event's
     Column("audience", String(8), nullable=False),  # customer | cpas
     Column("channel", String(8), nullable=False),  # sms | email
     Column("address", Text, nullable=False),  # E.164 mobile or e-mail address
@@ -190,4 +193,50 @@ delivery_reports = Table(
     Column("provider_id", String(64), nullable=False, index=True),
     Column("status", String(16), nullable=False),
     Column("at", String(20), nullable=False),
+)
+
+# A number that answered STOP: it gets no SMS but the answers to what it asks itself (opt-out
+# is by number, whatever meters it is on file for). START deletes the row; the audit trail keeps
+# the history.
+sms_stops = Table(
+    "sms_stops", metadata,
+    Column("mobile", String(20), primary_key=True),  # E.164
+    Column("since", String(20), nullable=False),
+    Column("how", String(40), nullable=False),  # the keyword as the customer wrote it
+)
+
+# Every incoming SMS once: a webhook Twilio delivers again finds its SID. `sender` is the
+# number's keyed hash (never the number), for the limit per number and hour.
+sms_received = Table(
+    "sms_received", metadata,
+    Column("sid", String(34), primary_key=True),
+    Column("sender", String(64), nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("outcome", String(24), nullable=False),
+)
+Index("sms_received_by_sender", sms_received.c.sender, sms_received.c.at)
+
+# The technician's visit to install a meter (seed 003), from the appointments file: one per EAN,
+# a later file replaces or cancels it. The reminders are emitted when due (ledger/journey.py).
+appointments = Table(
+    "appointments", metadata,
+    Column("ean", String(18), primary_key=True),
+    Column("starts_at", String(20), nullable=False),
+    Column("ends_at", String(20), nullable=False),
+    Column("mobile", String(20)),  # the file's; a mobile on file of the account comes first
+    Column("language", String(2), nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    Column("imported_at", String(20), nullable=False),
+    Column("reminded_at", String(20)),  # the 48-hour reminder emitted (or skipped: too late)
+    Column("imminent_at", String(20)),  # the 15-minute one
+)
+Index("appointments_due", appointments.c.cancelled, appointments.c.starts_at)
+
+# The satisfaction survey, twenty days after installation: asked once, answered once.
+surveys = Table(
+    "surveys", metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("asked_at", String(20), nullable=False),
+    Column("score", Integer),
+    Column("answered_at", String(20)),
 )

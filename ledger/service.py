@@ -46,6 +46,7 @@ from .requests import (
     request_balance_sms,
     set_alerts,
 )
+from .replies import Replies
 from .rules import Supply, end_pending
 from .store import Store
 from .topups import TopUps
@@ -72,6 +73,7 @@ class Ledger:
         self._reader = account_reader(store)  # the balance line's look-up
         self.outbox = Outbox(store)
         self.cpas = CpasDesk(store, self)
+        self.replies = Replies(store, self.ndp)
 
     # What the other packages and the tests read of the store.
     @property

@@ -16,20 +16,24 @@ from typing import Protocol
 
 from ledger import (
     DEFAULT_LEASE,
+    Audience,
     Clock,
     GaveUp,
     Ledger,
     OutboxMessage,
     Postponed,
     Retry,
+    MessageChannel,
     Sent,
+    Withheld,
 )
 from ledger.groupcommit import GroupCommit
+from ledger.outbox import Outcome
 
 from .errors import PermanentFailure, TemporaryFailure
 from .pacing import Backoff, SendRate
 from .render import Email, MessageTemplates
-from .routing import Router, overtaken
+from .routing import ANSWERS, Router, overtaken
 
 log = logging.getLogger("saldo.messaging")
 
@@ -89,7 +93,9 @@ class Dispatcher:
         sent = retried = gave_up = 0
         while not (stop and stop.is_set()) and (
                 batch := await self.ledger.outbox.claim_due(self.batch_size(), self.lease)):
-            for outcome in await asyncio.gather(*(self._deliver(m) for m in batch)):
+            stopped = await self._stopped(batch)
+            for outcome in await asyncio.gather(*(self._deliver(m, m.id in stopped)
+                                                  for m in batch)):
                 sent += isinstance(outcome, Sent)
                 retried += isinstance(outcome, Retry)
                 gave_up += isinstance(outcome, GaveUp)
@@ -108,13 +114,25 @@ class Dispatcher:
         done = await self.send_due(stop)
         return Pass(queued, done.sent, done.retried, done.gave_up)
 
-    async def _deliver(self, message: OutboxMessage) -> Sent | Retry | GaveUp | Postponed:
+    async def _stopped(self, batch: list[OutboxMessage]) -> set[int]:
+        """The SMS of this batch to numbers that answered STOP since they were queued (the
+        answers to what a number asked itself aside)."""
+        subject = [m for m in batch if m.channel == MessageChannel.SMS
+                   and m.audience == Audience.CUSTOMER and m.event.name not in ANSWERS]
+        if not subject:
+            return set()
+        stopped = await self.ledger.replies.stopped([m.address for m in subject])
+        return {m.id for m in subject if m.address in stopped}
+
+    async def _deliver(self, message: OutboxMessage, stopped: bool = False) -> Outcome:
         now = self.clock.now()
         # Checked at the send too: a message queued at once (another channel's fall-back after a
         # failure report at night) still waits for the end of quiet hours.
         held_until = self.router.due(message.event.name, message.audience, now)
         try:
-            if held_until > now:
+            if stopped:
+                outcome = Withheld(message.id)
+            elif held_until > now:
                 outcome = Postponed(message.id, held_until)
             else:
                 outcome = await self._attempt(message)

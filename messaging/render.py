@@ -52,11 +52,13 @@ from wording import (
     PUBLIC_FACTS,
     LocaleError,
     date_time,
+    hour,
     money,
+    short_date,
     short_date_time,
 )
 
-from .routing import ON_REQUEST_EVENTS, SERIOUS_EVENTS
+from .routing import SERIOUS_EVENTS, SILENT_EVENTS, SMS_ONLY_EVENTS
 
 GSM_CODEC = "gsm03.38"
 SMS_MAX_SEPTETS = 306  # two concatenated segments of 153
@@ -100,17 +102,18 @@ def template_name(event_name: str, channel: str, audience: str = Audience.CUSTOM
 
 def required_templates() -> list[str]:
     names = [LAYOUT]
-    for event_name in EVENT_TYPES:
-        for audience in AUDIENCES:
-            if audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS:
-                names += [template_name(event_name, channel, audience)
-                          for channel in _channels_of(event_name)]
+    for _, event_name, audience in _all_messages(languages=(LANGUAGES[0],)):
+        names += [template_name(event_name, channel, audience)
+                  for channel in _channels_of(event_name)]
     return names
 
 
 def _channels_of(event_name: str) -> tuple[str, ...]:
-    """What a customer asked for by phone goes by SMS only (routing.ON_REQUEST_EVENTS)."""
-    return (MessageChannel.SMS,) if event_name in ON_REQUEST_EVENTS else tuple(MESSAGE_CHANNELS)
+    """An answer, a reminder or the survey goes by SMS only (routing.SMS_ONLY_EVENTS); a silent
+    event by nothing."""
+    if event_name in SILENT_EVENTS:
+        return ()
+    return (MessageChannel.SMS,) if event_name in SMS_ONLY_EVENTS else tuple(MESSAGE_CHANNELS)
 
 
 def sms_text(text: str) -> str:
@@ -144,6 +147,8 @@ def _environment(sources: dict[str, str], language: str, *, html: bool) -> jinja
     env.filters["money"] = lambda cents: money(cents, language)
     env.filters["date_time"] = lambda moment: date_time(moment, language)
     env.filters["short_date_time"] = lambda moment: short_date_time(moment, language)
+    env.filters["short_date"] = lambda moment: short_date(moment, language)
+    env.filters["hour"] = lambda moment: hour(moment, language)
     env.globals.update(TEMPLATE_GLOBALS, this=_ThisMessage())
     return env
 
@@ -172,10 +177,17 @@ def _rendering_of(context: dict[str, object]) -> Iterator[dict[str, object]]:
         _rendering.reset(token)
 
 
+# Never in a message's text: the full EAN (templates see its masked form), the address.
+_UNSAID = frozenset({"ean", "to"})
+
+
 def _context(event: Event, audience: str) -> dict[str, object]:
-    """The event's fields, without the full EAN: templates only ever see its masked form."""
-    values: dict[str, object] = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "ean"}
-    values.update(event_name=event.name, audience=audience, meter_ref=masked(event.ean))
+    """The event's fields but _UNSAID, and the meter's masked code when it names one."""
+    values: dict[str, object] = {f.name: getattr(event, f.name) for f in fields(event)
+                                 if f.name not in _UNSAID}
+    values.update(event_name=event.name, audience=audience)
+    if getattr(event, "ean", None):
+        values["meter_ref"] = masked(event.ean)
     return values
 
 
@@ -219,6 +231,8 @@ class MessageTemplates:
     def has(self, event_name: str, audience: str) -> bool:
         """Whether a message exists: every event for the customer, serious ones for a CPAS."""
         if event_name not in EVENT_TYPES or audience not in AUDIENCES:
+            return False
+        if event_name in SILENT_EVENTS:
             return False
         return audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS
 
@@ -315,9 +329,11 @@ def _check_sms(sms: str, where: Path) -> None:
             f"(two SMS): {sms!r}")
 
 
-def _all_messages() -> Iterator[tuple[str, str, str]]:
-    for language in LANGUAGES:
+def _all_messages(languages: tuple[str, ...] = LANGUAGES) -> Iterator[tuple[str, str, str]]:
+    for language in languages:
         for event_name in EVENT_TYPES:
+            if event_name in SILENT_EVENTS:
+                continue
             for audience in AUDIENCES:
                 if audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS:
                     yield language, event_name, audience
@@ -349,6 +365,8 @@ _FROM_BALANCE = {"emergency_credit_left_cents": emergency_credit_left_cents,
 # Text fields that choose a wording, and every value they take.
 _CHOICES = {"outcome": tuple(TopUpOutcome), "state": tuple(State),
             "notify": ("sms", "email", "sms+email")}
+# Other values, as long as they get.
+_LONGEST = {"score": 5, "to": "+32470000000", "request": "SM" + "f" * 32}
 
 
 def _longest_events(cls: type[Event], language: str, *, every_combination: bool) -> Iterator[Event]:
@@ -357,7 +375,7 @@ def _longest_events(cls: type[Event], language: str, *, every_combination: bool)
     wording (a top-up's outcome)."""
     names = {f.name for f in fields(cls)}
     cents_fields = [f.name for f in fields(cls)
-                    if f.type in (int, "int") and f.name not in _FROM_BALANCE]
+                    if f.name.endswith("_cents") and f.name not in _FROM_BALANCE]
     flag_fields = [f.name for f in fields(cls) if f.type in (bool, "bool")]
     choice_fields = [name for name in _CHOICES if name in names]
     if every_combination:
@@ -378,4 +396,7 @@ def _longest_events(cls: type[Event], language: str, *, every_combination: bool)
                            if name in names})
             if "channel" in names:
                 values["channel"] = LONGEST_CHANNEL
-            yield cls(**{**values, "ean": REHEARSAL_EAN, "energy": energy, "language": language})
+            values.update({name: value for name, value in _LONGEST.items() if name in names})
+            values.update({name: value for name, value in (
+                ("ean", REHEARSAL_EAN), ("energy", energy)) if name in names})
+            yield cls(**values, language=language)

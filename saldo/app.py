@@ -17,6 +17,8 @@ from ivr.limits import LookupRules
 from ivr.line import LineConfig
 from ivr.script import line_words
 from ledger import Clock, Ledger, SystemClock
+from messaging.inbound import InboundConfig
+from messaging.keywords import Keywords
 from messaging.status import create_status_app
 from portal.access import Access
 from portal.api import create_api_app
@@ -87,16 +89,22 @@ async def _prompt_thread_switching(app: web.Application) -> AsyncIterator[None]:
     sys.setswitchinterval(before)
 
 
+def caller_hash_key(settings: Settings) -> bytes:
+    """The key of the callers' and senders' hashes: one number, one identity on the line and in
+    SMS; CALLER_HASH_KEY, else derived from the auth token."""
+    token = settings.twilio_auth_token or ""
+    key = settings.caller_hash_key or hmac.new(token.encode(), b"caller-hash", "sha256").hexdigest()
+    return key.encode()
+
+
 def _balance_line(settings: Settings, metrics: observability.Metrics) -> web.Application | None:
     """The Twilio webhooks, when the line is configured; off (and said so) otherwise."""
     if not (settings.public_base_url and settings.twilio_auth_token):
         log.warning("balance line off: set PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN to answer calls")
         return None
-    token = settings.twilio_auth_token
-    key = settings.caller_hash_key or hmac.new(token.encode(), b"caller-hash", "sha256").hexdigest()
     config = LineConfig(
-        public_base_url=settings.public_base_url, auth_token=token,
-        caller_hash_key=key.encode(),
+        public_base_url=settings.public_base_url, auth_token=settings.twilio_auth_token,
+        caller_hash_key=caller_hash_key(settings),
         voices={language: Voice(name, code) for language, name, code in settings.voices},
         locales=locales_dir(settings),
         rules=LookupRules(settings.lookups_per_hour, settings.unknown_before_lockout,
@@ -129,10 +137,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     line = _balance_line(settings, metrics)
     if line is not None:
         app.add_subapp(LINE_MOUNT, line)
-        # Twilio's SMS delivery reports, signed like the line's webhooks.
+        # Twilio's SMS delivery reports and the customers' SMS, signed like the line's webhooks.
+        inbound = InboundConfig(Keywords.load(locales_dir(settings)), caller_hash_key(settings),
+                                settings.sms_replies_per_hour)
         app.add_subapp(STATUS_MOUNT, create_status_app(
             settings.twilio_auth_token, settings.public_base_url,
-            lambda request: request.config_dict[keys.LEDGER]))
+            lambda request: request.config_dict[keys.LEDGER], inbound))
     app.add_subapp(PORTAL_MOUNT, _portal(settings))
     app.add_subapp(API_MOUNT, create_api_app(lambda request: request.config_dict[keys.LEDGER],
                                              lambda request: request.config_dict[keys.ACCESS]))

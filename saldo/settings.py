@@ -14,6 +14,7 @@ from ledger import DEFAULT_LEASE, InvalidInput, NonDisconnectionPeriod
 from ledger.contacts import normalise_email, normalise_mobile
 from ledger.limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS
 from ledger.money import format_cents, parse_cents
+from messaging.inbound import InboundConfig
 from messaging.mail import SmtpServer
 
 
@@ -39,6 +40,7 @@ class Settings:
     unknown_before_lockout: int = LookupRules.unknown_before_lockout
     lockout_minutes: int = LookupRules.lockout // timedelta(minutes=1)
     unknown_codes_per_minute: int = LookupRules.unknown_codes_per_minute
+    sms_replies_per_hour: int = InboundConfig.replies_per_hour
     twilio_account_sid: str | None = None
     twilio_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
@@ -87,6 +89,8 @@ class Settings:
             lockout_minutes=_integer(env, "LOCKOUT_MINUTES", cls.lockout_minutes, 1, 7 * 24 * 60),
             unknown_codes_per_minute=_integer(env, "UNKNOWN_CODES_PER_MINUTE",
                                               cls.unknown_codes_per_minute, 1, 100_000),
+            sms_replies_per_hour=_integer(env, "SMS_REPLIES_PER_HOUR", cls.sms_replies_per_hour,
+                                          1, 10_000),
             twilio_account_sid=_account_sid(env.get("TWILIO_ACCOUNT_SID")),
             twilio_from=_sender(env.get("TWILIO_FROM")),
             twilio_api_url=_http_url(env, "TWILIO_API_URL", cls.twilio_api_url),

@@ -397,6 +397,36 @@ class TwilioApi:
     def _headers() -> dict[str, str]:
         return {"Twilio-Request-Id": "RQ" + secrets.token_hex(16)}
 
+    # -- incoming messages ------------------------------------------------------------------
+
+    async def send_incoming(self, sender: str, body: str, url: str, *, to: str = "+32460200000",
+                            sid: str | None = None) -> tuple[int, str, str]:
+        """A customer's SMS to `to`, as Twilio posts it to the number's "a message comes in"
+        webhook: its parameters, signed with X-Twilio-Signature for `url`. `sid`: deliver a
+        message again (Twilio retries when an answer is late). Returns the answer's HTTP status
+        and body, and the message's SID."""
+        if self._session is None:
+            raise RuntimeError("the TwilioApi is not started")
+        sid = sid or "SM" + secrets.token_hex(16)
+        params = {
+            "ToCountry": "BE", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
+            "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
+            "FromCity": "", "Body": body, "FromCountry": "BE", "To": to, "ToZip": "",
+            "NumSegments": "1", "MessageSid": sid, "AccountSid": self.account_sid,
+            "From": sender, "ApiVersion": API_VERSION,
+        }
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        target = url
+        if self.callback_base_url:
+            base = urlsplit(self.callback_base_url)
+            parts = urlsplit(url)
+            target = urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+        async with self._session.post(
+                target, data=params,
+                headers={SIGNATURE_HEADER: signature, "I-Twilio-Idempotency-Token":
+                         secrets.token_hex(16), "User-Agent": "TwilioProxy/1.1"}) as answer:
+            return answer.status, await answer.text(), sid
+
     # -- status callbacks -------------------------------------------------------------------
 
     async def send_status(self, sid: str, status: str, *, error_code: int | None = None,

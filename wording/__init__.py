@@ -9,8 +9,10 @@ from .formats import (
     date_time,
     day_month,
     full_date,
+    hour,
     long_date,
     money,
+    short_date,
     short_date_time,
 )
 from .public import (
@@ -25,5 +27,5 @@ from .public import (
 __all__ = [
     "BABEL_LOCALES", "BALANCE_LINE", "CUSTOMER_SERVICE", "GAS_LEAK_LINE", "PUBLIC_FACTS",
     "TOPUP_POINTS_SITE", "TOPUP_SITE", "LocaleError", "date_time", "day_month", "full_date",
-    "long_date", "money", "read_json", "short_date_time",
+    "hour", "long_date", "money", "read_json", "short_date", "short_date_time",
 ]

@@ -22,6 +22,12 @@ SHORT_DATE_TIME_PATTERNS = {  # no month names: French "août" and "décembre" a
     Language.DE: "EEEE, dd.MM. 'um' HH:mm",
 }
 
+SHORT_DATE_PATTERNS = {
+    Language.FR: "EEEE dd/MM",
+    Language.NL: "EEEE dd/MM",
+    Language.DE: "EEEE, dd.MM.",
+}
+
 
 @functools.lru_cache(maxsize=4096)  # Babel takes ~80 µs a call; amounts repeat (thresholds…)
 def money(cents: int, language: str) -> str:
@@ -39,6 +45,17 @@ def short_date_time(moment: datetime, language: str) -> str:
     """SMS form, Brussels time: "lundi 12/10 à 11:58"."""
     return format_datetime(utc(moment), SHORT_DATE_TIME_PATTERNS[language], tzinfo=BRUSSELS,
                            locale=BABEL_LOCALES[language])
+
+
+def short_date(moment: datetime, language: str) -> str:
+    """SMS form of a day, Brussels time: "lundi 12/10"."""
+    return format_datetime(utc(moment), SHORT_DATE_PATTERNS[language], tzinfo=BRUSSELS,
+                           locale=BABEL_LOCALES[language])
+
+
+def hour(moment: datetime, language: str) -> str:
+    """The time of day, Brussels time: "11:58"."""
+    return format_datetime(utc(moment), "HH:mm", tzinfo=BRUSSELS, locale=BABEL_LOCALES[language])
 
 
 def full_date(day: date, language: str) -> str:

@@ -3,7 +3,9 @@ migration in order, has exactly the tables, columns, indexes and constraints led
 defines — on SQLite and on PostgreSQL. A column added to schema.py without its migration, or a
 migration that reads the live definitions, fails here."""
 
-from sqlalchemy import inspect
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from ledger import schema
 from ledger.db import create_engine
@@ -92,5 +94,46 @@ async def test_the_computed_columns_keep_their_order_in_code_point_order(databas
                 "SELECT collation_name FROM information_schema.columns "
                 "WHERE table_name = 'accounts' AND column_name = 'name_order'"))).scalar()
             assert collation == "C"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_database_of_version_8_keeps_its_rows_and_takes_events_of_no_account(
+        database_url):
+    """Migration 9 lifts NOT NULL from events.account_id and outbox.account_id (SQLite: its
+    stored definition, as sqlite.org says) over a database with rows in both."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            def up_to_8(sync_conn):
+                for number in range(8):
+                    MIGRATIONS[number](sync_conn)
+            await conn.run_sync(up_to_8)
+            await conn.execute(text(
+                "INSERT INTO accounts (id, ean, ean13, energy, language, notify, threshold_cents,"
+                " power_limiter, activated_at, activated_on, balance_cents, supply, as_of) VALUES"
+                " (1, '541449000000000012', '9000000000012', 'gas', 'fr', 'sms', 500, false,"
+                " '2026-11-16T08:00:00Z', '2026-11-16', 2000, 'on', '2026-11-16T08:00:00Z')"))
+            await conn.execute(text("INSERT INTO events (id, account_id, name, at, payload) "
+                                    "VALUES (1, 1, 'LowCredit', '2026-11-16T08:00:00Z', '{}')"))
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: MIGRATIONS[8](c))
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO events (id, account_id, name, at, payload) "
+                                    "VALUES (2, NULL, 'HelpSent', '2026-11-16T09:00:00Z', '{}')"))
+            await conn.execute(text(
+                "INSERT INTO outbox (event_id, account_id, audience, channel, address, language,"
+                " state, attempts, not_before, created_at) VALUES (2, NULL, 'customer', 'sms',"
+                " '+32470000001', 'fr', 'queued', 0, '2026-11-16T09:00:00Z',"
+                " '2026-11-16T09:00:00Z')"))
+            rows = (await conn.execute(text("SELECT id, account_id FROM events ORDER BY id"))).all()
+            assert [tuple(row) for row in rows] == [(1, 1), (2, None)]
+            with pytest.raises(IntegrityError):  # the foreign key still holds
+                async with conn.begin_nested():
+                    await conn.execute(text(
+                        "INSERT INTO events (account_id, name, at, payload) "
+                        "VALUES (99, 'HelpSent', '2026-11-16T09:00:00Z', '{}')"))
+            if conn.dialect.name == "sqlite":
+                assert (await conn.execute(text("PRAGMA integrity_check"))).scalar() == "ok"
     finally:
         await engine.dispose()
