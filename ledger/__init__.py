@@ -8,6 +8,7 @@ from .clock import BRUSSELS, Clock, SettableClock, SystemClock
 from .csvfile import (
     FileRefused,
     read_accounts,
+    read_appointments,
     read_consumption,
     stream_accounts,
     stream_consumption,
@@ -37,6 +38,7 @@ from .errors import (
 from .events import Event
 from .inputs import (
     AccountInput,
+    AppointmentInput,
     ConsumptionInput,
     ImportReport,
     Lookup,
@@ -67,11 +69,11 @@ from .view import BalanceView, LastTopUp
 __all__ = [
     "AUDIENCES", "DEFAULT_LANGUAGE", "DEFAULT_LEASE", "ENERGIES", "LANGUAGES", "MESSAGE_CHANNELS", "MESSAGE_STATES",
     "Audience", "Energy", "SmsRequest", "Language", "MessageChannel",
-    "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "BalanceView", "Clock",
+    "BRUSSELS", "PAYMENT_CHANNELS", "TOPUP_CHANNELS", "AccountInput", "AppointmentInput", "BalanceView", "Clock",
     "ConsumptionInput", "Contacts", "CpasContact", "DemoRefused", "Event", "FileRefused", "GaveUp",
     "ImportReport", "IncomingSms", "InvalidInput", "LastTopUp", "Ledger", "LedgerError", "Lookup", "MessageRecord",
     "NewMessage", "NonDisconnectionPeriod", "OutboxMessage", "Postponed", "ReferenceConflict", "Resident", "Retry",
     "RowError", "Sent", "SettableClock", "State", "SystemClock", "TopUpResult", "UnknownAccount", "Withheld",
-    "format_cents", "masked", "parse_cents", "read_accounts", "read_consumption", "stream_accounts",
+    "format_cents", "masked", "parse_cents", "read_accounts", "read_appointments", "read_consumption", "stream_accounts",
     "stream_consumption",
 ]

@@ -7,7 +7,7 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -15,7 +15,8 @@ from .clock import BRUSSELS
 from .contacts import normalise_email, normalise_mobile
 from .ean import FULL_LENGTH, SHORT_LENGTH, is_digits, short_or_full
 from .errors import InvalidInput
-from .inputs import AccountInput, ConsumptionInput, RowError
+from .domain import LANGUAGES, known
+from .inputs import AccountInput, AppointmentInput, ConsumptionInput, RowError
 from .limits import TEXT_LIMITS, check_text
 from .money import parse_cents
 
@@ -25,6 +26,10 @@ ACCOUNT_COLUMNS = ("ean", "energy", "language", "name", "mobile", "email", "noti
 ACCOUNT_REQUIRED = ("ean", "energy", "language")
 CONSUMPTION_COLUMNS = ("ean", "day", "amount", "quantity", "unit")
 CONSUMPTION_REQUIRED = ("ean", "day", "amount")
+APPOINTMENT_COLUMNS = ("ean", "start", "end", "mobile", "language", "status")
+APPOINTMENT_REQUIRED = ("ean",)
+APPOINTMENT_STATUSES = ("booked", "cancelled")  # empty: booked
+LONGEST_WINDOW_HOURS = 12
 
 _YES = {"yes", "y", "true", "1", "oui", "ja", "o", "j"}
 _NO = {"no", "n", "false", "0", "non", "nee", "nein", ""}
@@ -321,6 +326,37 @@ def _consumption(line: int, values: list[str], position: dict[str, int]) -> Cons
     return row
 
 
+def _appointment(line: int, values: list[str], position: dict[str, int]) -> AppointmentInput:
+    r = {name: values[i] for name, i in position.items()}
+    f = _Fields()
+    status = (_optional(r, "status") or "booked").lower()
+    f.take(known, "status", status, APPOINTMENT_STATUSES)
+    cancelled = status == "cancelled"
+    start, end = _optional(r, "start"), _optional(r, "end")
+    if not cancelled:
+        for name, value in (("start", start), ("end", end)):
+            if not value:
+                f.errors.append(InvalidInput(name, "is required for a booked appointment",
+                                             "value.required"))
+    starts_at = f.take(parse_moment, start, "start") if start else None
+    ends_at = f.take(parse_moment, end, "end") if end else None
+    if starts_at and ends_at and not (
+            starts_at < ends_at <= starts_at + timedelta(hours=LONGEST_WINDOW_HOURS)):
+        f.errors.append(InvalidInput("end", f"the window must end after it starts, within "
+                                     f"{LONGEST_WINDOW_HOURS} hours", "value.refused"))
+    mobile = f.text("mobile", _optional(r, "mobile"))
+    language = (_optional(r, "language") or "").lower() or None
+    if language:
+        f.take(known, "language", language, LANGUAGES)
+    row = AppointmentInput(
+        ean=f.take(short_or_full, r["ean"]) if r["ean"] else "",
+        starts_at=None if cancelled else starts_at, ends_at=None if cancelled else ends_at,
+        mobile=f.take(normalise_mobile, mobile) if mobile else None,
+        language=language, cancelled=cancelled, line=line)
+    f.done()
+    return row
+
+
 def read_accounts(path: Path) -> Parsed[AccountInput]:
     return _parse_rows(path, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED, _account)
 
@@ -335,3 +371,8 @@ def stream_accounts(path: Path) -> Streamed[AccountInput]:
 
 def stream_consumption(path: Path) -> Streamed[ConsumptionInput]:
     return _stream_rows(path, CONSUMPTION_COLUMNS, CONSUMPTION_REQUIRED, _consumption)
+
+
+def read_appointments(path: Path) -> Parsed[AppointmentInput]:
+    """An appointments file is a day's bookings: read whole."""
+    return _parse_rows(path, APPOINTMENT_COLUMNS, APPOINTMENT_REQUIRED, _appointment)

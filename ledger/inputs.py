@@ -42,6 +42,20 @@ class RowError:
     message: str
 
 
+@dataclass(frozen=True)
+class AppointmentInput:
+    """A row of the appointments file: the technician's window to install a meter, or its
+    cancellation (no window). Times in UTC."""
+
+    ean: str  # 13 or 18 digits, as written
+    starts_at: datetime | None
+    ends_at: datetime | None
+    mobile: str | None = None  # to remind when the account has none on file
+    language: str | None = None
+    cancelled: bool = False
+    line: int | None = None
+
+
 @dataclass
 class ImportReport:
     new: int = 0  # accounts created, or meter-days posted for the first time

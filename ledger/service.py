@@ -38,6 +38,7 @@ from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
 from .events import Event, event_from_row
 from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, TopUpResult
+from .journey import Journey
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
 from .outbox import Outbox
 from .requests import (
@@ -74,6 +75,7 @@ class Ledger:
         self.outbox = Outbox(store)
         self.cpas = CpasDesk(store, self)
         self.replies = Replies(store, self.ndp)
+        self.journey = Journey(store, self._prefix)
 
     # What the other packages and the tests read of the store.
     @property

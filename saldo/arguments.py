@@ -14,8 +14,9 @@ def parser() -> argparse.ArgumentParser:
         "Settings come from the environment (see README)."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    imports = commands.add_parser("import", help="import a CSV file of accounts or consumption")
-    imports.add_argument("kind", choices=("accounts", "consumption"))
+    imports = commands.add_parser(
+        "import", help="import a CSV file of accounts, consumption or installation appointments")
+    imports.add_argument("kind", choices=("accounts", "consumption", "appointments"))
     imports.add_argument("file", type=Path)
 
     topup = commands.add_parser("topup", help="record a top-up")
@@ -75,6 +76,12 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="create a demo ledger of made-up customers and serve it")
     demo.add_argument("--no-serve", action="store_true", help="create the demo data and exit")
+
+    survey = commands.add_parser("survey", help="the satisfaction survey after installation")
+    survey_actions = survey.add_subparsers(dest="action", required=True, metavar="ACTION")
+    survey_export = survey_actions.add_parser(
+        "export", help="the answers as CSV: the code's last 4 digits, the days, the score")
+    survey_export.add_argument("--output", type=Path, help="a file (default: standard output)")
 
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=("upgrade",))

@@ -37,7 +37,7 @@ from .access_log import RouteAccessLogger
 from .app import LINE_MOUNT, create_app, locales_dir, open_ledger
 from .arguments import parser
 from .describe import describe
-from .imports import run_import
+from .imports import export_survey, run_import
 from .logs import configure_logging
 from .sending import open_dispatcher
 from .settings import Settings, SettingsError
@@ -145,7 +145,8 @@ def _check_database_exists(args: argparse.Namespace, settings: Settings) -> None
     path = sqlite_path(settings.database_url)
     if path is None or path.exists() or str(path) == ":memory:" or not path.parent.is_dir():
         return  # (a missing folder is named by Ledger.open)
-    if args.command in _MAY_CREATE or (args.command == "import" and args.kind == "accounts"):
+    if args.command in _MAY_CREATE or (args.command == "import"
+                                       and args.kind in ("accounts", "appointments")):
         return
     raise UsageError(f"the database file {path} does not exist (DATABASE_URL; working folder "
                      f"{Path.cwd()}); `saldo db upgrade` creates an empty ledger, "
@@ -222,6 +223,8 @@ async def _on_ledger(ledger: Ledger, args: argparse.Namespace, settings: Setting
         return 0
     if args.command == "import":
         return await run_import(ledger, args.kind, args.file, settings.import_niceness)
+    if args.command == "survey":
+        return await export_survey(ledger, args.output, actor=f"cli:{_operator()}")
     if args.command == "topup":
         amount = parse_cents(args.amount)
         result = await ledger.top_up(args.ean, amount, args.channel, args.reference, args.reason,

@@ -1,15 +1,18 @@
 """`saldo import`: a file streamed into the ledger at a lower CPU priority, and its report —
 each refused line on standard error with its line and field, then the counts."""
 
+import csv
 import os
 import sys
 from pathlib import Path
 
 from ledger import (
+    BRUSSELS,
     FileRefused,
     ImportReport,
     Ledger,
     RowError,
+    read_appointments,
     stream_accounts,
     stream_consumption,
 )
@@ -33,6 +36,9 @@ async def run_import(ledger: Ledger, kind: str, path: Path, niceness: int) -> in
         if kind == "accounts":
             parsed = stream_accounts(path)
             report = await ledger.import_accounts(parsed.rows)
+        elif kind == "appointments":
+            parsed = read_appointments(path)
+            report = await ledger.journey.import_appointments(parsed.rows)
         else:
             parsed = stream_consumption(path)
             report = await ledger.post_consumption(parsed.rows)
@@ -57,3 +63,30 @@ def print_report(path: Path, kind: str, report: ImportReport, errors: list[RowEr
         parts.append(f"{report.superseded} replaced by a later line")
     parts.append(f"{len(errors)} refused")
     print(f"{path}: {kind}: " + ", ".join(parts))
+
+
+SURVEY_COLUMNS = ("meter", "asked_on", "score", "answered_on")
+
+
+async def export_survey(ledger: Ledger, output: Path | None, *, actor: str) -> int:
+    """The survey's answers as CSV, with no personal data: the code's last four digits, the
+    days (Brussels) it was asked and answered, the score (empty: not answered)."""
+    rows = await ledger.journey.survey_answers()
+    stream = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+    try:
+        writer = csv.writer(stream)
+        writer.writerow(SURVEY_COLUMNS)
+        for last_digits, asked_at, score, answered_at in rows:
+            writer.writerow((f"...{last_digits}", _day(asked_at),
+                             "" if score is None else score,
+                             _day(answered_at) if answered_at else ""))
+    finally:
+        if output:
+            stream.close()
+    await ledger.audit(actor=actor, action="survey-export", ean=None,
+                       outcome=f"{len(rows)} exported")
+    return 0
+
+
+def _day(moment) -> str:
+    return moment.astimezone(BRUSSELS).date().isoformat()

@@ -17,6 +17,9 @@ async def tick(ledger: Ledger) -> int:
     cut_off = await ledger.tick()
     if cut_off:
         log.info("tick: %d meter(s) cut off at the end of the non-disconnection period", cut_off)
+    reminded = await ledger.journey.remind()
+    if reminded:
+        log.info("tick: %d installation reminder(s) and survey(s) due", reminded)
     return cut_off
 
 
