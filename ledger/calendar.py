@@ -41,6 +41,9 @@ class NonDisconnectionPeriod:
         """A day protected from its first to its last minute."""
         if self.weekends and day.weekday() >= 5:
             return True
+        return self.is_public_holiday(day)
+
+    def is_public_holiday(self, day: date) -> bool:
         return day in self.extra_holidays or day in self._holidays(day.year)
 
     def contains(self, moment: datetime) -> bool:

@@ -70,6 +70,7 @@ class ResidentFile:
     history: list[Day]  # oldest first, from the activation day, HISTORY_DAYS at most
     postings: list[PostingLine]  # newest first
     messages: list[MessageRecord]  # newest first
+    going_without: bool = False  # ledger/hardship.py
 
 
 class CpasDesk:
@@ -112,9 +113,10 @@ class CpasDesk:
         # Bounded whatever the account's age: the chart's days, the last postings shown, and the
         # balance before the chart begins summed by the database.
         async with self._store.reading() as conn:
-            activated_on = date.fromisoformat((await conn.execute(
-                select(schema.accounts.c.activated_on).where(schema.accounts.c.id == account_id)
-            )).scalar_one())
+            activated, going_without = (await conn.execute(
+                select(schema.accounts.c.activated_on, schema.accounts.c.going_without)
+                .where(schema.accounts.c.id == account_id))).one()
+            activated_on = date.fromisoformat(activated)
             first = _first_day_shown(self._store.clock.now(), activated_on)
             since = to_text(datetime.combine(first, datetime.min.time(), tzinfo=BRUSSELS))
             consumed = {date.fromisoformat(day): amount for day, amount in await fetch_rows(
@@ -134,7 +136,7 @@ class CpasDesk:
         history = _history([_posting_line(*row) for row in in_window], consumed, opening,
                            self._store.clock.now(), first=first)
         return ResidentFile(name, view, debts, history, [_posting_line(*row) for row in latest],
-                            messages)
+                            messages, bool(going_without))
 
     async def top_up(self, cpas: str, ean_text: str, amount_cents: int, reference: str, *,
                      actor: str):
@@ -225,20 +227,26 @@ def _cut_rank(a):
                 else_=ATTENTION_ORDER.index("disconnected"))
 
 
+CARE_PENDING = PENDING_RANK + 1  # accounts.care_order of a pending cut not going without
+
+
 def _lapsed_pending(a, lapsed: str):
     """A disconnection announced by `lapsed`: the rules say it is a cut now."""
-    return and_(a.c.attention == PENDING_RANK, a.c.pending_since <= lapsed)
+    return and_(or_(a.c.care_order == CARE_PENDING,
+                    and_(a.c.care_order == 0, a.c.attention == PENDING_RANK)),
+                a.c.pending_since <= lapsed)
 
 
 def _by_attention(a, where: list, lapsed: str):
-    """The residents in ATTENTION_ORDER as ledger.rules.classify ranks them now, then by
-    balance, name and id: the accounts as the index on their standing (schema.py) orders them,
-    merged with the few whose announced disconnection is due, ranked as cut."""
-    standing = select(a.c.id, a.c.attention.label("rank"), a.c.balance_cents, a.c.name_order
-                      ).where(*where, or_(a.c.attention != PENDING_RANK,
+    """The households going without first (ledger/hardship.py), then the others in
+    ATTENTION_ORDER as ledger.rules.classify ranks them now, then by balance, name and id: the
+    accounts as the index on their care order (schema.py) orders them, merged with the few whose
+    announced disconnection is due, ranked as cut."""
+    standing = select(a.c.id, a.c.care_order.label("rank"), a.c.balance_cents, a.c.name_order
+                      ).where(*where, or_(a.c.care_order != CARE_PENDING,
                                           a.c.pending_since.is_(None), a.c.pending_since > lapsed))
-    due = select(a.c.id, _cut_rank(a).label("rank"), a.c.balance_cents, a.c.name_order
-                 ).where(*where, _lapsed_pending(a, lapsed))
+    due = select(a.c.id, (_cut_rank(a) + 1).label("rank"), a.c.balance_cents, a.c.name_order
+                 ).where(*where, a.c.care_order == CARE_PENDING, a.c.pending_since <= lapsed)
     merged = union_all(standing, due)
     by = merged.selected_columns
     return merged.order_by(by.rank, by.balance_cents, by.name_order, by.id)
@@ -313,9 +321,14 @@ async def residents_order(conn, listing: Listing) -> tuple[list[int], int, dict[
     lapsed = to_text(_lapsed_before(listing.ndp, listing.now))
     mandate = a.c.cpas == cpas
     counts = dict.fromkeys(ATTENTION_ORDER, 0)
-    for rank, count in await conn.execute(select(a.c.attention, func.count()).where(mandate)
-                                          .group_by(a.c.attention)):
-        counts[ATTENTION_ORDER[rank]] = count
+    # By the index's care order; the few going without (care order 0) by their standing.
+    for care, count in await conn.execute(select(a.c.care_order, func.count()).where(mandate)
+                                          .group_by(a.c.care_order)):
+        if care:
+            counts[ATTENTION_ORDER[care - 1]] += count
+    for rank, count in await conn.execute(select(a.c.attention, func.count()).where(
+            mandate, a.c.care_order == 0).group_by(a.c.attention)):
+        counts[ATTENTION_ORDER[rank]] += count
     for cut_rank, count in await conn.execute(
             select(_cut_rank(a), func.count()).where(mandate, _lapsed_pending(a, lapsed))
             .group_by(a.c.power_limiter)):
@@ -333,9 +346,21 @@ async def residents_order(conn, listing: Listing) -> tuple[list[int], int, dict[
 
 async def read_residents(conn, listing: Listing) -> tuple[ResidentsPage, list[str]]:
     """The page, and its residents' EANs (for the audit trail)."""
-    a, t = schema.accounts, schema.consumption_days
     ids, total, counts = await residents_order(conn, listing)
-    names = dict(await fetch_rows(conn, select(a.c.id, a.c.name).where(a.c.id.in_(ids))))
+    residents, eans = await resident_views(conn, ids, now=listing.now, ndp=listing.ndp)
+    return ResidentsPage(residents, total, counts, listing.offset, listing.limit), eans
+
+
+async def resident_views(conn, ids: list[int], *, now: datetime, ndp: NonDisconnectionPeriod
+                         ) -> tuple[list[Resident], list[str]]:
+    """These accounts as their CPAS sees them, in this order, and their EANs."""
+    a, t = schema.accounts, schema.consumption_days
+    names, going_without = {}, set()
+    for id_, name, flagged in await fetch_rows(conn, select(a.c.id, a.c.name, a.c.going_without)
+                                               .where(a.c.id.in_(ids))):
+        names[id_] = name
+        if flagged:
+            going_without.add(id_)
     accounts = await load_accounts(conn, ids)
     newest_first = func.row_number().over(partition_by=t.c.account_id,
                                           order_by=t.c.day.desc()).label("n")
@@ -346,8 +371,6 @@ async def read_residents(conn, listing: Listing) -> tuple[ResidentsPage, list[st
                                             .where(recent.c.n <= OUTFLOW_WINDOW_DAYS)
                                             .order_by(recent.c.account_id, recent.c.n)):
         outflows[account_id].append(out)
-    page = ResidentsPage(
-        [Resident(names[id_], view_of(accounts[id_], outflows[id_], now=listing.now,
-                                      ndp=listing.ndp)) for id_ in ids],
-        total, counts, listing.offset, listing.limit)
-    return page, [accounts[id_].ean for id_ in ids]
+    residents = [Resident(names[id_], view_of(accounts[id_], outflows[id_], now=now, ndp=ndp),
+                          going_without=id_ in going_without) for id_ in ids]
+    return residents, [accounts[id_].ean for id_ in ids]

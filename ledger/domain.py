@@ -56,6 +56,13 @@ class SmsRequest(StrEnum):
     SCORE = "score"  # a digit, the satisfaction survey's answer
 
 
+class DailyList(StrEnum):
+    """When a CPAS wants its morning list (ledger/morning.py)."""
+
+    NEEDED = "needed"  # on a working day with someone to call
+    ALWAYS = "always"  # every working day, "nobody today" too
+
+
 class PaymentChannel(StrEnum):
     """Where a top-up was paid."""
 
@@ -73,6 +80,7 @@ MESSAGE_CHANNELS: tuple[MessageChannel, ...] = tuple(MessageChannel)
 AUDIENCES: tuple[Audience, ...] = tuple(Audience)
 NOTIFY_CHOICES: tuple[Notify, ...] = tuple(Notify)
 PAYMENT_CHANNELS: tuple[PaymentChannel, ...] = tuple(PaymentChannel)
+DAILY_LIST_CHOICES: tuple[DailyList, ...] = tuple(DailyList)
 TOPUP_CHANNELS: tuple[str, ...] = (*PAYMENT_CHANNELS, AGENT)
 # The payment channels an API client may be: a CPAS's office top-ups go through its pages.
 API_PAYMENT_CHANNELS: tuple[PaymentChannel, ...] = (

@@ -37,6 +37,7 @@ REFUSALS: Mapping[str, tuple[str, ...]] = {
     "ean.prefix_unknown": (),
     "energy.unknown": ("value",),
     "language.unknown": ("value",),
+    "daily_list.unknown": ("value",),
     "power_limiter.not_electricity": (),
     "notify.unknown": ("value",),
     "notify.needs_mobile": ("value",),

@@ -193,6 +193,23 @@ class SurveyAnswered(AccountEvent):
     request: str = ""
 
 
+
+# ---- the CPAS's morning list (ledger/morning.py) ---------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class CpasDailyList(Event):
+    """A working day's morning: the residents of one CPAS who need a call today, by e-mail to
+    the CPAS. `residents`: each a dict of name, meter_ref (masked), ean13 (the link to their
+    page), energy, state, balance_cents, days_left, going_without."""
+
+    to: str  # the CPAS's e-mail address
+    cpas: str
+    day: str  # YYYY-MM-DD, Brussels
+    counts: dict  # going_without and each state listed: how many
+    residents: list
+    more: int = 0  # listed in the pages but not in the e-mail (it shows the first ones)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -214,6 +231,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AppointmentChanged,
         SurveyAsked,
         SurveyAnswered,
+        CpasDailyList,
     )
 }
 

@@ -101,3 +101,4 @@ class Resident:
 
     name: str | None
     view: BalanceView
+    going_without: bool = False  # cut off twice in 30 days, or a week in emergency credit

@@ -327,11 +327,38 @@ def _v9_replies_and_appointments(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_activated ON accounts (activated_at)"))
 
 
+# --- 10: the households going without (the CPAS's morning list) ------------------------------
+# An account cut off twice or more in 30 days, or in emergency credit for 7 days or more, is
+# flagged (ledger/hardship.py refreshes it) and comes first in its CPAS's list: `care_order` is
+# its rank there, the index serves the list's default order as accounts_attention did.
+
+# PostgreSQL computes no column from another computed one: the standing's rank is written out.
+_CARE_ORDER_V10 = f"CASE WHEN going_without THEN 0 ELSE ({_STANDING_RANK_V7}) + 1 END"
+
+
+def _v10_going_without(conn: Connection) -> None:
+    if "going_without" not in _columns(conn, "accounts"):
+        conn.execute(text("ALTER TABLE accounts ADD COLUMN going_without BOOLEAN NOT NULL "
+                          "DEFAULT false"))
+        kept = "STORED" if conn.dialect.name == "postgresql" else "VIRTUAL"
+        conn.execute(text(f"ALTER TABLE accounts ADD COLUMN care_order INTEGER "
+                          f"GENERATED ALWAYS AS ({_CARE_ORDER_V10}) {kept}"))
+    conn.execute(text("DROP INDEX IF EXISTS accounts_attention"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS accounts_care ON accounts "
+                      "(cpas, care_order, balance_cents, name_order, id)"))
+    # The cuts of the last 30 days, found by name and time.
+    conn.execute(text("CREATE INDEX IF NOT EXISTS events_by_name ON events (name, at)"))
+    if "daily_list" not in _columns(conn, "cpas_contacts"):
+        conn.execute(text("ALTER TABLE cpas_contacts ADD COLUMN daily_list VARCHAR(8) NOT NULL "
+                          "DEFAULT 'needed'"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
                                                    _v4_audit_by_actor, _v5_superseded_messages,
                                                    _v6_name_keys, _v7_attention_order,
                                                    _v8_accounts_by_mobile,
-                                                   _v9_replies_and_appointments]
+                                                   _v9_replies_and_appointments,
+                                                   _v10_going_without]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

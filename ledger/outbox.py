@@ -18,7 +18,7 @@ from . import schema
 from .clock import from_text, to_text
 from .contacts import normalise_email, normalise_mobile
 from .db import fetch_rows, insert_many, update_many
-from .domain import LANGUAGES, Audience, known
+from .domain import DAILY_LIST_CHOICES, LANGUAGES, Audience, DailyList, known
 from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
 from .events import Event, event_from_row
@@ -37,12 +37,15 @@ _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "und
          "superseded": 3, "withheld": 3}
 
 
+
+
 @dataclass(frozen=True)
 class CpasContact:
     cpas: str
     mobile: str | None
     email: str | None
     language: str
+    daily_list: str = DailyList.NEEDED
 
 
 @dataclass(frozen=True)
@@ -410,21 +413,25 @@ class Outbox:
     # ---- CPAS contacts ------------------------------------------------------------------------
 
     async def register_cpas_contact(self, cpas: str, *, mobile: str | None, email: str | None,
-                                    language: str) -> CpasContact:
-        """Where a CPAS is told of its residents' serious events; neither removes it."""
+                                    language: str, daily_list: str = DailyList.NEEDED
+                                    ) -> CpasContact:
+        """Where a CPAS is told of its residents' serious events, and whether it wants its
+        morning list every working day or only when someone is on it; neither address
+        removes it."""
         if not cpas.strip():
             raise InvalidInput("cpas", "a CPAS code is needed", "cpas.missing")
         check_text("cpas", cpas.strip())
         check_text("mobile", mobile)
         check_text("email", email)
         known("language", language, LANGUAGES)
+        known("daily_list", daily_list, DAILY_LIST_CHOICES)
         contact = CpasContact(cpas.strip(), normalise_mobile(mobile) if mobile else None,
-                              normalise_email(email) if email else None, language)
+                              normalise_email(email) if email else None, language, daily_list)
         c = schema.cpas_contacts
         async with self._store.writing() as conn:
             await conn.execute(c.delete().where(c.c.cpas == contact.cpas))
             if contact.mobile or contact.email:
                 await conn.execute(c.insert().values(
                     cpas=contact.cpas, mobile=contact.mobile, email=contact.email,
-                    language=contact.language))
+                    language=contact.language, daily_list=contact.daily_list))
         return contact

@@ -17,9 +17,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
-from .domain import ATTENTION_ORDER
+from .domain import ATTENTION_ORDER, DailyList
 from .migrations import OUTBOX_CURSOR, SCHEMA_VERSION, current_version, upgrade  # noqa: F401
 
 metadata = MetaData()
@@ -34,6 +35,7 @@ STANDING_RANK = (
     f" WHEN supply = 'pending' THEN {_RANK['disconnection_pending']}"
     f" WHEN balance_cents < 0 THEN {_RANK['emergency']}"
     f" WHEN balance_cents < threshold_cents THEN {_RANK['low']} ELSE {_RANK['normal']} END")
+CARE_ORDER = f"CASE WHEN going_without THEN 0 ELSE ({STANDING_RANK}) + 1 END"
 # Names in code-point order on both databases, as Python sorts them: SQLite compares text
 # byte by byte; PostgreSQL's default collation would not.
 NAME_ORDER_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
@@ -68,10 +70,14 @@ accounts = Table(
     # list's default order (ledger/cpas.py), which an index then serves.
     Column("attention", Integer, Computed(STANDING_RANK, persisted=True)),
     Column("name_order", NAME_ORDER_TYPE, Computed("coalesce(name_key, '')", persisted=True)),
+    # Cut off twice in 30 days, or 7 days in emergency credit (ledger/hardship.py keeps it).
+    Column("going_without", Boolean, nullable=False, server_default=false()),
+    # The residents list's default order: those going without first, then by standing.
+    Column("care_order", Integer, Computed(CARE_ORDER, persisted=True)),
 )
 Index("accounts_cpas", accounts.c.cpas)
 # A CPAS's residents in the list's default order: a page reads its rows, not the whole CPAS.
-Index("accounts_attention", accounts.c.cpas, accounts.c.attention, accounts.c.balance_cents,
+Index("accounts_care", accounts.c.cpas, accounts.c.care_order, accounts.c.balance_cents,
       accounts.c.name_order, accounts.c.id)
 Index("accounts_supply", accounts.c.supply)
 # The balance line knows a caller by the mobile on file (ivr: a known caller).
@@ -129,6 +135,8 @@ events = Table(
     Column("at", String(20), nullable=False),
     Column("payload", Text, nullable=False),
 )
+# The cuts of the last 30 days (ledger/hardship.py).
+Index("events_by_name", events.c.name, events.c.at)
 
 audit = Table(
     "audit", metadata,
@@ -157,6 +165,8 @@ cpas_contacts = Table(
     Column("mobile", String(20)),
     Column("email", Text),
     Column("language", String(2), nullable=False),
+    # When the CPAS wants its morning list (ledger.domain.DailyList).
+    Column("daily_list", String(8), nullable=False, server_default=DailyList.NEEDED.value),
 )
 
 # The durable outbox: at most one message per event, audience and channel.

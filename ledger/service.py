@@ -13,7 +13,7 @@ carries an idempotency key (`reference`), so posting the same input twice posts 
 import asyncio
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,8 +38,11 @@ from .ean import short_or_full
 from .errors import InvalidInput, UnknownAccount
 from .events import Event, event_from_row
 from .inputs import AccountInput, ConsumptionInput, ImportReport, Lookup, TopUpResult
+from .hardship import refresh as refresh_going_without
 from .journey import Journey
 from .limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS
+from .morning import DEFAULT_HOUR as DEFAULT_MORNING_HOUR
+from .morning import send_morning_lists
 from .outbox import Outbox
 from .requests import (
     alert_preferences,
@@ -156,6 +159,14 @@ class Ledger:
                     writes.emit(account.id, events)
             await writes.flush(conn)
             return len(writes.accounts)
+
+    async def send_morning_lists(self, hour: time = DEFAULT_MORNING_HOUR) -> int:
+        """The CPAS's morning lists due now, as events (ledger/morning.py)."""
+        return await send_morning_lists(self.store, self.ndp, hour=hour)
+
+    async def refresh_going_without(self) -> int:
+        """The households going without, flagged as they are now (ledger/hardship.py)."""
+        return await refresh_going_without(self.store)
 
     # ---- reading ----------------------------------------------------------------------------
 

@@ -29,13 +29,13 @@ from ledger import (
     AUDIENCES,
     ENERGIES,
     LANGUAGES,
-    MESSAGE_CHANNELS,
     Audience,
     MessageChannel,
     State,
 )
 from ledger.clock import BRUSSELS
 from ledger.ean import masked
+from ledger.limits import TEXT_LIMITS
 from ledger.events import EVENT_TYPES, Event
 from ledger.rules import (
     EMERGENCY_CREDIT_CENTS,
@@ -58,7 +58,7 @@ from wording import (
     short_date_time,
 )
 
-from .routing import SERIOUS_EVENTS, SILENT_EVENTS, SMS_ONLY_EVENTS
+from .routing import message_channels
 
 GSM_CODEC = "gsm03.38"
 SMS_MAX_SEPTETS = 306  # two concatenated segments of 153
@@ -104,16 +104,14 @@ def required_templates() -> list[str]:
     names = [LAYOUT]
     for _, event_name, audience in _all_messages(languages=(LANGUAGES[0],)):
         names += [template_name(event_name, channel, audience)
-                  for channel in _channels_of(event_name)]
+                  for channel in _channels_of(event_name, audience)]
     return names
 
 
-def _channels_of(event_name: str) -> tuple[str, ...]:
-    """An answer, a reminder or the survey goes by SMS only (routing.SMS_ONLY_EVENTS); a silent
-    event by nothing."""
-    if event_name in SILENT_EVENTS:
-        return ()
-    return (MessageChannel.SMS,) if event_name in SMS_ONLY_EVENTS else tuple(MESSAGE_CHANNELS)
+def _channels_of(event_name: str, audience: str) -> tuple[str, ...]:
+    """routing.message_channels: an answer, a reminder, the survey by SMS only; a CPAS's
+    morning list by e-mail; a silent event by nothing."""
+    return message_channels(event_name).get(audience, ())
 
 
 def sms_text(text: str) -> str:
@@ -135,7 +133,8 @@ def _one_line(text: str) -> str:
     return re.sub(r"[ \t\r\n]+", " ", text).strip()
 
 
-def _environment(sources: dict[str, str], language: str, *, html: bool) -> jinja2.Environment:
+def _environment(sources: dict[str, str], language: str, *, html: bool,
+                 portal_url: str | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.DictLoader(sources),
         autoescape=html,
@@ -149,7 +148,7 @@ def _environment(sources: dict[str, str], language: str, *, html: bool) -> jinja
     env.filters["short_date_time"] = lambda moment: short_date_time(moment, language)
     env.filters["short_date"] = lambda moment: short_date(moment, language)
     env.filters["hour"] = lambda moment: hour(moment, language)
-    env.globals.update(TEMPLATE_GLOBALS, this=_ThisMessage())
+    env.globals.update(TEMPLATE_GLOBALS, this=_ThisMessage(), portal_url=portal_url)
     return env
 
 
@@ -212,13 +211,14 @@ class MessageTemplates:
         self._folders = folders
 
     @classmethod
-    def load(cls, locales: Path) -> "MessageTemplates":
+    def load(cls, locales: Path, *, portal_url: str | None = None) -> "MessageTemplates":
+        """`portal_url`: where the CPAS pages are (links in a CPAS's morning list), if known."""
         plain, html, folders = {}, {}, {}
         for language in LANGUAGES:
             folder = Path(locales) / language / "messages"
             sources = _read_folder(folder)
-            plain[language] = _environment(sources, language, html=False)
-            html[language] = _environment(sources, language, html=True)
+            plain[language] = _environment(sources, language, html=False, portal_url=portal_url)
+            html[language] = _environment(sources, language, html=True, portal_url=portal_url)
             folders[language] = folder
             for name in sorted(sources):
                 for env in (plain[language], html[language]):
@@ -232,9 +232,7 @@ class MessageTemplates:
         """Whether a message exists: every event for the customer, serious ones for a CPAS."""
         if event_name not in EVENT_TYPES or audience not in AUDIENCES:
             return False
-        if event_name in SILENT_EVENTS:
-            return False
-        return audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS
+        return audience in message_channels(event_name)
 
     def sms(self, event: Event, *, audience: str = Audience.CUSTOMER, language: str | None = None) -> str:
         """One line of GSM-7 text; at most SMS_MAX_SEPTETS for templates that load() accepted."""
@@ -260,20 +258,22 @@ class MessageTemplates:
             raise ValueError(f"audience {audience!r}: one of {', '.join(AUDIENCES)}")
         if not self.has(event_name, audience):
             raise ValueError(f"no {audience} message for {event_name}")
-        if channel not in _channels_of(event_name):
+        if channel not in _channels_of(event_name, audience):
             raise ValueError(f"no {channel} message for {event_name}: it goes by "
-                             + " and ".join(_channels_of(event_name)))
+                             + " and ".join(_channels_of(event_name, audience)))
         return envs[language].get_template(template_name(event_name, channel, audience))
 
     def _rehearse(self) -> None:
         """Render every template with the longest values; refuse what would fail when sending."""
         for language, event_name, audience in _all_messages():
             cls = EVENT_TYPES[event_name]
+            channels = _channels_of(event_name, audience)
             where = self._folders[language] / template_name(event_name, "sms", audience)
-            for event in _longest_events(cls, language, every_combination=True):
+            for event in (_longest_events(cls, language, every_combination=True)
+                          if MessageChannel.SMS in channels else ()):
                 with _naming(where):
                     _check_sms(self.sms(event, audience=audience, language=language), where)
-            if MessageChannel.EMAIL not in _channels_of(event_name):
+            if MessageChannel.EMAIL not in channels:
                 continue
             where = self._folders[language] / template_name(event_name, "email", audience)
             for event in _longest_events(cls, language, every_combination=False):
@@ -293,7 +293,7 @@ def _read_folder(folder: Path) -> dict[str, str]:
         if name not in required and not name.startswith("_"):
             raise LocaleError(
                 f"{folder / name}: not the name of any message (like LowCredit.sms.j2 or "
-                f"cpas_Disconnected.email.j2; CPAS messages exist only for {', '.join(sorted(SERIOUS_EVENTS))})")
+                f"cpas_Disconnected.email.j2; see messaging.routing.message_channels)")
     return sources
 
 
@@ -332,11 +332,8 @@ def _check_sms(sms: str, where: Path) -> None:
 def _all_messages(languages: tuple[str, ...] = LANGUAGES) -> Iterator[tuple[str, str, str]]:
     for language in languages:
         for event_name in EVENT_TYPES:
-            if event_name in SILENT_EVENTS:
-                continue
-            for audience in AUDIENCES:
-                if audience == Audience.CUSTOMER or event_name in SERIOUS_EVENTS:
-                    yield language, event_name, audience
+            for audience in message_channels(event_name):
+                yield language, event_name, audience
 
 
 @contextmanager
@@ -366,7 +363,14 @@ _FROM_BALANCE = {"emergency_credit_left_cents": emergency_credit_left_cents,
 _CHOICES = {"outcome": tuple(TopUpOutcome), "state": tuple(State),
             "notify": ("sms", "email", "sms+email")}
 # Other values, as long as they get.
-_LONGEST = {"score": 5, "to": "+32470000000", "request": "SM" + "f" * 32}
+_LIST_ENTRY = {"name": "W" * TEXT_LIMITS["name"], "meter_ref": "...9999", "ean13": "9" * 13,
+               "energy": "electricity", "balance_cents": LONGEST_CENTS[0], "days_left": 999}
+_LONGEST = {"score": 5, "to": "+32470000000", "request": "SM" + "f" * 32, "cpas": "C" * 32,
+            "day": "2026-12-14", "more": 99_999,
+            "counts": {"going_without": 9999, "disconnected": 9999, "power_limited": 9999,
+                       "disconnection_pending": 9999, "emergency": 9999},
+            "residents": [{**_LIST_ENTRY, "state": state, "going_without": flag}
+                          for state in State for flag in (False, True)]}
 
 
 def _longest_events(cls: type[Event], language: str, *, every_combination: bool) -> Iterator[Event]:

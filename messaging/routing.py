@@ -40,6 +40,8 @@ JOURNEY_EVENTS = APPOINTMENT_EVENTS | {"SurveyAsked"}
 SMS_ONLY_EVENTS = ANSWERS | JOURNEY_EVENTS
 # Events nobody is told of: they only make queued messages stale.
 SILENT_EVENTS = frozenset({"AppointmentChanged"})
+# To a CPAS only, by e-mail: its morning list (ledger/morning.py).
+CPAS_LIST_EVENTS = frozenset({"CpasDailyList"})
 # Good news that restores supply is not held back either, nor the receipt of a payment: the
 # customer who just paid, at night too, is waiting to know the money arrived; nor what the
 # customer just asked for; nor the technician at the door in a quarter of an hour. The 48-hour
@@ -51,7 +53,21 @@ STALE_AFTER = timedelta(days=1)
 NEVER_OVERTAKEN = frozenset({"PrepaymentActivated", "TopUpReceived"})
 # Events that say nothing of the account's state: they overtake no message about it, and no
 # message about the state overtakes theirs.
-NOT_ABOUT_STATE = REPLY_EVENTS | JOURNEY_EVENTS | SILENT_EVENTS
+NOT_ABOUT_STATE = REPLY_EVENTS | JOURNEY_EVENTS | SILENT_EVENTS | CPAS_LIST_EVENTS
+
+
+def message_channels(event_name: str) -> dict[str, tuple[str, ...]]:
+    """Who may be told of an event of this name, and by which channels: the messages that
+    exist (the templates: messaging/render.py)."""
+    if event_name in SILENT_EVENTS:
+        return {}
+    if event_name in CPAS_LIST_EVENTS:
+        return {Audience.CPAS: (MessageChannel.EMAIL,)}
+    both = (MessageChannel.SMS, MessageChannel.EMAIL)
+    told = {Audience.CUSTOMER: (MessageChannel.SMS,) if event_name in SMS_ONLY_EVENTS else both}
+    if event_name in SERIOUS_EVENTS:
+        told[Audience.CPAS] = both
+    return told
 
 
 def overtaken(later: Event, earlier_name: str) -> bool:
@@ -123,9 +139,13 @@ class Router:
              ) -> Iterator[NewMessage]:
         if now - event.at > STALE_AFTER or event.name in SILENT_EVENTS:
             return
-        if contacts is None:  # an event of no account: to the number it names
-            yield NewMessage(Audience.CUSTOMER, MessageChannel.SMS, event.to, event.language,
-                             self.due(event.name, Audience.CUSTOMER, now))
+        if contacts is None:  # an event of no account: to the address it names
+            if event.name in CPAS_LIST_EVENTS:
+                yield NewMessage(Audience.CPAS, MessageChannel.EMAIL, event.to, event.language,
+                                 now)
+            else:
+                yield NewMessage(Audience.CUSTOMER, MessageChannel.SMS, event.to, event.language,
+                                 self.due(event.name, Audience.CUSTOMER, now))
             return
         if event.name in SMS_ONLY_EVENTS:
             if contacts.mobile and (event.name in ANSWERS or not contacts.sms_stopped):

@@ -120,7 +120,7 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
 
 
 def resident_file_json(file: ResidentFile) -> dict[str, Any]:
-    return {"name": file.name, "balance": file.view.to_json(),
+    return {"name": file.name, "balance": file.view.to_json(), "going_without": file.going_without,
             "debts": [debt_json(d) for d in file.debts],
             "history": [history_json(d) for d in file.history],
             "postings": [posting_json(p) for p in file.postings],
@@ -317,7 +317,8 @@ async def residents(request: web.Request) -> web.Response:
         return str(request.rel_url.update_query(page=str(to), limit=str(limit)))
 
     return web.json_response({
-        "residents": [{"name": r.name, "balance": r.view.to_json()} for r in page.residents],
+        "residents": [{"name": r.name, "balance": r.view.to_json(),
+                       "going_without": r.going_without} for r in page.residents],
         "total": page.total, "counts": page.counts, "page": number, "limit": limit,
         "next": link(number + 1) if number * limit < page.total else None,
         "previous": link(number - 1) if number > 1 else None})

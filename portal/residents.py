@@ -11,4 +11,5 @@ SORTS = RESIDENT_SORTS
 
 
 def needs_attention(resident: Resident) -> bool:
-    return resident.view.state in ATTENTION
+    """Its state, or going without (ledger/hardship.py) whatever its state now."""
+    return resident.going_without or resident.view.state in ATTENTION

@@ -44,6 +44,11 @@ def locales_dir(settings: Settings) -> Path:
     return source if source.is_dir() else Path(sys.prefix) / "share" / "saldo" / "locales"
 
 
+def portal_url(settings: Settings) -> str | None:
+    """Where the CPAS pages are, for the links of the morning lists (PUBLIC_BASE_URL)."""
+    return settings.public_base_url + PORTAL_MOUNT if settings.public_base_url else None
+
+
 async def open_ledger(settings: Settings, clock: Clock, *, background: bool = False) -> Ledger:
     """`background`: for a process nobody waits on (an import, the worker)."""
     return await Ledger.open(settings.database_url, clock=clock, ndp=settings.ndp,
@@ -66,10 +71,11 @@ async def _demo_worker_ctx(app: web.Application) -> AsyncIterator[None]:
     `saldo demo`); production runs `saldo worker`."""
     settings, ledger, clock = app[keys.SETTINGS], app[keys.LEDGER], app[keys.CLOCK]
     async with open_dispatcher(settings, ledger, clock, locales_dir(settings),
-                               console=True) as dispatcher:
+                               portal_url=portal_url(settings), console=True) as dispatcher:
         stop = asyncio.Event()
         task = asyncio.create_task(
-            worker.run_forever(ledger, dispatcher, settings.tick_seconds, stop))
+            worker.run_forever(ledger, dispatcher, settings.tick_seconds, stop,
+                               settings.morning_list_at))
         yield
         stop.set()
         await task

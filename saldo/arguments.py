@@ -4,7 +4,12 @@ import argparse
 from pathlib import Path
 
 from ledger import DEFAULT_LANGUAGE, LANGUAGES, TOPUP_CHANNELS
-from ledger.domain import API_PAYMENT_CHANNELS
+from ledger.domain import API_PAYMENT_CHANNELS, DAILY_LIST_CHOICES, DailyList
+
+
+def _texts(choices) -> tuple[str, ...]:
+    """The domain's sets as their texts: argparse names a wrong choice's options by repr()."""
+    return tuple(str(choice) for choice in choices)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,7 +27,7 @@ def parser() -> argparse.ArgumentParser:
     topup = commands.add_parser("topup", help="record a top-up")
     topup.add_argument("ean", help="the 18 digits or the last 13")
     topup.add_argument("amount", help="in euros: 20, 20,00 or 20.00")
-    topup.add_argument("--channel", required=True, choices=TOPUP_CHANNELS)
+    topup.add_argument("--channel", required=True, choices=_texts(TOPUP_CHANNELS))
     topup.add_argument("--reference", required=True, help="the payment's reference (idempotency key)")
     topup.add_argument("--reason", help="why an agent adjusts the balance (required for --channel agent)")
 
@@ -41,7 +46,11 @@ def parser() -> argparse.ArgumentParser:
     cpas.add_argument("cpas", help="the CPAS code, as in the accounts file")
     cpas.add_argument("--mobile", help="a mobile number for SMS")
     cpas.add_argument("--email", help="an e-mail address")
-    cpas.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
+    cpas.add_argument("--language", choices=_texts(LANGUAGES), default=str(DEFAULT_LANGUAGE))
+    cpas.add_argument("--daily-list", choices=_texts(DAILY_LIST_CHOICES),
+                      default=str(DailyList.NEEDED),
+                      help="the morning list by e-mail: on a working day with residents to "
+                      "call (needed), or every working day (always)")
 
     staff = commands.add_parser("staff", help="CPAS staff accounts for the web pages")
     staff_actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -49,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
         "add", help="a new account; the password is read from the terminal (or standard input)")
     staff_add.add_argument("username")
     staff_add.add_argument("--cpas", required=True, help="the CPAS code, as in the accounts file")
-    staff_add.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
+    staff_add.add_argument("--language", choices=_texts(LANGUAGES), default=str(DEFAULT_LANGUAGE))
     staff_disable = staff_actions.add_parser("disable", help="no more log-ins; sessions end")
     staff_disable.add_argument("username")
 
@@ -59,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
     client_add.add_argument("label", help="who the client is")
     whose = client_add.add_mutually_exclusive_group(required=True)
     whose.add_argument("--cpas", help="a CPAS's software: its residents, office top-ups")
-    whose.add_argument("--channel", choices=API_PAYMENT_CHANNELS,
+    whose.add_argument("--channel", choices=_texts(API_PAYMENT_CHANNELS),
                        help="a payment channel: top-ups only, on any EAN")
     client_revoke = client_actions.add_parser("revoke")
     client_revoke.add_argument("number", type=int, help="as `add` printed it")

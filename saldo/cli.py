@@ -28,13 +28,14 @@ from ledger import (
     parse_cents,
 )
 from ledger.db import sqlite_path
+from ledger.domain import DailyList
 from ledger.ean import SHORT_LENGTH, digits_of, is_digits, is_valid_full
 from ledger.errors import UnknownAccount
 from portal.access import Access
 
 from . import worker
 from .access_log import RouteAccessLogger
-from .app import LINE_MOUNT, create_app, locales_dir, open_ledger
+from .app import LINE_MOUNT, create_app, locales_dir, open_ledger, portal_url
 from .arguments import parser
 from .describe import describe
 from .imports import export_survey, run_import
@@ -192,15 +193,17 @@ async def _worker(settings: Settings, clock: Clock, *, once: bool) -> int:
         raise SettingsError("the worker sends SMS and e-mail; set " + ", ".join(missing))
     ledger = await open_ledger(settings, clock, background=True)
     try:
-        async with open_dispatcher(settings, ledger, clock, locales_dir(settings)) as dispatcher:
+        async with open_dispatcher(settings, ledger, clock, locales_dir(settings),
+                                   portal_url=portal_url(settings)) as dispatcher:
             if once:
-                await worker.run_once(ledger, dispatcher)
+                await worker.run_once(ledger, dispatcher, settings.morning_list_at)
                 return 0
             stop = asyncio.Event()
             worker.stop_on_signals(stop)
             log.info("worker started: tick every %.0f s, messages every %.0f s",
                      settings.tick_seconds, worker.SEND_EVERY_SECONDS)
-            await worker.run_forever(ledger, dispatcher, settings.tick_seconds, stop)
+            await worker.run_forever(ledger, dispatcher, settings.tick_seconds, stop,
+                                     settings.morning_list_at)
             log.info("worker stopped")
             return 0
     finally:
@@ -243,11 +246,15 @@ async def _on_ledger(ledger: Ledger, args: argparse.Namespace, settings: Setting
         return await _api_client(ledger, args)
     if args.command == "cpas-contact":
         contact = await ledger.outbox.register_cpas_contact(
-            args.cpas, mobile=args.mobile, email=args.email, language=args.language)
+            args.cpas, mobile=args.mobile, email=args.email, language=args.language,
+            daily_list=args.daily_list)
         channels = [name for name, value in (("SMS", contact.mobile),
                                              ("e-mail", contact.email)) if value]
+        morning = ("no morning list (it goes by e-mail)" if not contact.email else
+                   "the morning list every working day" if contact.daily_list == DailyList.ALWAYS else
+                   "the morning list on working days with someone to call")
         print(f"{contact.cpas}: serious events of its residents go by "
-              f"{' and '.join(channels)}" if channels else
+              f"{' and '.join(channels)}; {morning}" if channels else
               f"{contact.cpas}: no longer told of its residents' events")
         await ledger.audit(actor=f"cli:{_operator()}", action="cpas-contact", ean=None,
                            outcome="registered", detail=contact.cpas)

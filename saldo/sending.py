@@ -26,8 +26,10 @@ def status_callback_url(settings: Settings) -> str:
 
 @asynccontextmanager
 async def open_dispatcher(settings: Settings, ledger: Ledger, clock: Clock, locales,
-                          *, console: bool = False) -> AsyncIterator[Dispatcher]:
-    """`console`: print each message instead of sending it (`saldo demo`)."""
+                          *, portal_url: str | None = None, console: bool = False
+                          ) -> AsyncIterator[Dispatcher]:
+    """`console`: print each message instead of sending it (`saldo demo`); `portal_url`: the
+    CPAS pages, linked from the morning lists."""
     if console:
         sms = mail = ConsoleSender()
     else:
@@ -40,7 +42,8 @@ async def open_dispatcher(settings: Settings, ledger: Ledger, clock: Clock, loca
     quiet = QuietHours(*settings.quiet_hours) if settings.quiet_hours else None
     try:
         yield Dispatcher(
-            ledger, MessageTemplates.load(locales), Router(quiet), sms=sms, mail=mail,
+            ledger, MessageTemplates.load(locales, portal_url=portal_url), Router(quiet),
+            sms=sms, mail=mail,
             sms_rate=SendRate(settings.sms_per_second),
             mail_rate=SendRate(settings.mails_per_second),
             backoff=Backoff(max_attempts=settings.send_attempts), clock=clock,

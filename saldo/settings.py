@@ -14,6 +14,7 @@ from ledger import DEFAULT_LEASE, InvalidInput, NonDisconnectionPeriod
 from ledger.contacts import normalise_email, normalise_mobile
 from ledger.limits import ADJUSTMENT_MAX_CENTS, DAY_CONSUMPTION_MAX_CENTS, LARGEST_CENTS
 from ledger.money import format_cents, parse_cents
+from ledger.morning import DEFAULT_HOUR as MORNING_LIST_HOUR
 from messaging.inbound import InboundConfig
 from messaging.mail import SmtpServer
 
@@ -47,6 +48,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str | None = None
     quiet_hours: tuple[time, time] | None = (time(21, 0), time(8, 0))
+    morning_list_at: time = MORNING_LIST_HOUR  # the CPAS's morning lists, each working day
     sms_per_second: float = 10.0
     mails_per_second: float = 10.0
     send_attempts: int = 8
@@ -97,6 +99,7 @@ class Settings:
             smtp_url=_smtp_url(env.get("SMTP_URL")),
             mail_from=_mail_from(env.get("MAIL_FROM")),
             quiet_hours=_quiet_hours(env.get("QUIET_HOURS")),
+            morning_list_at=_time_of_day(env, "MORNING_LIST_AT", cls.morning_list_at),
             sms_per_second=float(_integer(env, "SMS_PER_SECOND", int(cls.sms_per_second), 1, 1000)),
             mails_per_second=float(_integer(env, "MAILS_PER_SECOND", int(cls.mails_per_second), 1,
                                             1000)),
@@ -224,6 +227,16 @@ def _mail_from(value: str | None) -> str | None:
     except InvalidInput as error:
         raise SettingsError(str(error)) from None
     return value
+
+
+def _time_of_day(env: Mapping[str, str], name: str, default: time) -> time:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"{name}: {value!r} is not a time of day like 08:00") from None
 
 
 def _quiet_hours(value: str | None) -> tuple[time, time] | None:

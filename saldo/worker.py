@@ -4,23 +4,37 @@ notifications — events into the outbox, then what is due out to Twilio and SMT
 import asyncio
 import logging
 import signal
+from datetime import time
 
 from ledger import Ledger
+from ledger.morning import DEFAULT_HOUR
 from messaging.dispatch import Dispatcher, Pass
 
 log = logging.getLogger("saldo.worker")
 
 SEND_EVERY_SECONDS = 2.0  # how soon a new event's message leaves, at worst
+GOING_WITHOUT_EVERY_SECONDS = 3600.0  # the households going without (ledger/hardship.py)
 
 
-async def tick(ledger: Ledger) -> int:
+async def tick(ledger: Ledger, morning_list_at: time = DEFAULT_HOUR) -> int:
+    """Time passing: cuts at the end of non-disconnection periods, the installation's reminders
+    and surveys, the CPAS's morning lists."""
     cut_off = await ledger.tick()
     if cut_off:
         log.info("tick: %d meter(s) cut off at the end of the non-disconnection period", cut_off)
     reminded = await ledger.journey.remind()
     if reminded:
         log.info("tick: %d installation reminder(s) and survey(s) due", reminded)
+    lists = await ledger.send_morning_lists(morning_list_at)
+    if lists:
+        log.info("tick: the morning lists of %d CPAS", lists)
     return cut_off
+
+
+async def flag_going_without(ledger: Ledger) -> None:
+    changed = await ledger.refresh_going_without()
+    if changed:
+        log.info("%d household(s) started or stopped going without", changed)
 
 
 async def send(dispatcher: Dispatcher, stop: asyncio.Event | None = None) -> Pass:
@@ -31,23 +45,32 @@ async def send(dispatcher: Dispatcher, stop: asyncio.Event | None = None) -> Pas
     return done
 
 
-async def run_once(ledger: Ledger, dispatcher: Dispatcher | None) -> None:
-    """`saldo worker --once`: the tick, then every message due now."""
-    await tick(ledger)
+async def run_once(ledger: Ledger, dispatcher: Dispatcher | None,
+                   morning_list_at: time = DEFAULT_HOUR) -> None:
+    """`saldo worker --once`: the flags, the tick, then every message due now."""
+    await flag_going_without(ledger)
+    await tick(ledger, morning_list_at)
     if dispatcher:
         await send(dispatcher)
 
 
 async def run_forever(ledger: Ledger, dispatcher: Dispatcher | None, tick_seconds: float,
-                      stop: asyncio.Event) -> None:
+                      stop: asyncio.Event, morning_list_at: time = DEFAULT_HOUR) -> None:
     loop = asyncio.get_running_loop()
-    next_tick = loop.time()
+    next_tick = next_flags = loop.time()
     while not stop.is_set():
         # A failing step is logged and tried again, never silently dropped.
+        if loop.time() >= next_flags:
+            next_flags = loop.time() + GOING_WITHOUT_EVERY_SECONDS
+            try:
+                await flag_going_without(ledger)
+            except Exception:
+                log.exception("flagging failed; trying again in %.0f s", tick_seconds)
+                next_flags = loop.time() + tick_seconds
         if loop.time() >= next_tick:
             next_tick = loop.time() + tick_seconds
             try:
-                await tick(ledger)
+                await tick(ledger, morning_list_at)
             except Exception:
                 log.exception("tick failed; trying again in %.0f s", tick_seconds)
         if dispatcher:

@@ -339,7 +339,16 @@ def test_a_cpas_registers_where_to_be_told_and_a_bad_number_is_refused(capsys):
     code, out, _ = run(capsys, "cpas-contact", "CPAS-NAMUR", "--mobile", "0470 12 34 56",
                        "--email", "social@cpas-namur.example.be")
     assert code == 0
-    assert out.strip() == "CPAS-NAMUR: serious events of its residents go by SMS and e-mail"
+    assert out.strip() == ("CPAS-NAMUR: serious events of its residents go by SMS and e-mail; "
+                           "the morning list on working days with someone to call")
+    code, out, _ = run(capsys, "cpas-contact", "CPAS-NAMUR", "--email",
+                       "social@cpas-namur.example.be", "--daily-list", "always")
+    assert code == 0 and out.strip().endswith("; the morning list every working day")
+    code, out, _ = run(capsys, "cpas-contact", "CPAS-NAMUR", "--mobile", "0470 12 34 56")
+    assert code == 0 and out.strip().endswith("by SMS; no morning list (it goes by e-mail)")
+    with pytest.raises(SystemExit):
+        run(capsys, "cpas-contact", "CPAS-NAMUR", "--email", "a@b.be", "--daily-list", "weekly")
+    assert "invalid choice: 'weekly' (choose from 'needed', 'always')" in capsys.readouterr().err
     code, _, err = run(capsys, "cpas-contact", "CPAS-NAMUR", "--mobile", "081 24 86 11")
     assert code == 1 and "not a mobile number" in err
     code, out, _ = run(capsys, "cpas-contact", "CPAS-NAMUR")

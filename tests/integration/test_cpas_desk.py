@@ -285,7 +285,10 @@ async def test_a_database_from_before_name_keys_is_upgraded_and_found_by_name(da
         await second.close()
 
 
-BACK_TO_SCHEMA_6 = ["DROP INDEX accounts_attention", "ALTER TABLE accounts DROP COLUMN name_order",
+BACK_TO_SCHEMA_6 = ["DROP INDEX accounts_care", "ALTER TABLE accounts DROP COLUMN care_order",
+                    "ALTER TABLE accounts DROP COLUMN going_without",
+                    "ALTER TABLE cpas_contacts DROP COLUMN daily_list",
+                    "ALTER TABLE accounts DROP COLUMN name_order",
                     "ALTER TABLE accounts DROP COLUMN attention"]
 
 

@@ -13,7 +13,7 @@ from ledger import AUDIENCES
 from ledger.events import EVENT_TYPES
 from messaging.mail import build_email
 from messaging.render import Email, MessageTemplates
-from messaging.routing import SERIOUS_EVENTS, SILENT_EVENTS, SMS_ONLY_EVENTS
+from messaging.routing import message_channels
 from tests.unit.test_message_templates import make
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
@@ -31,8 +31,7 @@ def real_subjects(templates: MessageTemplates, language: str) -> list[str]:
     subjects = set()
     for name in EVENT_TYPES:
         for audience in AUDIENCES:
-            if (audience != "customer" and name not in SERIOUS_EVENTS) \
-                    or name in SMS_ONLY_EVENTS | SILENT_EVENTS:  # no e-mail: SMS only, or silent
+            if "email" not in message_channels(name).get(audience, ()):
                 continue
             for energy in ("electricity", "gas"):
                 for at in MOMENTS:

@@ -12,7 +12,14 @@ import pytest
 from ledger import AUDIENCES, BRUSSELS, LANGUAGES
 from ledger.events import EVENT_TYPES
 from messaging.render import Email, MessageTemplates, sms_text
-from messaging.routing import ON_REQUEST_EVENTS, SERIOUS_EVENTS, SILENT_EVENTS, SMS_ONLY_EVENTS
+from messaging.routing import (
+    CPAS_LIST_EVENTS,
+    ON_REQUEST_EVENTS,
+    SERIOUS_EVENTS,
+    SILENT_EVENTS,
+    SMS_ONLY_EVENTS,
+    message_channels,
+)
 from wording import LocaleError, money
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
@@ -25,8 +32,8 @@ AT = datetime(2026, 10, 12, 9, 58, tzinfo=UTC)  # Monday 11:58 in Brussels (summ
 
 # What a customer receives by e-mail: every event but the answers, reminders and the survey (by
 # SMS only) and the events nobody is told of.
-EMAILED = [name for name in EVENT_TYPES if name not in SMS_ONLY_EVENTS | SILENT_EVENTS]
-TOLD = [name for name in EVENT_TYPES if name not in SILENT_EVENTS]
+EMAILED = [name for name in EVENT_TYPES if "email" in message_channels(name).get("customer", ())]
+TOLD = [name for name in EVENT_TYPES if "customer" in message_channels(name)]
 GREEN_BUTTON = {"fr": "bouton vert", "nl": "groene knop", "de": "grüne Taste"}
 TIGHTNESS_TEST = {"fr": "étanchéité", "nl": "dichtheidstest", "de": "Dichtheitstest"}
 
@@ -45,7 +52,14 @@ def make(name: str, *, energy: str = "electricity", language: str = "fr", ean: s
                 "minimum_topup_cents": 1670, "amount_cents": 2000, "channel": "terminal",
                 "disconnect_at": at + timedelta(hours=20), "state": "low", "as_of": at, "notify": "sms",
                 "score": 4, "to": "+32470000001", "starts_at": at + timedelta(days=2),
-                "ends_at": at + timedelta(days=2, hours=2), "ean": ean, "energy": energy}
+                "ends_at": at + timedelta(days=2, hours=2), "ean": ean, "energy": energy,
+                "cpas": "CPAS-A", "day": "2026-10-12", "more": 0,
+                "counts": {"going_without": 1, "disconnected": 1, "power_limited": 0,
+                           "disconnection_pending": 0, "emergency": 0},
+                "residents": [{"name": "Made Up", "meter_ref": "..." + ean[-4:],
+                               "ean13": ean[-13:], "energy": energy, "state": "disconnected",
+                               "balance_cents": -1620, "days_left": None,
+                               "going_without": True}]}
     data = {f.name: defaults[f.name] for f in fields(cls) if f.name in defaults}
     if cents is not None:
         data.update({key: cents for key, value in data.items()
@@ -54,15 +68,24 @@ def make(name: str, *, energy: str = "electricity", language: str = "fr", ean: s
     return cls(language=language, at=at, **data)
 
 
-def all_messages() -> list:
+def all_messages(channel: str | None = None) -> list:
     return [pytest.param(language, name, audience, energy, id=f"{language}-{name}-{audience}-{energy}")
-            for language, name, audience, energy in itertools.product(LANGUAGES, TOLD, AUDIENCES, ENERGIES)
-            if audience == "customer" or name in SERIOUS_EVENTS]
+            for language, name, audience, energy in itertools.product(LANGUAGES, EVENT_TYPES, AUDIENCES, ENERGIES)
+            if audience in message_channels(name)
+            and (channel is None or channel in message_channels(name)[audience])]
 
 
 @pytest.mark.parametrize(("language", "name", "audience", "energy"), all_messages())
 def test_every_message_renders_without_the_full_ean(templates, language, name, audience, energy):
     event = make(name, energy=energy, language=language)
+    if name in CPAS_LIST_EVENTS:  # the morning list: an e-mail to the CPAS, and no SMS
+        with pytest.raises(ValueError, match="no sms message for"):
+            templates.sms(event, audience=audience)
+        email = templates.email(event, audience=audience)
+        for text in (email.subject, email.text, email.html):
+            assert EAN[-13:] not in text  # no link without the pages' address
+        assert "1234" in email.text and "Made Up" in email.html
+        return
     sms = templates.sms(event, audience=audience)
     if name in SMS_ONLY_EVENTS:  # an answer, a reminder, the survey: an SMS, and no e-mail
         with pytest.raises(ValueError, match="no email message for"):
@@ -106,7 +129,7 @@ def longest_events(name: str, language: str, energy: str):
             yield make(name, energy=energy, language=language, at=moment, ean="541449999999999999", **values)
 
 
-@pytest.mark.parametrize(("language", "name", "audience", "energy"), all_messages())
+@pytest.mark.parametrize(("language", "name", "audience", "energy"), all_messages("sms"))
 def test_every_sms_is_gsm7_and_fits_two_segments_with_the_longest_values(templates, language, name,
                                                                         audience, energy):
     longest = 0
@@ -389,7 +412,8 @@ def test_french_never_says_cents(templates):
 def test_the_cpas_audience_exists_for_serious_events_only(templates):
     assert all(templates.has(name, "customer") for name in TOLD)
     assert not any(templates.has(name, "customer") for name in SILENT_EVENTS)
-    assert {name for name in EVENT_TYPES if templates.has(name, "cpas")} == SERIOUS_EVENTS
+    assert {name for name in EVENT_TYPES if templates.has(name, "cpas")} == (
+        SERIOUS_EVENTS | CPAS_LIST_EVENTS)
     assert not templates.has("LowCredit", "cpas") and not templates.has("Nothing", "customer")
     with pytest.raises(ValueError, match="no cpas message for LowCredit"):
         templates.sms(make("LowCredit"), audience="cpas")

@@ -1,7 +1,7 @@
 """Customer service's hours: open and closed at the edges, public holidays, summer time, and a
 schedule that says what is wrong with it."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 
@@ -93,3 +93,12 @@ def test_the_settings_give_the_line_its_customer_service_or_name_what_is_wrong()
                         ("CUSTOMER_SERVICE_KEYS", "two")):
         with pytest.raises(SettingsError, match=f"^{name}: "):
             Settings.from_env({name: value})
+
+
+def test_the_morning_lists_hour_is_a_time_of_day():
+    from saldo.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).morning_list_at == time(8, 0)
+    assert Settings.from_env({"MORNING_LIST_AT": "07:30"}).morning_list_at == time(7, 30)
+    with pytest.raises(SettingsError, match="^MORNING_LIST_AT: '8h' is not a time of day"):
+        Settings.from_env({"MORNING_LIST_AT": "8h"})
