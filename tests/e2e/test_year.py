@@ -35,6 +35,7 @@ async def test_a_month_runs_clean(seed, database_url, tmp_path):
     assert all(figures.faults[kind] >= 1 for kind in FAULTS_PER_YEAR), figures.report()
     assert figures.faults["sigkill: killed mid-batch"] >= 1, figures.report()
     assert figures.events["DisconnectionPending"] and figures.events["Disconnected"]
+    assert figures.events["CpasDailyList"], figures.report()  # checked: working days, once
     assert sum(figures.checks_passed.values()) > 31 * 10
     assert not figures.checks_failed
 

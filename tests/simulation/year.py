@@ -60,6 +60,7 @@ from ledger.clock import from_text, to_text
 from ledger.db import reading
 from ledger.ean import with_check_digit
 from ledger.events import event_from_row
+from ledger.morning import is_working_day
 from ledger.rules import START_CREDIT_CENTS, START_CREDIT_DAILY_CENTS
 from messaging.routing import AT_ONCE_EVENTS, QuietHours, Router
 from saldo import worker
@@ -943,12 +944,19 @@ class Simulation:
         problems: dict[str, list[str]] = defaultdict(list)
         settled_upto = after
         contiguous = True
+        lists_on: Counter = Counter()  # (CPAS, day) of each morning list
         for ev in events:
             event = event_from_row(ev.name, ev.payload)
-            account = contacts[ev.account_id]
-            planned = {(m.audience, m.channel) for m in self.router.plan(event, Contacts(
-                account.notify, account.mobile, account.email, account.language,
-                cpas.get(account.cpas)), event.at)}
+            account = contacts.get(ev.account_id)  # none: a morning list, to its address
+            if account is None:
+                lists_on[(event.cpas, event.day)] += 1
+                if not is_working_day(event.at, ledger.ndp):
+                    problems["morning lists on working days, once"].append(
+                        f"event {ev.id}: {event.cpas}'s list on {event.day}")
+            planned = {(m.audience, m.channel) for m in self.router.plan(event, None if (
+                account is None) else Contacts(account.notify, account.mobile, account.email,
+                                               account.language, cpas.get(account.cpas)),
+                event.at)}
             own = by_event.get(ev.id, [])
             primary = Counter((m.audience, m.channel) for m in own if m.fallback_for is None)
             young = now - event.at < timedelta(hours=2)
@@ -1002,6 +1010,9 @@ class Simulation:
                 settled_upto = ev.id
             else:
                 contiguous = False
+        problems["morning lists on working days, once"] += [
+            f"{cpas_code}'s list {n} times on {day}" for (cpas_code, day), n in lists_on.items()
+            if n > 1]
         if not final:  # the next day's check starts after the events settled
             self.checked_events = settled_upto
         # No SMS twice: every message Twilio has is one outbox message's, and no two share one.
@@ -1032,7 +1043,8 @@ class Simulation:
                                         for mid in by_message_id)):
             problems["no message lost"].append("e-mails received whose message is not recorded sent")
         for name in ("told once", "no message lost", "no SMS twice", "no e-mail twice",
-                     "quiet hours kept", "no cut inside the NDP"):
+                     "quiet hours kept", "no cut inside the NDP",
+                     "morning lists on working days, once"):
             found = problems.get(name, [])
             self.check(name + (" (final)" if final else ""), not found,
                        lambda found=found: f"{len(found)} found, first: {found[0]}")
