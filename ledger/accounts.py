@@ -25,6 +25,7 @@ from .db import fetch_rows, insert_sql, update_sql
 from .ean import SHORT_LENGTH, short_or_full
 from .errors import UnknownAccount
 from .events import Event
+from .rawpostgres import PostgresPool
 from .rawsqlite import InlineReader
 from .rules import Meter, Supply, crosses_a_line, settle
 from .store import Store
@@ -390,6 +391,39 @@ class SqlAlchemyReader:
                 conn, recent_days(select(t.c.amount_cents, t.c.repaid_cents), account.id))]
 
 
+class AsyncpgReader:
+    """PostgreSQL: the account, its open debts and its last days in one statement — one round
+    trip, one snapshot — on the line's own asyncpg connections (ledger/rawpostgres.py)."""
+
+    def __init__(self, pool: PostgresPool):
+        self._pool = pool
+
+    async def account_and_outflows(self, ean: str) -> tuple[Account | None, list[int]]:
+        key = "ean13" if len(ean) == SHORT_LENGTH else "ean"
+        row = await self._pool.fetch_one(_lookup_sql(key), ean)
+        if row is None:
+            return None, []
+        *columns, debts, outflows = row
+        account = account_from_row(columns)
+        account.debts.extend(Debt(*debt) for debt in debts)
+        return account, list(outflows)
+
+
+@functools.cache
+def _lookup_sql(key: str) -> str:
+    columns = ", ".join(f"a.{column.name}" for column in ACCOUNT_COLUMNS)
+    return (f"SELECT {columns}, "
+            "ARRAY(SELECT ROW(d.id, d.book, d.daily_cents, d.outstanding_cents) FROM debts d "
+            "WHERE d.account_id = a.id AND d.outstanding_cents > 0 ORDER BY d.id), "
+            "ARRAY(SELECT t.amount_cents + t.repaid_cents FROM consumption_days t "
+            f"WHERE t.account_id = a.id ORDER BY t.day DESC LIMIT {OUTFLOW_WINDOW_DAYS}) "
+            f"FROM accounts a WHERE a.{key} = $1")
+
+
 def account_reader(store: Store) -> AccountReader:
     """The fastest path the store's database has."""
-    return InlineSqliteReader(store.inline_reads) if store.inline_reads else SqlAlchemyReader(store)
+    if store.inline_reads:
+        return InlineSqliteReader(store.inline_reads)
+    if store.line_connections:
+        return AsyncpgReader(store.line_connections)
+    return SqlAlchemyReader(store)

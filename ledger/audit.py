@@ -31,6 +31,7 @@ from . import schema
 from .clock import from_text, to_text
 from .db import appending, insert_many, reading
 from .groupcommit import GroupCommit
+from .rawpostgres import Compiled, PostgresPool, compiled
 from .rawsqlite import InlineReader, ThreadWriter, busy, connect
 
 # A record: (at, actor, action, ean, outcome, detail), `at` as ledger.clock.to_text writes it.
@@ -67,6 +68,11 @@ def _compiled_for_sqlite() -> dict[str, tuple[str, dict]]:
     dialect = sqlite_dialect(paramstyle="named")
     compiled = {name: statement.compile(dialect=dialect) for name, statement in _built().items()}
     return {name: (str(c), dict(c.params)) for name, c in compiled.items()}
+
+
+@functools.cache
+def _compiled_for_postgres() -> dict[str, Compiled]:
+    return {name: compiled(statement) for name, statement in _built().items()}
 
 
 class AuditTrail(ABC):
@@ -121,17 +127,26 @@ class AuditTrail(ABC):
 
 
 class DatabaseAuditTrail(AuditTrail):
-    """In the ledger's own database (PostgreSQL)."""
+    """In the ledger's own database (PostgreSQL). A server's appends and reads — the balance
+    line's, each answer waiting on them — go on its asyncpg connections when it has them
+    (ledger/rawpostgres.py): one round trip each, outside the writers' lock."""
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, direct: PostgresPool | None = None):
         super().__init__()
         self._engine = engine
+        self._direct = direct
 
     async def _append(self, records: list[Record]) -> None:
+        if self._direct:
+            await self._direct.insert(schema.audit, COLUMNS, records)
+            return
         async with appending(self._engine) as conn:
             await insert_many(conn, schema.audit, COLUMNS, records)
 
     async def _rows(self, name: str, **values) -> list[tuple]:
+        if self._direct:
+            return [tuple(row) for row in await self._direct.fetch(_compiled_for_postgres()[name],
+                                                                   **values)]
         async with reading(self._engine) as conn:
             return [tuple(row) for row in await conn.execute(_built()[name], values)]
 

@@ -152,3 +152,34 @@ async def test_the_unknown_codes_of_every_server_count_toward_one_ceiling(ledger
                 now - timedelta(seconds=30) + CEILING_WINDOW)
     finally:
         await other.close()
+
+
+async def test_the_lines_fast_read_is_the_engines_read(database_url, clock):
+    """The balance line's own read (inline on SQLite, one asyncpg statement on PostgreSQL) gives
+    what the SQLAlchemy path gives: the account, its open debts in order, its last days newest
+    first — by 13 or 18 digits, and nothing for an unknown code."""
+    from datetime import date, timedelta
+
+    from ledger import AccountInput, ConsumptionInput
+    from ledger.accounts import SqlAlchemyReader, account_reader
+    from tests.conftest import make_ean
+
+    ledger = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
+    try:
+        await ledger.import_accounts([AccountInput(make_ean(n), "gas", "fr",
+                                                   transferred_cents=-1234 * n,
+                                                   activated_at=clock.now() - timedelta(days=12))
+                                      for n in (1, 2)])
+        today = clock.now().date()
+        await ledger.post_consumption([ConsumptionInput(make_ean(1), today - timedelta(days=d),
+                                                        100 + d) for d in range(1, 11)])
+        await ledger.add_payment_plan(make_ean(1), 9000, 150, "PLAN-1")
+        fast, engine = account_reader(ledger.store), SqlAlchemyReader(ledger.store)
+        assert type(fast) is not SqlAlchemyReader
+        for ean in (make_ean(1), make_ean(1)[-13:], make_ean(2), make_ean(99)):
+            assert await fast.account_and_outflows(ean) == await engine.account_and_outflows(ean)
+        account, outflows = await fast.account_and_outflows(make_ean(1))
+        assert len(account.debts) == 2 and len(outflows) == 7 and outflows[0] >= 101
+        assert (await fast.account_and_outflows(make_ean(99))) == (None, [])
+    finally:
+        await ledger.close()

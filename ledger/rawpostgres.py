@@ -1,0 +1,91 @@
+"""PostgreSQL on the balance line's path, on asyncpg itself: the look-up's read and the audit
+trail's reads and appends — what SQLite has in ledger/rawsqlite.py.
+
+Through SQLAlchemy's async engine a look-up cost about 3 ms of a server's CPU, most of it Python
+around the database (the greenlet hops of its async adapter, compiling, the pool's checkouts),
+against 0.65 ms on SQLite's inline reads (bench/ivr_webhooks.py, 2 December 2026). Here each
+statement is compiled once (SQLAlchemy still writes it, from ledger/schema.py), asyncpg prepares
+it once per connection, and a call is one round trip on a connection of a pool opened at start:
+a fixed number, none opened or closed while the line answers.
+"""
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import asyncpg
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.engine import make_url
+
+# The line's own connections, each process. A look-up holds one for one round trip (~0.2 ms);
+# at 2,000 look-ups a second that is under one connection busy on average: four absorb the
+# bursts of 64 callers at once (measured: bench/ivr_webhooks.py, docs/benchmarks.md).
+LINE_CONNECTIONS = 4
+
+
+class Compiled(NamedTuple):
+    """A statement as asyncpg takes it: its SQL with $1, $2…, and where each value comes from."""
+
+    sql: str
+    names: tuple[str, ...]  # the bound parameters' names, in order
+    fixed: Mapping[str, object]  # the values SQLAlchemy bound itself (LIMIT, constants)
+
+    def values(self, given: Mapping[str, object]) -> list:
+        return [given[name] if name in given else self.fixed[name] for name in self.names]
+
+
+def compiled(statement) -> Compiled:
+    result = statement.compile(dialect=asyncpg_dialect())
+    return Compiled(str(result), tuple(result.positiontup or ()), dict(result.params))
+
+
+@functools.cache
+def _unnest_insert(table: Table, columns: tuple[str, ...]) -> str:
+    """INSERT … SELECT FROM unnest($1::type[], …): a column's values as one array each."""
+    dialect = asyncpg_dialect()
+    arrays = ", ".join(f"${n}::{table.c[name].type.compile(dialect=dialect)}[]"
+                       for n, name in enumerate(columns, start=1))
+    return (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT * FROM unnest({arrays})")
+
+
+def dsn(database_url: str) -> str:
+    """'postgresql+asyncpg://…' or 'postgres://…' → what asyncpg connects to."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+
+async def _unchanged(_connection: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection comes back: these statements change no session state
+    (asyncpg's default resets with a round trip of its own, each time)."""
+
+
+class PostgresPool:
+    """A fixed pool of asyncpg connections, opened at start and kept."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, database_url: str, size: int = LINE_CONNECTIONS) -> "PostgresPool":
+        pool = await asyncpg.create_pool(dsn(database_url), min_size=size, max_size=size,
+                                         max_inactive_connection_lifetime=0, reset=_unchanged)
+        return cls(pool)
+
+    async def fetch(self, statement: Compiled, **values) -> list[asyncpg.Record]:
+        async with self._pool.acquire() as conn:
+            return await conn.fetch(statement.sql, *statement.values(values))
+
+    async def fetch_one(self, sql: str, *values) -> asyncpg.Record | None:
+        async with self._pool.acquire() as conn:
+            return await conn.fetchrow(sql, *values)
+
+    async def insert(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+        """The rows (values in the columns' order), in one statement: one round trip, one
+        transaction, whatever their number."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(_unnest_insert(table, tuple(columns)), *zip(*rows))
+
+    async def close(self) -> None:
+        await self._pool.close()
