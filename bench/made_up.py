@@ -236,11 +236,13 @@ def print_machine() -> None:
 
 
 @contextmanager
-def bench_database(database_url: str | None) -> Iterator[tuple[str, Path]]:
-    """The machine and its load printed, then a scratch ledger database (see scratch_database)
-    and a temporary folder for the run: (DATABASE_URL, folder)."""
-    print_machine()
-    print(f"machine before setup: {load_average()}")
+def bench_database(database_url: str | None, *, quiet: bool = False
+                   ) -> Iterator[tuple[str, Path]]:
+    """The machine and its load printed (unless `quiet`), then a scratch ledger database (see
+    scratch_database) and a temporary folder for the run: (DATABASE_URL, folder)."""
+    if not quiet:
+        print_machine()
+        print(f"machine before setup: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="saldo-bench-") as tmp, \
             scratch_database(database_url, Path(tmp)) as url:
         if is_postgres(url):

@@ -20,6 +20,7 @@ from .script import (
     language_menu,
     technical_problem_script,
 )
+from .twiml_text import document
 
 MAX_FAILURES = 3
 GATHER_SECONDS = 8  # elderly callers type slowly: time between keys before Twilio gives up
@@ -94,7 +95,7 @@ def welcome(steps: Steps, prompts: Mapping[str, Prompts], voices: Mapping[str, V
         response.redirect(_next(steps.answer, pace, tries=tries + 1))
     else:
         response.redirect(_next(steps.ask, pace, lang=DEFAULT_LANGUAGE, failures=0))
-    return str(response)
+    return document(response)
 
 
 def language_of(digits: str) -> str | None:
@@ -117,7 +118,7 @@ def ask_for_ean(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
                                           failures=failures),
                              action_on_empty_result=True)
     _say_all(gather, [*before, prompts.say("ask_ean_again" if failures else "ask_ean")], voice)
-    return str(response)
+    return document(response)
 
 
 def known_caller(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[str]) -> str:
@@ -128,7 +129,7 @@ def known_caller(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequen
                              action=_next(steps.known, voice, lang=prompts.language),
                              action_on_empty_result=True)
     _say_all(gather, sentences, voice)
-    return str(response)
+    return document(response)
 
 
 def alerts_step(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[str],
@@ -141,7 +142,7 @@ def alerts_step(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequenc
                                           **query))
     _say_all(gather, sentences, voice)
     response.redirect(_next(steps.alerts, voice, lang=prompts.language, step="cancel"))
-    return str(response)
+    return document(response)
 
 
 def ean_problem(steps: Steps, prompts: Prompts, voice: Voice, failures: int,
@@ -163,13 +164,13 @@ def offer_customer_service(steps: Steps, prompts: Prompts, voice: Voice,
         _say_all(response, [*before, *closed, prompts.say("customer_service"),
                             prompts.say("goodbye")], voice)
         response.hangup()
-        return str(response)
+        return document(response)
     gather = response.gather(num_digits=1, timeout=voice.gather_seconds,
                              action=_next(steps.menu, voice, lang=prompts.language))
     _say_all(gather, [*before, prompts.say("offer_customer_service")], voice)
     _say_all(response, [prompts.say("goodbye")], voice)
     response.hangup()
-    return str(response)
+    return document(response)
 
 
 def transfer(steps: Steps, prompts: Prompts, voice: Voice, service: CustomerService) -> str:
@@ -180,7 +181,7 @@ def transfer(steps: Steps, prompts: Prompts, voice: Voice, service: CustomerServ
     dial = response.dial(action=_next(steps.transferred, voice, lang=prompts.language),
                          timeout=TRANSFER_RING_SECONDS)
     dial.number(service.dialled(), send_digits=service.keys or None)
-    return str(response)
+    return document(response)
 
 
 def transfer_ended(prompts: Prompts, voice: Voice, status: str) -> str:
@@ -188,7 +189,7 @@ def transfer_ended(prompts: Prompts, voice: Voice, status: str) -> str:
     if status in TRANSFER_HELD:
         response = VoiceResponse()
         response.hangup()
-        return str(response)
+        return document(response)
     return goodbye(prompts, voice, [prompts.say("transfer_failed"),
                                     prompts.say("customer_service_short"),
                                     prompts.say("goodbye")])
@@ -202,7 +203,7 @@ def balance(steps: Steps, prompts: Prompts, voice: Voice, sentences: Sequence[st
                              action=_next(steps.menu, voice, lang=prompts.language))
     _say_all(gather, [prompts.say("menu_after_balance")], voice)
     response.redirect(_next(steps.menu, voice, lang=prompts.language))
-    return str(response)
+    return document(response)
 
 
 def goodbye(prompts: Prompts, voice: Voice, sentences: Sequence[str] = ()) -> str:
@@ -210,7 +211,7 @@ def goodbye(prompts: Prompts, voice: Voice, sentences: Sequence[str] = ()) -> st
     response = VoiceResponse()
     _say_all(response, sentences or [prompts.say("goodbye")], voice)
     response.hangup()
-    return str(response)
+    return document(response)
 
 
 def locked_out_at_once(sentences: Sequence[tuple[str, str]], voices: Mapping[str, Voice]) -> str:
@@ -220,7 +221,7 @@ def locked_out_at_once(sentences: Sequence[tuple[str, str]], voices: Mapping[str
     for language, text in sentences:
         _say_all(response, [text], voices[language])
     response.hangup()
-    return str(response)
+    return document(response)
 
 
 def line_unavailable(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice]) -> str:
@@ -230,7 +231,7 @@ def line_unavailable(prompts: Mapping[str, Prompts], voices: Mapping[str, Voice]
     for language in LANGUAGES:
         _say_all(response, technical_problem_script(prompts[language]), voices[language])
     response.hangup()
-    return str(response)
+    return document(response)
 
 
 def technical_problem(prompts: Prompts, voice: Voice) -> str:

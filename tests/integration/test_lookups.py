@@ -158,7 +158,7 @@ async def test_the_lines_fast_read_is_the_engines_read(database_url, clock):
     """The balance line's own read (inline on SQLite, one asyncpg statement on PostgreSQL) gives
     what the SQLAlchemy path gives: the account, its open debts in order, its last days newest
     first — by 13 or 18 digits, and nothing for an unknown code."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from ledger import AccountInput, ConsumptionInput
     from ledger.accounts import SqlAlchemyReader, account_reader
