@@ -7,6 +7,8 @@ caller hands in (messaging/routing.py), and the senders report outcomes. A messa
 a lease it is claimed again and marked `uncertain`, for the sender to check before sending twice.
 """
 
+import functools
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -290,6 +292,16 @@ class Outbox:
             return
         o, r = schema.outbox, schema.delivery_reports
         now = to_text(self._now())
+        if self._store.raw_writes and all(isinstance(x, Sent) for x in outcomes):
+            # The common batch, on SQLite: on the raw driver, in one hand-over (a third of the
+            # worker's time went to recording through SQLAlchemy: bench/notify.py).
+            reported = await self._store.writing_raw(functools.partial(
+                _record_sent, sent=outcomes, now=now))
+            if reported:  # delivery reports that came before the send was recorded
+                async with self._store.writing() as conn:
+                    for provider_id, message_id, status, at in reported:
+                        await self._apply_report(conn, message_id, status, at)
+            return
         async with self._store.writing() as conn:
             still_sending = {id_ for (id_,) in await fetch_rows(conn, select(o.c.id).where(
                 o.c.id.in_(sorted({x.message_id for x in outcomes})), o.c.state == "sending"))}
@@ -435,3 +447,23 @@ class Outbox:
                     cpas=contact.cpas, mobile=contact.mobile, email=contact.email,
                     language=contact.language, daily_list=contact.daily_list))
         return contact
+
+
+def _record_sent(conn: sqlite3.Connection, *, sent: Sequence[Sent], now: str
+                 ) -> list[tuple[str, int, str, str]]:
+    """Outbox.record's sends on SQLite's raw driver; returns the delivery reports already there
+    for them, in their order: (provider id, message id, status, at)."""
+    ids = sorted({x.message_id for x in sent})
+    marks = ", ".join("?" * len(ids))
+    still_sending = {id_ for (id_,) in conn.execute(
+        f"SELECT id FROM outbox WHERE state = 'sending' AND id IN ({marks})", ids)}
+    current = [x for x in sent if x.message_id in still_sending]
+    conn.executemany("UPDATE outbox SET state = 'sent', provider_id = ?, sent_at = ?, error = NULL "
+                     "WHERE id = ?", [(x.provider_id, now, x.message_id) for x in current])
+    by_provider_id = {x.provider_id: x.message_id for x in current}
+    if not by_provider_id:
+        return []
+    marks = ", ".join("?" * len(by_provider_id))
+    return [(provider_id, by_provider_id[provider_id], status, at) for provider_id, status, at
+            in conn.execute(f"SELECT provider_id, status, at FROM delivery_reports "
+                            f"WHERE provider_id IN ({marks}) ORDER BY id", sorted(by_provider_id))]

@@ -113,11 +113,21 @@ async def test_delivery_reports_in_any_order_and_any_number_of_times(ledger):
     sid = "SM" + "2" * 32
     assert await ledger.outbox.report(sid, "delivered") is False  # before the send is recorded
     await ledger.outbox.record([Sent(message.id, sid)])
+    [record] = await ledger.outbox.messages_for(EAN)
+    assert record.state == "delivered"  # the report kept was applied with the send
     for status in ("sent", "delivered", "sent", "failed"):
         assert await ledger.outbox.report(sid, status) is True
     [record] = await ledger.outbox.messages_for(EAN)
     assert record.state == "delivered"
     assert record.reported_at is not None
+
+
+async def test_an_undelivered_report_before_the_send_is_recorded_falls_back(ledger):
+    message = await queued_sms(ledger, email=EMAIL)
+    sid = "SM" + "4" * 32
+    assert await ledger.outbox.report(sid, "undeliverable") is False
+    await ledger.outbox.record([Sent(message.id, sid)])
+    assert await ledger.outbox.counts() == {"undeliverable": 1, "queued": 1}
 
 
 async def test_an_undelivered_report_falls_back_once(ledger):
