@@ -193,6 +193,16 @@ outbox = Table(
     UniqueConstraint("event_id", "audience", "channel"),
 )
 Index("outbox_due", outbox.c.state, outbox.c.not_before)
+
+# The outbox's counts by state and channel, as rows of changes its triggers add (migration 11)
+# and the worker folds: the counts are their sums (Outbox.counts_by_channel).
+outbox_tally = Table(
+    "outbox_tally", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("n", Integer, nullable=False),
+)
 Index("outbox_provider_id", outbox.c.provider_id)
 
 # Delivery reports as the provider sent them, in any order and any number of times; one that

@@ -193,3 +193,62 @@ async def test_a_database_from_before_supersession_is_upgraded_and_keeps_its_mes
         assert await second.upgrade() == 0  # done once, at the opening
     finally:
         await second.close()
+
+
+async def test_the_kept_counts_are_the_counted_ones_through_every_change(ledger, clock):
+    """GET /metrics reads the counts the outbox's triggers keep (migration 11): after every kind
+    of change, folded or not, they are what counting the messages gives."""
+    import random
+
+    from sqlalchemy import func, select
+
+    from ledger import Postponed, Withheld, schema
+
+    async def counted() -> dict:
+        o = schema.outbox
+        async with ledger.store.reading() as conn:
+            return {(state, channel): n for state, channel, n in await conn.execute(
+                select(o.c.state, o.c.channel, func.count()).group_by(o.c.state, o.c.channel))}
+
+    async def check() -> None:
+        assert await ledger.outbox.counts_by_channel() == await counted()
+
+    rng = random.Random(17)
+    for n in range(1, 41):
+        await activate(ledger, make_ean(n), mobile=f"+3247000{n:04d}", email=f"c{n}@example.be")
+    await ledger.outbox.queue(customer_sms_and_email)
+    await check()
+    for round_ in range(4):
+        claimed = await ledger.outbox.claim_due()
+        outcomes = []
+        for message in claimed:
+            kind = rng.choice(["sent", "sent", "retry", "gave_up", "withheld", "postponed"])
+            if kind == "sent":
+                outcomes.append(Sent(message.id, f"SM{round_}{message.id:031d}"))
+            elif kind == "retry":
+                outcomes.append(Retry(message.id, "busy", clock.now()))
+            elif kind == "gave_up":  # an SMS falls back to e-mail: a message added
+                outcomes.append(GaveUp(message.id, "bad number", rng.random() < 0.5))
+            elif kind == "withheld":
+                outcomes.append(Withheld(message.id))
+            else:
+                outcomes.append(Postponed(message.id, clock.now()))
+        await ledger.outbox.record(outcomes[: len(outcomes) // 2])  # two batches: both paths
+        await ledger.outbox.record([x for x in outcomes[len(outcomes) // 2:]
+                                    if isinstance(x, Sent)])
+        await ledger.outbox.record([x for x in outcomes[len(outcomes) // 2:]
+                                    if not isinstance(x, Sent)])
+        await check()
+        for outcome in outcomes:
+            if isinstance(outcome, Sent) and rng.random() < 0.5:
+                await ledger.outbox.report(outcome.provider_id,
+                                           rng.choice(["delivered", "undeliverable"]))
+        await check()
+        if round_ % 2:
+            assert await ledger.outbox.fold_tally() > 0
+            await check()
+            assert await ledger.outbox.fold_tally() == 0  # folded already
+    t = schema.outbox_tally
+    async with ledger.store.reading() as conn:
+        rows = (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+    assert rows <= len(await counted()) + 40  # folded: about a row per state and channel
