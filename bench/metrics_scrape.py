@@ -62,7 +62,8 @@ UNTIMED_SCRAPES = 2
 
 
 async def queue_messages(database_url: str) -> int:
-    """The worker's first step, until every event is consumed; returns the messages queued."""
+    """The worker's first step, until every event is consumed, then its tick's folding of the
+    counts' rows of changes (saldo/worker.py, every TICK_SECONDS); returns the messages queued."""
     ledger = await Ledger.open(database_url, clock=SettableClock(NOW))
     router = Router()
     try:
@@ -72,6 +73,8 @@ async def queue_messages(database_url: str) -> int:
                 lambda event, contacts: router.plan(event, contacts, event.at))
             queued += messages
             if not events:
+                await ledger.outbox.fold_tally()
+                await ledger.fold_row_counts()
                 return queued
     finally:
         await ledger.close()
