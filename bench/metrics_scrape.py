@@ -74,7 +74,6 @@ async def queue_messages(database_url: str) -> int:
             queued += messages
             if not events:
                 await ledger.outbox.fold_tally()
-                await ledger.fold_row_counts()
                 return queued
     finally:
         await ledger.close()

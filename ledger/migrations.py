@@ -410,50 +410,13 @@ _TALLY_POSTGRES = (
 )
 
 
-# The accounts and the consumption days, counted on PostgreSQL the same way: its count(*) reads
-# the table (11-31 ms for 200,000 rows after an import), where SQLite's reads its smallest index
-# (1-3 ms) — and a trigger for each consumption day would slow SQLite's import.
-_row_counts = Table(
-    "row_counts", _V11,
-    Column("id", Integer, primary_key=True),
-    Column("table_name", String(40), nullable=False),
-    Column("n", Integer, nullable=False),
-)
-COUNTED_TABLES = ("accounts", "consumption_days")
-_ROW_COUNTS_POSTGRES = (
-    "CREATE OR REPLACE FUNCTION row_counts_changes() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN "
-    "IF TG_OP = 'INSERT' THEN "
-    "INSERT INTO row_counts (table_name, n) SELECT TG_TABLE_NAME, count(*) FROM new_rows; "
-    "ELSE "
-    "INSERT INTO row_counts (table_name, n) SELECT TG_TABLE_NAME, -count(*) FROM old_rows; "
-    "END IF; "
-    "RETURN NULL; "
-    "END $$",
-)
-
-
 def _v11_outbox_tally(conn: Connection) -> None:
-    _V11.create_all(conn, tables=[_outbox_tally, _row_counts])
+    _V11.create_all(conn, tables=[_outbox_tally])
     conn.execute(text("DELETE FROM outbox_tally"))
     conn.execute(text("INSERT INTO outbox_tally (state, channel, n) "
                       "SELECT state, channel, count(*) FROM outbox GROUP BY state, channel"))
     for statement in (_TALLY_POSTGRES if conn.dialect.name == "postgresql" else _TALLY_SQLITE):
         conn.execute(text(statement))
-    if conn.dialect.name != "postgresql":
-        return
-    conn.execute(text("DELETE FROM row_counts"))
-    for statement in _ROW_COUNTS_POSTGRES:
-        conn.execute(text(statement))
-    for table in COUNTED_TABLES:
-        conn.execute(text(f"INSERT INTO row_counts (table_name, n) "
-                          f"SELECT '{table}', count(*) FROM {table}"))
-        for operation, rows in (("insert", "NEW TABLE AS new_rows"),
-                                ("delete", "OLD TABLE AS old_rows")):
-            conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_count_{operation} ON {table}"))
-            conn.execute(text(f"CREATE TRIGGER {table}_count_{operation} AFTER "
-                              f"{operation.upper()} ON {table} REFERENCING {rows} "
-                              "FOR EACH STATEMENT EXECUTE FUNCTION row_counts_changes()"))
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,

@@ -203,15 +203,6 @@ outbox_tally = Table(
     Column("channel", String(10), nullable=False),
     Column("n", Integer, nullable=False),
 )
-
-# PostgreSQL: how many accounts and consumption days, as rows of changes its triggers add
-# (migration 11); SQLite counts them from an index (Ledger.count_accounts).
-row_counts = Table(
-    "row_counts", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("table_name", String(40), nullable=False),
-    Column("n", Integer, nullable=False),
-)
 Index("outbox_provider_id", outbox.c.provider_id)
 
 # Delivery reports as the provider sent them, in any order and any number of times; one that

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, time
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
@@ -301,37 +301,14 @@ class Ledger:
         return True, "ok"
 
     async def count_accounts(self) -> int:
-        return await self._count(schema.accounts)
+        async with self.store.reading() as conn:
+            return (await conn.execute(select(func.count()).select_from(schema.accounts))).scalar_one()
 
     async def count_consumption_days(self) -> int:
         """Posted consumption days, every account's (a day corrected is still one day)."""
-        return await self._count(schema.consumption_days)
-
-    async def _count(self, table) -> int:
-        """SQLite counts from an index; PostgreSQL sums the rows of changes its triggers keep
-        (migration 11), which the worker folds (Ledger.fold_row_counts)."""
         async with self.store.reading() as conn:
-            if conn.dialect.name == "postgresql":
-                r = schema.row_counts
-                return int((await conn.execute(select(func.coalesce(func.sum(r.c.n), 0)).where(
-                    r.c.table_name == table.name))).scalar_one())
-            return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
-
-    async def fold_row_counts(self) -> None:
-        """PostgreSQL: the rows of changes summed into one a table (the sums are those deleted:
-        writers may add rows meanwhile)."""
-        if self.store.dialect != "postgresql":
-            return
-        r = schema.row_counts
-        async with self.store.writing() as conn:
-            rows, tables = (await conn.execute(select(
-                func.count(), func.count(func.distinct(r.c.table_name))))).one()
-            if rows <= tables:
-                return  # folded already
-            await conn.execute(text(
-                "WITH gone AS (DELETE FROM row_counts RETURNING table_name, n) "
-                "INSERT INTO row_counts (table_name, n) "
-                "SELECT table_name, sum(n) FROM gone GROUP BY table_name"))
+            return (await conn.execute(
+                select(func.count()).select_from(schema.consumption_days))).scalar_one()
 
     async def get_meta(self, key: str) -> str | None:
         m = schema.meta

@@ -253,23 +253,3 @@ async def test_the_kept_counts_are_the_counted_ones_through_every_change(ledger,
         rows = (await conn.execute(select(func.count()).select_from(t))).scalar_one()
     assert rows <= len(await counted()) + 40  # folded: about a row per state and channel
 
-
-async def test_the_counts_of_accounts_and_days_are_exact_folded_or_not(ledger):
-    """GET /metrics's other two counts (kept by triggers on PostgreSQL, read from an index on
-    SQLite)."""
-    from datetime import date
-
-    from ledger import ConsumptionInput
-
-    for n in range(1, 6):
-        await activate(ledger, make_ean(n))
-    await ledger.post_consumption([ConsumptionInput(make_ean(n), date(2026, 10, d), 100)
-                                   for n in range(1, 4) for d in (1, 2)])
-    assert (await ledger.count_accounts(), await ledger.count_consumption_days()) == (5, 6)
-    await ledger.fold_row_counts()
-    await ledger.post_consumption([ConsumptionInput(make_ean(1), date(2026, 10, 2), 150),
-                                   ConsumptionInput(make_ean(5), date(2026, 10, 1), 100)])
-    assert (await ledger.count_accounts(), await ledger.count_consumption_days()) == (5, 7)
-    await ledger.fold_row_counts()
-    await ledger.fold_row_counts()
-    assert (await ledger.count_accounts(), await ledger.count_consumption_days()) == (5, 7)
