@@ -406,11 +406,12 @@ class Outbox:
         many rows went. Each row counted once: on PostgreSQL, writers that do not take the
         writers' lock may add rows meanwhile, so the rows summed are those deleted."""
         t = schema.outbox_tally
+        folded_already = select(func.count() <= func.count(func.distinct(
+            t.c.state + " " + t.c.channel)))
+        async with self._store.reading() as conn:  # each tick: no write lock taken for nothing
+            if (await conn.execute(folded_already)).scalar_one():
+                return 0
         async with self._store.writing() as conn:
-            rows, groups = (await conn.execute(select(
-                func.count(), func.count(func.distinct(t.c.state + " " + t.c.channel))))).one()
-            if rows <= groups:
-                return 0  # folded already
             if conn.dialect.name == "postgresql":
                 folded = await conn.execute(text(
                     "WITH gone AS (DELETE FROM outbox_tally RETURNING state, channel, n), "
@@ -422,11 +423,11 @@ class Outbox:
             sums = (await conn.execute(select(t.c.state, t.c.channel, func.sum(t.c.n))
                                        .group_by(t.c.state, t.c.channel)
                                        .having(func.sum(t.c.n) != 0))).all()
-            await conn.execute(t.delete())
+            gone = (await conn.execute(t.delete())).rowcount
             if sums:
                 await conn.execute(t.insert(), [{"state": state, "channel": channel, "n": n}
                                                 for state, channel, n in sums])
-            return rows
+            return gone
 
     async def messages_for(self, ean_text: str, limit: int = 50) -> list[MessageRecord]:
         """The messages about one account, newest first (for the CPAS pages)."""
