@@ -131,21 +131,21 @@ class DatabaseAuditTrail(AuditTrail):
     line's, each answer waiting on them — go on its asyncpg connections when it has them
     (ledger/rawpostgres.py): one round trip each, outside the writers' lock."""
 
-    def __init__(self, engine: AsyncEngine, direct: PostgresPool | None = None):
+    def __init__(self, engine: AsyncEngine):
         super().__init__()
         self._engine = engine
-        self._direct = direct
+        self.direct: PostgresPool | None = None  # set once the store has opened them
 
     async def _append(self, records: list[Record]) -> None:
-        if self._direct:
-            await self._direct.insert(schema.audit, COLUMNS, records)
+        if self.direct:
+            await self.direct.insert(schema.audit, COLUMNS, records)
             return
         async with appending(self._engine) as conn:
             await insert_many(conn, schema.audit, COLUMNS, records)
 
     async def _rows(self, name: str, **values) -> list[tuple]:
-        if self._direct:
-            return [tuple(row) for row in await self._direct.fetch(_compiled_for_postgres()[name],
+        if self.direct:
+            return [tuple(row) for row in await self.direct.fetch(_compiled_for_postgres()[name],
                                                                    **values)]
         async with reading(self._engine) as conn:
             return [tuple(row) for row in await conn.execute(_built()[name], values)]

@@ -41,13 +41,13 @@ T = TypeVar("T")
 class Store:
     def __init__(self, engine: AsyncEngine, *, listing_engine: AsyncEngine,
                  sqlite_file: Path | None = None, clock: Clock | None = None,
-                 background: bool = False, line_connections: PostgresPool | None = None):
+                 background: bool = False):
         """`background`: a process nobody waits on (an import, the worker): on SQLite its writers
-        let every other process's go first (ledger/turnstile.py). `line_connections`: on
-        PostgreSQL, a server's own asyncpg connections for the balance line's look-ups and the
-        audit trail (ledger/rawpostgres.py)."""
+        let every other process's go first (ledger/turnstile.py)."""
         self.engine = engine
-        self.line_connections = line_connections
+        # PostgreSQL: a server's own asyncpg connections for the balance line's look-ups and the
+        # audit trail (ledger/rawpostgres.py), opened by `open`.
+        self.line_connections: PostgresPool | None = None
         self.clock = clock or SystemClock()
         self.background = background
         # On SQLite the balance line's look-ups bypass the async adapter.
@@ -60,7 +60,7 @@ class Store:
         self._turnstile = Turnstile(sqlite_file) if sqlite_file else None
         # SQLite: in a file of its own, where its records do not wait for these writers.
         self.trail: AuditTrail = (FileAuditTrail(sqlite_file) if sqlite_file
-                                  else DatabaseAuditTrail(engine, line_connections))
+                                  else DatabaseAuditTrail(engine))
         # One writer at a time in this process: waiting here is cheap, while SQLite's busy
         # handler sleeps with a growing back-off.
         self._write_lock = asyncio.Lock()
@@ -79,19 +79,14 @@ class Store:
             # Said before connecting: a failed connect leaves aiosqlite a thread to clean up.
             raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist",
                                "database.folder_missing", folder=str(path.parent))
-        engine = create_engine(database_url)
-        line_connections = None
-        if path is None and not background:
-            try:
-                line_connections = await PostgresPool.open(database_url)
-            except BaseException:
-                await engine.dispose()
-                raise
-        store = cls(engine, sqlite_file=path,
+        store = cls(create_engine(database_url), sqlite_file=path,
                     listing_engine=create_engine(database_url, giving_way=True), clock=clock,
-                    background=background, line_connections=line_connections)
+                    background=background)
         try:
-            await store.upgrade()
+            await store.upgrade()  # the first connection: SQLAlchemy's errors say what is wrong
+            if path is None and not background:
+                store.line_connections = await PostgresPool.open(database_url)
+                store.trail.direct = store.line_connections
             await store.trail.start()  # after the upgrade: it takes over an older file's trail
             if store._raw_writes:
                 await store._raw_writes.start()  # at the opener's priority: see its start
