@@ -5,27 +5,18 @@ emergency credit for a week, cut at the end of a weekend; a CPAS that wants its 
 one with only a mobile. Then the same "going without" flag on the pages and in the API."""
 
 import asyncio
-from html import unescape
-import random
 from datetime import date, datetime, time, timedelta
+from html import unescape
 
 import pytest
 
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger, NonDisconnectionPeriod
 from ledger import SettableClock
-from messaging.dispatch import Dispatcher
-from messaging.mail import SmtpMail, SmtpServer
-from messaging.pacing import Backoff, SendRate
-from messaging.render import MessageTemplates
-from messaging.routing import QuietHours, Router
-from messaging.sms import TwilioSms
 from portal.access import Access
 from saldo import worker
 from tests.conftest import make_ean
 from tests.integration.test_notifications import (  # noqa: F401  (fixtures)
-    LOCALES,
-    SENDER,
-    STATUS_URL,
+    dispatching,
     mailbox,
     prism,
     twilio,
@@ -60,23 +51,9 @@ def clock() -> SettableClock:
 
 
 @pytest.fixture
-async def ledger(database_url, clock):
-    opened = await Ledger.open(database_url, clock=clock, ndp=NonDisconnectionPeriod())
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
 async def dispatcher(ledger, clock, twilio, prism, mailbox):
-    sms = TwilioSms(twilio.account_sid, twilio.auth_token, "+32460200000", api_url=prism.url,
-                    status_callback=STATUS_URL, timeout=2.0)
-    mail = SmtpMail(SmtpServer("127.0.0.1", mailbox.port, use_tls=False), SENDER, timeout=5.0)
-    yield Dispatcher(ledger, MessageTemplates.load(LOCALES, portal_url=PORTAL),
-                     Router(QuietHours()), sms=sms, mail=mail, sms_rate=SendRate(1000),
-                     mail_rate=SendRate(1000), backoff=Backoff(first=timedelta(seconds=30),
-                                                               max_attempts=3),
-                     clock=clock, rng=random.Random(7))
-    await sms.close()
+    async for made in dispatching(ledger, clock, twilio, prism, mailbox, portal_url=PORTAL):
+        yield made
 
 
 async def consume(ledger, clock, moment: datetime, number: int, cents: int) -> None:

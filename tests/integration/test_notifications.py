@@ -70,16 +70,23 @@ async def ledger(database_url, clock):
     await opened.close()
 
 
-@pytest.fixture
-async def dispatcher(ledger, clock, twilio, prism, mailbox):
+async def dispatching(ledger, clock, twilio, prism, mailbox, portal_url: str | None = None):
+    """The worker's dispatcher, to the local Twilio API (through Prism) and aiosmtpd."""
     sms = TwilioSms(twilio.account_sid, twilio.auth_token, "+32460200000", api_url=prism.url,
                     status_callback=STATUS_URL, timeout=2.0)
     mail = SmtpMail(SmtpServer("127.0.0.1", mailbox.port, use_tls=False), SENDER, timeout=5.0)
-    yield Dispatcher(ledger, MessageTemplates.load(LOCALES), Router(QuietHours()), sms=sms,
-                     mail=mail, sms_rate=SendRate(1000), mail_rate=SendRate(1000),
-                     backoff=Backoff(first=timedelta(seconds=30), max_attempts=3), clock=clock,
-                     rng=random.Random(7))
+    yield Dispatcher(ledger, MessageTemplates.load(LOCALES, portal_url=portal_url),
+                     Router(QuietHours()), sms=sms, mail=mail, sms_rate=SendRate(1000),
+                     mail_rate=SendRate(1000), backoff=Backoff(first=timedelta(seconds=30),
+                                                               max_attempts=3),
+                     clock=clock, rng=random.Random(7))
     await sms.close()
+
+
+@pytest.fixture
+async def dispatcher(ledger, clock, twilio, prism, mailbox):
+    async for made in dispatching(ledger, clock, twilio, prism, mailbox):
+        yield made
 
 
 def customer(number: int, language: str, energy: str = "electricity", **details) -> AccountInput:
