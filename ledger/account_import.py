@@ -72,7 +72,7 @@ class AccountImport:
                 self._stage_accounts(staged, batch, prefix, report)
             waiting = staged.execute(STAGED_ACCOUNTS_IN_ORDER)
             # Read and written under the lock, so in short transactions on SQLite (see
-            # WRITE_BATCH and ConsumptionImport._consumption_chunk).
+            # WRITE_BATCH and ConsumptionImport._reckoned).
             size = staging.WRITE_BATCH if self._store.dialect == "sqlite" else staging.CHUNK
             while chunk := waiting.fetchmany(size):
                 async with self._store.writing() as conn:

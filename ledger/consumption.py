@@ -2,11 +2,13 @@
 reversal and a new posting, replays posting nothing; read and reckoned outside the write lock,
 written in short transactions checked against what they were reckoned from."""
 
+import asyncio
 import functools
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date
 
 from sqlalchemy import bindparam, func, literal_column, select
@@ -48,7 +50,9 @@ from .staging import (
     batches,
     by_whole_accounts,
     scratch_database,
+    whole_account_chunks,
 )
+from .rawsqlite import Mark, snapshot_mark, unchanged_since
 from .store import Store
 
 
@@ -110,6 +114,23 @@ class ConsumptionState:
                                  [r for r in self.posted_rows if r[0] in ids and r[1] in days])
 
 
+@dataclass
+class OwnCommits:
+    """An import's write transactions on the SQLite writer's connection so far (rawsqlite.Mark)."""
+
+    count: int = 0
+
+
+class Planned(NamedTuple):
+    """A batch of a chunk, reckoned: what it was reckoned from, its writes and their report."""
+
+    batch: list[StagedDay]
+    before: ConsumptionState
+    mark: Mark | None  # when `before` was read, on SQLite
+    writes: Writes
+    done: ImportReport
+
+
 def _in_list(column, name: str):
     return column.in_(bindparam(name, expanding=True))
 
@@ -167,9 +188,8 @@ class ConsumptionImport:
                 valid = await self._stage_consumption(staged, batch, today, valid, report)
             (days,) = staged.execute("SELECT count(*) FROM days").fetchone()
             report.superseded = valid - days  # lines a later line for the same day replaced
-            waiting = staged.execute(STAGED_DAYS_IN_ORDER)
-            while chunk := waiting.fetchmany(staging.CHUNK):
-                await self._consumption_chunk(list(map(StagedDay._make, chunk)), report)
+            chunks = whole_account_chunks(staged.execute(STAGED_DAYS_IN_ORDER), staging.CHUNK)
+            await self._post_chunks(chunks, report)
         report.errors.sort(key=lambda error: error.line or 0)
         return report
 
@@ -189,24 +209,68 @@ class ConsumptionImport:
         staged.executemany(STAGE_DAY, checked)
         return valid + len(checked)
 
-    async def _consumption_chunk(self, rows: list[StagedDay], report: ImportReport) -> None:
-        """Read and reckoned without the write lock, then written WRITE_BATCH rows at a time
-        (whole accounts), each batch checked under the lock against the rows it was reckoned
-        from — and reckoned again there if one changed meanwhile (a top-up, another import).
-        So the lock is held for a few milliseconds at a time: a balance look-up's audit
-        record, in this process or another, never waits for a whole chunk."""
+    async def _post_chunks(self, chunks: Iterator[list[StagedDay]], report: ImportReport
+                           ) -> None:
+        """Each chunk read and reckoned without the write lock, then written WRITE_BATCH rows at
+        a time (whole accounts), each batch checked under the lock against what it was reckoned
+        from — reckoned again there if that changed meanwhile (a top-up, another import). A
+        chunk is reckoned while the one before is being written; on SQLite reads and writes go
+        one after the other on one connection, the next chunk's read asked for before this
+        one's write, and a batch nothing else has written beside since its read is not read
+        again."""
+        own = OwnCommits()
+        chunk = next(chunks, None)
+        reading = asyncio.ensure_future(self._read_state(chunk, own)) if chunk else None
+        writing: asyncio.Future[ImportReport] | None = None
+        try:
+            while chunk is not None:
+                seen, mark = await reading
+                following = next(chunks, None)
+                reading = (asyncio.ensure_future(self._read_state(following, own))
+                           if following else None)
+                planned = self._reckoned(chunk, seen, mark)
+                if writing is not None:
+                    report.add(await writing)
+                writing = asyncio.ensure_future(self._write_planned(planned, own))
+                chunk = following
+            if writing is not None:
+                report.add(await writing)
+        finally:
+            unfinished = [task for task in (reading, writing) if task and not task.done()]
+            if unfinished:  # reckoning failed: what the writer's thread was given ends whole
+                await asyncio.wait(unfinished)
+            for task in (reading, writing):
+                if task and task.done() and not task.cancelled():
+                    task.exception()  # seen: the first error is the one raised
+
+    async def _read_state(self, rows: list[StagedDay], own: "OwnCommits"
+                          ) -> tuple["ConsumptionState", Mark | None]:
+        if self._store.raw_writes:  # SQLite: on the writer's connection, marked
+            return await self._store.reading_raw(lambda conn: (
+                ConsumptionState.read_sqlite(conn, rows), snapshot_mark(conn, own.count)))
         async with self._store.reading() as conn:
-            seen = await self._consumption_state(conn, rows)
+            return await self._consumption_state(conn, rows), None
+
+    def _reckoned(self, rows: list[StagedDay], seen: "ConsumptionState",
+                  mark: Mark | None) -> list["Planned"]:
         # On PostgreSQL a transaction costs more (36 ms for 100 rows here) and the line's audit
         # appends do not take the writers' lock: there, short batches only made top-ups wait.
         size = staging.WRITE_BATCH if self._store.raw_writes else len(rows)
+        planned = []
         for batch in by_whole_accounts(rows, size):
-            before = seen.of(batch)
+            before = seen if len(batch) == len(rows) else seen.of(batch)
             done = ImportReport()
-            writes = self._consumption_writes(batch, before, done)
-            if self._store.raw_writes:  # SQLite: read again, checked and written in one hand-over
+            planned.append(Planned(batch, before, mark,
+                                   self._consumption_writes(batch, before, done), done))
+        return planned
+
+    async def _write_planned(self, planned: list["Planned"], own: "OwnCommits") -> ImportReport:
+        """Each batch in a transaction of its own, checked against what it was reckoned from."""
+        report = ImportReport()
+        for batch, before, mark, writes, done in planned:
+            if self._store.raw_writes:  # SQLite: checked and written in one hand-over
                 done = await self._store.writing_raw(functools.partial(
-                    self._write_consumption_sqlite, batch, before, writes, done))
+                    self._write_consumption_sqlite, batch, before, mark, own, writes, done))
             else:
                 async with self._store.writing() as conn:
                     now = await self._consumption_state(conn, batch)
@@ -215,13 +279,19 @@ class ConsumptionImport:
                         writes = self._consumption_writes(batch, now, done)
                     await writes.flush(conn)
             report.add(done)
+        return report
 
     def _write_consumption_sqlite(self, batch: list[StagedDay], before: "ConsumptionState",
-                                  writes: "Writes", done: ImportReport,
-                                  conn: sqlite3.Connection) -> ImportReport:
+                                  mark: Mark | None, own: "OwnCommits", writes: "Writes",
+                                  done: ImportReport, conn: sqlite3.Connection) -> ImportReport:
         """In the write transaction, on the raw SQLite driver: through SQLAlchemy's async
         adapter a batch took some twenty hand-overs to the driver's thread, ~3.5 ms of the ~6
         it held the lock (bench/line_isolation.py)."""
+        unchanged = unchanged_since(conn, mark, own.count)
+        own.count += 1  # this transaction's, counted before it commits
+        if unchanged:
+            writes.flush_sqlite(conn)
+            return done
         now = ConsumptionState.read_sqlite(conn, batch)
         if now != before:
             done = ImportReport()

@@ -19,6 +19,7 @@ top-up held the write lock 7 ms over some fifty. Here:
 """
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 import time
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from .turnstile import Turnstile
 
@@ -39,15 +40,55 @@ RETRY_EVERY_SECONDS = 0.001
 CHECKPOINT_EVERY = 250
 
 
+class Connection(sqlite3.Connection):
+    """Numbered as opened, its write transactions counted as committed (ThreadWriter): what a
+    `Mark` needs to say whether rows read on it may have changed since."""
+
+    opened = 0
+    commits = 0
+
+
+_opened = itertools.count(1)
+
+
 def connect(path: Path, busy_timeout_ms: int, *, query_only: bool,
             same_thread: bool = True) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=same_thread)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=same_thread,
+                           factory=Connection)
+    conn.opened = next(_opened)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     if query_only:
         conn.execute("PRAGMA query_only=1")  # a reader: a bug here cannot write
     else:
         conn.execute("PRAGMA synchronous=NORMAL")  # per connection, as ledger/db.py sets it
     return conn
+
+
+class Mark(NamedTuple):
+    """When rows were read on a writer's connection (ThreadWriter.read), as `unchanged_since`
+    compares it in a later write transaction on the same connection."""
+
+    opened: int
+    data_version: int  # SQLite's: changes when another connection commits, not for this one's
+    commits: int  # this connection's commits, every writer's
+    own: int  # the commits of the writer that read, as it counts them
+
+
+def snapshot_mark(conn: sqlite3.Connection, own: int) -> Mark:
+    """Taken in the read transaction; `own`: the reading writer's commits so far."""
+    (version,) = conn.execute("PRAGMA data_version").fetchone()
+    return Mark(getattr(conn, "opened", 0), version, getattr(conn, "commits", 0), own)
+
+
+def unchanged_since(conn: sqlite3.Connection, mark: Mark | None, own: int) -> bool:
+    """In a write transaction on the connection `mark` was taken on: whether nothing but the
+    reading writer's own commits (`own` now) has been committed since — by another connection,
+    or by another writer on this one (a top-up in the same process)."""
+    if mark is None or mark.opened == 0 or mark.opened != getattr(conn, "opened", 0):
+        return False
+    now = snapshot_mark(conn, own)
+    return (now.data_version == mark.data_version
+            and now.commits - mark.commits == own - mark.own)
 
 
 def busy(error: sqlite3.OperationalError) -> bool:
@@ -144,6 +185,17 @@ class ThreadWriter:
             self.committed()
         return result
 
+    async def read(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """`read(connection)` in a read transaction on this writer's connection, in its thread,
+        after the writes asked for before it: a `snapshot_mark` taken there lets a later write
+        tell whether the rows read may have changed (`unchanged_since`)."""
+        return await self._run_in_thread(lambda: self._read(read))
+
+    def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            self._conn = self._connection()
+        return _in_transaction(self._conn, "BEGIN", read, commit=False)
+
     def committed(self) -> None:
         """Counts a commit of an urgent writer's file, this one's or another connection's
         (ledger/audit.py writes on the event loop when it can): every CHECKPOINT_EVERY, the WAL
@@ -170,7 +222,9 @@ class ThreadWriter:
             self._conn = self._connection()
         try:
             self._begin(self._conn)
-            return _in_transaction(self._conn, None, write, commit=True)
+            result = _in_transaction(self._conn, None, write, commit=True)
+            self._conn.commits += 1
+            return result
         except sqlite3.InterfaceError:
             # SQLITE_MISUSE from the driver, seen a few times in a hundred thousand writes with
             # two server processes on one file (bench/ivr_webhooks.py --servers 2) and not
@@ -181,7 +235,9 @@ class ThreadWriter:
             self._close_connection()
             self._conn = self._connection()
             self._begin(self._conn)
-            return _in_transaction(self._conn, None, write, commit=True)
+            result = _in_transaction(self._conn, None, write, commit=True)
+            self._conn.commits += 1
+            return result
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, asked for every millisecond until WAIT_MS have passed, holding the

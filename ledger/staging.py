@@ -12,17 +12,17 @@ from typing import NamedTuple, TypeVar
 
 from .inputs import AccountInput
 
-# Rows per transaction on the import paths. On SQLite a transaction holds the one write lock,
-# and a balance-line answer waits for its audit record: 1,000 rows hold it some 40 ms, where
-# 10,000 held it 0.4 s and put 0.9 s on the line's p99 while an import ran
+# Rows per chunk on the import paths. On SQLite a transaction holds the one write lock, which
+# top-ups and the worker wait for: 1,000 rows hold it some 25-40 ms, where 10,000 held it 0.4 s
 # (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
 CHUNK = 1000
 # A consumption chunk is read and reckoned outside the write lock, then written this many rows
-# at a time on SQLite, in one hand-over to a thread: its one write lock is held ~1 ms
-# (bench/line_isolation.py: the line's p99 while an import runs in another process went from
-# 57 ms with whole chunks to 11-18 ms with 100 rows through SQLAlchemy, to 9-13 ms this way with
-# 50 rows, and to 8-9 ms with 10; the import takes ~15 % longer than with 50).
-WRITE_BATCH = 10
+# at a time on SQLite, in one hand-over to a thread. The balance line's audit records have their
+# own file (ledger/audit.py), so an import's transactions no longer hold the line back: with 10
+# rows a transaction (the lock held ~1 ms) the line's p99 while imports ran was 10.4 ms, with
+# 1,000 (~25 ms) 9.4-10.8 ms (bench/line_isolation.py, 7 December); API top-ups waited longer
+# (p99 30 -> 79 ms) and each import took 3.7-4.1 s instead of 6.5 s.
+WRITE_BATCH = 1000
 # Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
 # file's length; the rest waits in a scratch SQLite file (scratch_database).
 STAGING_BATCH = 10_000
@@ -94,6 +94,23 @@ class StagedDay(NamedTuple):
     quantity: str | None
     unit: str | None
     line: int | None
+
+
+def whole_account_chunks(waiting: sqlite3.Cursor, size: int) -> Iterator[list[StagedDay]]:
+    """The staged days (STAGED_DAYS_IN_ORDER) about `size` at a time, an account's never split
+    between two chunks: one chunk's writes then change nothing another chunk was read for."""
+    carried: list[StagedDay] = []
+    while rows := waiting.fetchmany(size):
+        chunk = carried + list(map(StagedDay._make, rows))
+        last = chunk[-1].account_id
+        cut = len(chunk)
+        while cut and chunk[cut - 1].account_id == last:
+            cut -= 1
+        if cut:
+            yield chunk[:cut]
+        carried = chunk[cut:]
+    if carried:
+        yield carried
 
 
 def by_whole_accounts(rows: list[StagedDay], size: int) -> Iterator[list[StagedDay]]:

@@ -10,6 +10,8 @@ clock, and opens each kind of transaction one way:
 - `writing_raw(write)`: SQLite only, one write transaction as one function on the raw driver, in
   one hand-over to the writers' thread (ledger/rawsqlite.py): the lock held only while it runs;
 - `reading()`: a read transaction;
+- `reading_raw(read)`: SQLite only, a read transaction on `writing_raw`'s connection, where a
+  mark lets a later `writing_raw` tell whether anything else was committed since;
 - `reading_aside(read)`: a long read nobody waits on (a residents listing), one at a time, on an
   event loop and an engine of its own (ledger/side_loop.py), off the loop that answers the line.
 
@@ -154,6 +156,13 @@ class Store:
             raise RuntimeError("raw writes are SQLite's only")
         async with self._write_lock:
             return await self._raw_writes.run(write)
+
+    async def reading_raw(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite: `read(connection)` in one read transaction on `writing_raw`'s connection and
+        thread, after the writes asked for before it (see rawsqlite.Mark)."""
+        if self._raw_writes is None:
+            raise RuntimeError("raw reads are SQLite's only")
+        return await self._raw_writes.read(read)
 
     def reading(self):
         """`async with store.reading() as conn:` a read transaction."""

@@ -4,6 +4,8 @@ top-up, here — must be reckoned with, never written over."""
 
 from datetime import date, datetime
 
+import pytest
+
 from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger
 from tests.conftest import make_ean
 
@@ -11,25 +13,36 @@ ACTIVATED = datetime(2026, 10, 1, 9, 0, tzinfo=BRUSSELS)
 EANS = [make_ean(i) for i in range(1, 251)]  # more than one write batch on SQLite
 
 
-async def test_a_top_up_between_the_imports_read_and_its_write_is_kept(ledger: Ledger,
-                                                                        monkeypatch):
+@pytest.mark.parametrize("paid_through", ["this ledger", "another process's ledger"])
+async def test_a_top_up_between_the_imports_read_and_its_write_is_kept(ledger: Ledger, clock,
+                                                                        database_url, monkeypatch,
+                                                                        paid_through):
+    """The same process's top-up goes on the import's own writer connection (SQLite); another
+    process's on a connection of its own: each must be noticed before the import writes."""
     report = await ledger.import_accounts([AccountInput(ean=ean, energy="electricity",
                                                         language="fr", activated_at=ACTIVATED)
                                            for ean in EANS])
     assert report.errors == []
     consumption = ledger._consumption  # the import's operation (ledger/consumption.py)
-    read_state = consumption._consumption_state
+    read_state = consumption._read_state
     reads = []
 
-    async def read_then_pay(conn, rows):
-        state = await read_state(conn, rows)
+    async def read_then_pay(rows, *more):
+        state = await read_state(rows, *more)
         reads.append(len(rows))
         if len(reads) == 1:  # the unlocked read of the chunk: a payment lands just after it
-            for ean in (EANS[0], EANS[-1]):
-                await ledger.top_up(ean, 1000, "terminal", f"KIOSK-{ean[-4:]}")
+            payer = ledger
+            if paid_through != "this ledger":
+                payer = await Ledger.open(database_url, clock=clock)
+            try:
+                for ean in (EANS[0], EANS[-1]):
+                    await payer.top_up(ean, 1000, "terminal", f"KIOSK-{ean[-4:]}")
+            finally:
+                if payer is not ledger:
+                    await payer.close()
         return state
 
-    monkeypatch.setattr(consumption, "_consumption_state", read_then_pay)
+    monkeypatch.setattr(consumption, "_read_state", read_then_pay)
     report = await ledger.post_consumption([ConsumptionInput(ean=ean, day=date(2026, 10, 1),
                                                              amount_cents=300) for ean in EANS])
     assert (report.new, report.errors) == (len(EANS), [])
