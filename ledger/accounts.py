@@ -7,13 +7,15 @@ Inside the ledger only; other packages see the balance view (ledger/view.py).
 """
 
 import functools
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,7 +27,7 @@ from .db import fetch_rows, insert_sql, update_sql
 from .ean import SHORT_LENGTH, short_or_full
 from .errors import UnknownAccount
 from .events import Event
-from .rawpostgres import PostgresPool
+from .rawpostgres import PostgresPool, as_arrays, unnest_insert, unnest_update
 from .rawsqlite import InlineReader
 from .rules import Meter, Supply, crosses_a_line, settle
 from .store import Store
@@ -97,32 +99,47 @@ class Writes:
     def emit(self, account_id: int, events: Iterable[Event]) -> None:
         self.events.extend((account_id, e.name, to_text(e.at), e.payload()) for e in events)
 
-    def statements(self, dialect: Dialect) -> list[tuple[str, list[tuple]]]:
-        """Each table's statement and its rows, in the order they are written."""
+    def planned(self) -> list[tuple[Table, tuple[str, ...], tuple[str, ...], list[tuple]]]:
+        """(table, key columns — none for an insert —, columns, rows), in the order written;
+        an update's rows are (value of each column…, value of each key column…)."""
         whole = [a for a in self.accounts.values() if a.more_than_balance]
+        days = schema.consumption_days
         planned = [
-            (insert_sql(dialect, schema.postings, _POSTING_COLUMNS), self.postings),
-            (update_sql(dialect, schema.accounts, ("id",), _WHOLE_ACCOUNT_COLUMNS),
+            (schema.postings, (), _POSTING_COLUMNS, self.postings),
+            (schema.accounts, ("id",), _WHOLE_ACCOUNT_COLUMNS,
              [(a.balance_cents, a.supply.value,
                to_text(a.pending_since) if a.pending_since else None,
                a.as_of, a.last_topup_at, a.last_topup_cents, a.last_topup_channel, a.id)
               for a in whole]),
             # Most days only move the balance: a narrower update is cheaper.
-            (update_sql(dialect, schema.accounts, ("id",), ("balance_cents", "as_of")),
+            (schema.accounts, ("id",), ("balance_cents", "as_of"),
              [(a.balance_cents, a.as_of, a.id)
               for a in self.accounts.values() if not a.more_than_balance]),
-            (update_sql(dialect, schema.debts, ("id",), ("outstanding_cents",)),
+            (schema.debts, ("id",), ("outstanding_cents",),
              [(d.outstanding_cents, d.id) for d in self.debts.values()]),
-            (insert_sql(dialect, schema.consumption_days, DAY_COLUMNS), self.new_days),
+            (days, (), DAY_COLUMNS, self.new_days),
             # corrections: (amount, revision, quantity, unit, account_id, day)
-            (update_sql(dialect, schema.consumption_days, ("account_id", "day"),
-                        ("amount_cents", "revision", "quantity", "unit")), self.changed_days),
-            (insert_sql(dialect, schema.events, ("account_id", "name", "at", "payload")),
-             self.events),
+            (days, ("account_id", "day"), ("amount_cents", "revision", "quantity", "unit"),
+             self.changed_days),
+            (schema.events, (), ("account_id", "name", "at", "payload"), self.events),
         ]
-        return [(sql, rows) for sql, rows in planned if rows]
+        return [plan for plan in planned if plan[3]]
+
+    def statements(self, dialect: Dialect) -> list[tuple[str, list[tuple]]]:
+        """Each table's statement and its rows, in the order they are written."""
+        return [(update_sql(dialect, table, key, columns) if key
+                 else insert_sql(dialect, table, columns), rows)
+                for table, key, columns, rows in self.planned()]
 
     async def flush(self, conn: AsyncConnection) -> None:
+        if conn.dialect.name == "postgresql":
+            # One statement a table, its rows as arrays: asyncpg's executemany sends each row
+            # as a statement of its own (bench/ledger_batch.py --database-url).
+            for table, key, columns, rows in self.planned():
+                sql = (unnest_update(table, key, columns) if key
+                       else unnest_insert(table, columns))
+                await conn.exec_driver_sql(sql, as_arrays(rows))
+            return
         for sql, rows in self.statements(conn.dialect):
             await conn.exec_driver_sql(sql, rows)
 
@@ -294,11 +311,26 @@ IN_LIST_KEYS = 1000
 
 
 @functools.cache
-def ids_by(key_column: str):
-    """Account ids by one key column; the keys are expanded into the IN list at each call."""
+def ids_by(key_column: str, dialect_name: str = "sqlite"):
+    """Account ids by one key column. On PostgreSQL the keys are one array, so the statement is
+    compiled once; elsewhere they are expanded into the IN list at each call."""
     a = schema.accounts
     column = a.c[key_column]
-    return select(column, a.c.id).where(column.in_(bindparam("keys", expanding=True)))
+    if dialect_name == "postgresql":
+        which = column == any_(bindparam("keys", type_=postgresql.ARRAY(column.type)))
+    else:
+        which = column.in_(bindparam("keys", expanding=True))
+    return select(column, a.c.id).where(which)
+
+
+@functools.cache
+def _ids_by_json(key_column: str) -> str:
+    """ids_by for the raw SQLite driver: the keys as one JSON array (json_each)."""
+    a = schema.accounts
+    column = a.c[key_column]
+    statement = select(column, a.c.id).where(column.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam("keys")))))
+    return str(statement.compile(dialect=sqlite_dialect(paramstyle="named")))
 
 
 async def account_ids(store: Store, ean_texts: Iterable[str]) -> dict[str, int]:
@@ -310,19 +342,30 @@ async def account_ids(store: Store, ean_texts: Iterable[str]) -> dict[str, int]:
     short = {text for text in texts if len(text) == SHORT_LENGTH}
     full = texts - short
     a = schema.accounts
-    async with store.reading() as conn:
-        # The key column and the ids, as pairs: dict() builds the lookup at C speed.
-        by_short = await _id_lookup(conn, a.c.ean13, short)
-        by_full = await _id_lookup(conn, a.c.ean, full)
+    if store.raw_writes:  # SQLite: on the raw driver, in the writers' thread, between writes
+        by_short, by_full = await store.reading_raw(lambda conn: (
+            _id_lookup_sqlite(conn, "ean13", short), _id_lookup_sqlite(conn, "ean", full)))
+    else:
+        async with store.reading() as conn:
+            # The key column and the ids, as pairs: dict() builds the lookup at C speed.
+            by_short = await _id_lookup(conn, a.c.ean13, short)
+            by_full = await _id_lookup(conn, a.c.ean, full)
     ids = {text: by_short[text] for text in short if text in by_short}
     ids.update((text, by_full[text]) for text in full if text in by_full)
     return ids
 
 
+def _id_lookup_sqlite(conn: sqlite3.Connection, key_column: str, keys: set[str]
+                      ) -> dict[str, int]:
+    if not keys:
+        return {}
+    return dict(conn.execute(_ids_by_json(key_column), {"keys": json.dumps(sorted(keys))}))
+
+
 async def _id_lookup(conn: AsyncConnection, column, keys: set[str]) -> dict[str, int]:
     # IN lists of CHUNK keys, never a pass over the whole table: an import looks up a
     # batch at a time, and every pass would read every account.
-    statement = ids_by(column.name)
+    statement = ids_by(column.name, conn.dialect.name)
     ordered = sorted(keys)
     found: dict[str, int] = {}
     for start in range(0, len(ordered), IN_LIST_KEYS):

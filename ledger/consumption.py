@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from datetime import date
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -133,6 +134,12 @@ class Planned(NamedTuple):
 
 def _in_list(column, name: str):
     return column.in_(bindparam(name, expanding=True))
+
+
+def _in_postgres_array(column, name: str):
+    # One compiled statement for any number of values (an array): an expanding IN list is
+    # rendered again at each execution, a third of the PostgreSQL import's time in SQLAlchemy.
+    return column == any_(bindparam(name, type_=ARRAY(column.type)))
 
 
 def _in_json_array(column, name: str):
@@ -306,7 +313,9 @@ class ConsumptionImport:
         values = {"ids": sorted({row.account_id for row in rows}),
                   "days": sorted({row.day for row in rows})}
         return ConsumptionState(*[[tuple(row) for row in await conn.execute(statement, values)]
-                                   for statement in _consumption_state_statements()])
+                                   for statement in _consumption_state_statements(
+                                       _in_postgres_array if conn.dialect.name == "postgresql"
+                                       else _in_list)])
 
     def _consumption_writes(self, rows: list[StagedDay], state: "ConsumptionState",
                             report: ImportReport) -> "Writes":

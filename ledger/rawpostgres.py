@@ -40,14 +40,35 @@ def compiled(statement) -> Compiled:
     return Compiled(str(result), tuple(result.positiontup or ()), dict(result.params))
 
 
-@functools.cache
-def _unnest_insert(table: Table, columns: tuple[str, ...]) -> str:
-    """INSERT … SELECT FROM unnest($1::type[], …): a column's values as one array each."""
+def _arrays(table: Table, columns: Sequence[str]) -> str:
     dialect = asyncpg_dialect()
-    arrays = ", ".join(f"${n}::{table.c[name].type.compile(dialect=dialect)}[]"
-                       for n, name in enumerate(columns, start=1))
+    return ", ".join(f"${n}::{table.c[name].type.compile(dialect=dialect)}[]"
+                     for n, name in enumerate(columns, start=1))
+
+
+@functools.cache
+def unnest_insert(table: Table, columns: tuple[str, ...]) -> str:
+    """INSERT … SELECT FROM unnest($1::type[], …): a column's values as one array each, so that
+    any number of rows is one statement and one round trip."""
     return (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"SELECT * FROM unnest({arrays})")
+            f"SELECT * FROM unnest({_arrays(table, columns)})")
+
+
+@functools.cache
+def unnest_update(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    """UPDATE … FROM unnest(…) of rows (value of each column…, value of each key column…), as
+    db.update_sql's rows: any number of rows in one statement (the keys must be distinct)."""
+    names = (*columns, *key)
+    quoted = ", ".join(f'"{name}"' for name in names)
+    return (f"UPDATE {table.name} SET "
+            + ", ".join(f'"{name}" = v."{name}"' for name in columns)
+            + f" FROM unnest({_arrays(table, names)}) AS v({quoted}) WHERE "
+            + " AND ".join(f'{table.name}."{name}" = v."{name}"' for name in key))
+
+
+def as_arrays(rows: Sequence[Sequence]) -> tuple[list, ...]:
+    """Rows as one list of values per column: unnest_insert's and unnest_update's arguments."""
+    return tuple(map(list, zip(*rows)))
 
 
 def dsn(database_url: str) -> str:
@@ -85,7 +106,7 @@ class PostgresPool:
         """The rows (values in the columns' order), in one statement: one round trip, one
         transaction, whatever their number."""
         async with self._pool.acquire() as conn:
-            await conn.execute(_unnest_insert(table, tuple(columns)), *zip(*rows))
+            await conn.execute(unnest_insert(table, tuple(columns)), *zip(*rows))
 
     async def close(self) -> None:
         await self._pool.close()

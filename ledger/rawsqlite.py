@@ -38,6 +38,7 @@ RETRY_EVERY_SECONDS = 0.001
 # Audit transactions between two checkpoints of the WAL: a few pages each, so about SQLite's
 # own threshold of 1,000 pages.
 CHECKPOINT_EVERY = 250
+BACKGROUND_CHECKPOINT_PAGES = 10_000
 
 
 class Connection(sqlite3.Connection):
@@ -215,6 +216,12 @@ class ThreadWriter:
             conn.execute("PRAGMA wal_autocheckpoint=0")
         else:
             conn.execute("PRAGMA cache_size=-65536")  # as ledger/db.py: an import touches many pages
+        if self.background:
+            # An import's transactions each rewrite many of the same index pages: checkpointed
+            # every 1,000 pages (SQLite's default) they are copied over and over. Every 10,000
+            # (~40 MB of WAL), 200,000 meter-days' writes took 5.6 s instead of 6.6 s (5.0 s in
+            # one transaction).
+            conn.execute(f"PRAGMA wal_autocheckpoint={BACKGROUND_CHECKPOINT_PAGES}")
         return conn
 
     def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
