@@ -73,7 +73,7 @@ async def queue_messages(database_url: str) -> int:
                 lambda event, contacts: router.plan(event, contacts, event.at))
             queued += messages
             if not events:
-                await ledger.outbox.fold_tally()
+                await ledger.fold_counts()
                 return queued
     finally:
         await ledger.close()

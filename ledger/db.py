@@ -10,6 +10,8 @@ from sqlalchemy import Table, bindparam, event, insert, update
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .rawpostgres import as_arrays, unnest_insert
+
 _WRITE = "saldo_write"
 _APPEND_ONLY = "saldo_append_only"
 
@@ -165,9 +167,15 @@ def update_sql(dialect: Dialect, table: Table, key: Sequence[str], columns: Sequ
 
 async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str],
                       rows: Iterable[tuple]) -> None:
-    """executemany of plain tuples: SQLAlchemy builds the dialect's SQL once, the driver runs it."""
+    """executemany of plain tuples: SQLAlchemy builds the dialect's SQL once, the driver runs it.
+    On PostgreSQL the rows go as one statement of arrays instead (ledger/rawpostgres.py): asyncpg's
+    executemany runs a statement per row, and the kept counts' triggers with it (migration 12)."""
     rows = list(rows)
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql(unnest_insert(table, tuple(columns)), as_arrays(rows))
+    else:
         await conn.exec_driver_sql(insert_sql(conn.dialect, table, columns), rows)
 
 

@@ -11,6 +11,7 @@ Numbered, applied in order, never edited once released: add a function, never ch
 from collections.abc import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -419,12 +420,76 @@ def _v11_outbox_tally(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+# --- 12: the accounts and consumption days counted as they are added --------------------------
+# GET /metrics counted them at each scrape: on PostgreSQL 20 ms and 13 ms for 200,000 accounts
+# and a day of theirs (bench/metrics_scrape.py), and the days grow by as many every day. Their
+# counts are now kept in row_tally, in the transaction that adds or removes the rows:
+# - PostgreSQL: a trigger once a statement (the imports write a chunk's rows in one statement,
+#   ledger/rawpostgres.py) adds a row of the change, never waiting on another writer; the worker
+#   folds them (ledger/tally.py);
+# - SQLite (one writer at a time): a trigger once a row adds one to the name's single row.
+
+_V12 = MetaData()
+_row_tally = Table(
+    "row_tally", _V12,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40), nullable=False),
+    Column("n", BigInteger, nullable=False),
+)
+COUNTED_TABLES = ("accounts", "consumption_days")
+
+
+def _tally_sqlite(table: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {table}_tally_insert AFTER INSERT ON {table} BEGIN "
+        f"UPDATE row_tally SET n = n + 1 WHERE name = '{table}'; END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_tally_delete AFTER DELETE ON {table} BEGIN "
+        f"UPDATE row_tally SET n = n - 1 WHERE name = '{table}'; END",
+    )
+
+
+_ROW_TALLY_FUNCTIONS_POSTGRES = (
+    "CREATE OR REPLACE FUNCTION row_tally_added() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN INSERT INTO row_tally (name, n) SELECT TG_TABLE_NAME, count(*) FROM new_rows "
+    "HAVING count(*) > 0; RETURN NULL; END $$",
+    "CREATE OR REPLACE FUNCTION row_tally_removed() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN INSERT INTO row_tally (name, n) SELECT TG_TABLE_NAME, -count(*) FROM old_rows "
+    "HAVING count(*) > 0; RETURN NULL; END $$",
+)
+
+
+def _tally_postgres(table: str) -> tuple[str, ...]:
+    return (
+        f"DROP TRIGGER IF EXISTS {table}_tally_insert ON {table}",
+        f"CREATE TRIGGER {table}_tally_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS "
+        "new_rows FOR EACH STATEMENT EXECUTE FUNCTION row_tally_added()",
+        f"DROP TRIGGER IF EXISTS {table}_tally_delete ON {table}",
+        f"CREATE TRIGGER {table}_tally_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS "
+        "old_rows FOR EACH STATEMENT EXECUTE FUNCTION row_tally_removed()",
+    )
+
+
+def _v12_row_tally(conn: Connection) -> None:
+    _V12.create_all(conn, tables=[_row_tally])
+    conn.execute(text("DELETE FROM row_tally"))
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        for statement in _ROW_TALLY_FUNCTIONS_POSTGRES:
+            conn.execute(text(statement))
+    for table in COUNTED_TABLES:
+        conn.execute(text(f"INSERT INTO row_tally (name, n) SELECT '{table}', count(*) "
+                          f"FROM {table}"))
+        for statement in (_tally_postgres(table) if postgres else _tally_sqlite(table)):
+            conn.execute(text(statement))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_outbox, _v3_access,
                                                    _v4_audit_by_actor, _v5_superseded_messages,
                                                    _v6_name_keys, _v7_attention_order,
                                                    _v8_accounts_by_mobile,
                                                    _v9_replies_and_appointments,
-                                                   _v10_going_without, _v11_outbox_tally]
+                                                   _v10_going_without, _v11_outbox_tally,
+                                                   _v12_row_tally]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -6,6 +6,7 @@ Times are UTC text (`ledger.clock.to_text`), days are 'YYYY-MM-DD', money is int
 
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Computed,
@@ -204,6 +205,15 @@ outbox_tally = Table(
     Column("n", Integer, nullable=False),
 )
 Index("outbox_provider_id", outbox.c.provider_id)
+
+# The accounts and consumption days counted as they are added (migration 12, ledger/tally.py):
+# a count is the sum of its name's rows.
+row_tally = Table(
+    "row_tally", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40), nullable=False),
+    Column("n", BigInteger, nullable=False),
+)
 
 # Delivery reports as the provider sent them, in any order and any number of times; one that
 # arrives before its message is recorded as sent is applied when it is.

@@ -18,7 +18,7 @@ from datetime import datetime, time
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import schema
+from . import schema, tally
 from .account_import import AccountImport
 from .accounts import (
     ACCOUNT_COLUMNS,
@@ -301,14 +301,19 @@ class Ledger:
         return True, "ok"
 
     async def count_accounts(self) -> int:
-        async with self.store.reading() as conn:
-            return (await conn.execute(select(func.count()).select_from(schema.accounts))).scalar_one()
+        """Kept as accounts are added (ledger/tally.py), not counted."""
+        return await tally.count(self.store, "accounts")
 
     async def count_consumption_days(self) -> int:
-        """Posted consumption days, every account's (a day corrected is still one day)."""
-        async with self.store.reading() as conn:
-            return (await conn.execute(
-                select(func.count()).select_from(schema.consumption_days))).scalar_one()
+        """Posted consumption days, every account's (a day corrected is still one day); kept as
+        they are posted (ledger/tally.py), not counted."""
+        return await tally.count(self.store, "consumption_days")
+
+    async def fold_counts(self) -> None:
+        """The kept counts' rows of changes folded (the outbox's and the accounts' and days'), so
+        that reading them stays a few rows: the worker's tick does it."""
+        await self.outbox.fold_tally()
+        await tally.fold(self.store)
 
     async def get_meta(self, key: str) -> str | None:
         m = schema.meta

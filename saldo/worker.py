@@ -25,7 +25,7 @@ async def tick(ledger: Ledger, morning_list_at: time = DEFAULT_HOUR) -> int:
     reminded = await ledger.journey.remind()
     if reminded:
         log.info("tick: %d installation reminder(s) and survey(s) due", reminded)
-    await ledger.outbox.fold_tally()  # the counts GET /metrics reads stay a few rows
+    await ledger.fold_counts()  # the counts GET /metrics reads stay a few rows
     lists = await ledger.send_morning_lists(morning_list_at)
     if lists:
         log.info("tick: the morning lists of %d CPAS", lists)

@@ -137,3 +137,38 @@ async def test_a_database_of_version_8_keeps_its_rows_and_takes_events_of_no_acc
                 assert (await conn.execute(text("PRAGMA integrity_check"))).scalar() == "ok"
     finally:
         await engine.dispose()
+
+
+async def test_a_database_of_version_11_starts_its_kept_counts_from_its_rows(database_url):
+    """Migration 12 counts the accounts and days there are once, then keeps the counts."""
+    engine = create_engine(database_url)
+    account = ("INSERT INTO accounts (id, ean, ean13, energy, language, notify, threshold_cents,"
+               " power_limiter, activated_at, activated_on, balance_cents, supply, as_of) VALUES"
+               " ({id}, '54144900000000{id:04d}', '90000000{id:05d}', 'gas', 'fr', 'sms', 500,"
+               " false, '2026-11-16T08:00:00Z', '2026-11-16', 2000, 'on',"
+               " '2026-11-16T08:00:00Z')")
+    day = ("INSERT INTO consumption_days (account_id, day, amount_cents, repaid_cents, revision)"
+           " VALUES ({id}, '2026-11-17', 300, 100, 0)")
+    kept = "SELECT name, sum(n) FROM row_tally GROUP BY name ORDER BY name"
+    try:
+        async with engine.begin() as conn:
+            def up_to_11(sync_conn):
+                for number in range(11):
+                    MIGRATIONS[number](sync_conn)
+            await conn.run_sync(up_to_11)
+            for id_ in (1, 2, 3):
+                await conn.execute(text(account.format(id=id_)))
+            await conn.execute(text(day.format(id=2)))
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: MIGRATIONS[11](c))
+        async with engine.begin() as conn:
+            assert [tuple(r) for r in await conn.execute(text(kept))] == [
+                ("accounts", 3), ("consumption_days", 1)]
+            await conn.execute(text(account.format(id=4)))
+            await conn.execute(text(day.format(id=4)))
+            await conn.execute(text(day.format(id=3)))
+            await conn.execute(text("DELETE FROM consumption_days WHERE account_id = 2"))
+            assert [tuple(r) for r in await conn.execute(text(kept))] == [
+                ("accounts", 4), ("consumption_days", 2)]
+    finally:
+        await engine.dispose()
