@@ -36,9 +36,19 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(url.database) if url.drivername.startswith("sqlite") and url.database else None
 
 
-def create_engine(database_url: str, *, giving_way: bool = False) -> AsyncEngine:
+# SQLite's page cache per connection, in KiB. A batch process (an import) touches many pages
+# once; a server's connections read a few pages each, which the operating system's file cache
+# keeps anyway — at 64 MiB each, a server's dozen connections grew it to 366 MB at its peak
+# after 20,000 look-ups in a ledger of 200,000 accounts (bench/serve_memory.py).
+BATCH_CACHE_KIB = 65_536
+SERVER_CACHE_KIB = 4_096
+
+
+def create_engine(database_url: str, *, giving_way: bool = False,
+                  batch: bool = False) -> AsyncEngine:
     """`giving_way`: for long reads nobody is waiting on (a residents listing), one at a time; on
-    SQLite the driver's thread of each connection runs at BACKGROUND_NICENESS."""
+    SQLite the driver's thread of each connection runs at BACKGROUND_NICENESS. `batch`: for a
+    process nobody waits on (an import, the worker): on SQLite, a larger page cache."""
     # hide_parameters: an error message must never carry a customer's EAN, name or number.
     url = async_url(database_url)
     # PostgreSQL: ten connections kept, ten more at a peak — two servers and two workers stay
@@ -50,7 +60,7 @@ def create_engine(database_url: str, *, giving_way: bool = False) -> AsyncEngine
                {"pool_size": 10, "max_overflow": 10})
     engine = create_async_engine(url, hide_parameters=True, **pooling)
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine, giving_way)
+        _tune_sqlite(engine, giving_way, BATCH_CACHE_KIB if batch else SERVER_CACHE_KIB)
     else:
         _serialise_postgres_writers(engine)
     return engine
@@ -85,7 +95,7 @@ def _give_way() -> None:
                                                os.getpriority(os.PRIO_PROCESS, 0)))
 
 
-def _tune_sqlite(engine: AsyncEngine, giving_way: bool) -> None:
+def _tune_sqlite(engine: AsyncEngine, giving_way: bool, cache_kib: int) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -97,7 +107,7 @@ def _tune_sqlite(engine: AsyncEngine, giving_way: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: the import touches many pages
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         if giving_way:
             # A function SQLite calls runs in the thread that runs the statement: the driver's
             # own thread for this connection, which alone gives way.

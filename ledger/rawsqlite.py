@@ -29,6 +29,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from .db import BATCH_CACHE_KIB
 from .turnstile import Turnstile
 
 T = TypeVar("T")
@@ -214,9 +215,8 @@ class ThreadWriter:
         conn = connect(self.path, 0, query_only=False, same_thread=False)
         if self.urgent:
             conn.execute("PRAGMA wal_autocheckpoint=0")
-        else:
-            conn.execute("PRAGMA cache_size=-65536")  # as ledger/db.py: an import touches many pages
         if self.background:
+            conn.execute(f"PRAGMA cache_size=-{BATCH_CACHE_KIB}")  # as ledger/db.py
             # An import's transactions each rewrite many of the same index pages: checkpointed
             # every 1,000 pages (SQLite's default) they are copied over and over. Every 10,000
             # (~40 MB of WAL), 200,000 meter-days' writes took 5.6 s instead of 6.6 s (5.0 s in

@@ -81,7 +81,7 @@ class Store:
             # Said before connecting: a failed connect leaves aiosqlite a thread to clean up.
             raise InvalidInput("DATABASE_URL", f"the folder {path.parent} does not exist",
                                "database.folder_missing", folder=str(path.parent))
-        store = cls(create_engine(database_url), sqlite_file=path,
+        store = cls(create_engine(database_url, batch=background), sqlite_file=path,
                     listing_engine=create_engine(database_url, giving_way=True), clock=clock,
                     background=background)
         try:

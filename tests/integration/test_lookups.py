@@ -183,3 +183,22 @@ async def test_the_lines_fast_read_is_the_engines_read(database_url, clock):
         assert (await fast.account_and_outflows(make_ean(99))) == (None, [])
     finally:
         await ledger.close()
+
+
+async def test_the_first_look_ups_after_a_start_scan_for_the_network_prefix_once(ledger,
+                                                                                   monkeypatch):
+    """The shared EAN prefix is read with a scan of every account: the look-ups that come at
+    once after a start must not each scan (64 at once peaked a server at twice its memory,
+    bench/serve_memory.py)."""
+    await activate(ledger)
+    store = ledger.store
+    reading, scans = store.reading, []
+
+    def counting_reading():
+        scans.append(1)
+        return reading()
+
+    monkeypatch.setattr(store, "reading", counting_reading)
+    prefixes = await asyncio.gather(*(ledger.ean_prefix() for _ in range(20)))
+    assert prefixes == [EAN[:5]] * 20
+    assert len(scans) == 1
