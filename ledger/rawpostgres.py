@@ -50,8 +50,11 @@ def _arrays(table: Table, columns: Sequence[str]) -> str:
 def unnest_insert(table: Table, columns: tuple[str, ...]) -> str:
     """INSERT … SELECT FROM unnest($1::type[], …): a column's values as one array each, so that
     any number of rows is one statement and one round trip."""
-    return (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"SELECT * FROM unnest({_arrays(table, columns)})")
+    # In the arrays' order, so that ids are given in the rows' order, as executemany gives them.
+    names = ", ".join(f'"{name}"' for name in columns)
+    return (f"INSERT INTO {table.name} ({names}) "
+            f"SELECT {names} FROM unnest({_arrays(table, columns)}) WITH ORDINALITY "
+            f"AS v({names}, row_number) ORDER BY row_number")
 
 
 @functools.cache
