@@ -71,6 +71,23 @@ async def test_anything_else_gets_403_and_no_data(client, headers):
     assert "balance" not in await answer.text()
 
 
+async def test_a_signature_made_with_the_default_port_is_still_accepted(client):
+    """The URL as called is checked first (one HMAC); Twilio's library also accepts the URL
+    with its scheme's port written out, and so must the server."""
+    with_port = PUBLIC + ":443"  # https's port
+    answer = await client.post("/voice/ean?lang=fr&try=1", data=PARAMS,
+                               headers=signed(f"{with_port}/voice/ean?lang=fr&try=1", PARAMS))
+    assert answer.status == 200
+
+
+@pytest.mark.parametrize("signature", ["é" * 28, "\u00ff", "☎"])
+async def test_a_signature_header_that_is_not_ascii_is_403(client, signature):
+    answer = await client.post("/voice/ean?lang=fr&try=1", data=PARAMS,
+                               headers={SIGNATURE_HEADER: signature})
+    assert answer.status == 403
+    assert "balance" not in await answer.text()
+
+
 async def test_the_host_the_server_sees_is_not_what_is_checked(client):
     local = str(client.make_url("/voice"))
     answer = await client.post("/voice", data=PARAMS, headers=signed(local, PARAMS))
