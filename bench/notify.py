@@ -107,7 +107,8 @@ async def queue_messages(db_file: Path, count: int) -> int:
 async def send_all(db_file: Path, api_url: str, profiler: cProfile.Profile | None
                    ) -> tuple[float, int]:
     clock = SettableClock(NOW + timedelta(minutes=1))
-    ledger = await Ledger.open(f"sqlite:///{db_file}", clock=clock)
+    # As `saldo worker` opens it: a background process (ledger/store.py).
+    ledger = await Ledger.open(f"sqlite:///{db_file}", clock=clock, background=True)
     sms = TwilioSms(DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FROM, api_url=api_url,
                     status_callback=CALLBACK)
     unused_mail = SmtpMail(SmtpServer("127.0.0.1", 9, use_tls=False), "saldo@ores.example")
