@@ -417,23 +417,25 @@ def report(f: Figures) -> None:
           f" s = {floor_ratio:.2f} (target >= {TARGET_FLOOR_RATIO}): "
           f"{met(floor_ratio >= TARGET_FLOOR_RATIO)}")
     if f.unnested:
-        unnested_s = sum(seconds for _, _, seconds in f.unnested)
         print("informative: the same rows written as the import writes them on PostgreSQL, one "
               "statement of arrays a table (unnest):")
-        for label, rows, seconds in f.unnested:
-            rows_text = f"{rows:>8} rows" if rows is not None else " " * 13
-            print(f"  {label:<24} {rows_text} {seconds:6.2f} s")
+        unnested_s = print_writes(f.unnested)
         print(f"  {'total':<24} {'':13} {unnested_s:6.2f} s: the import against it "
               f"{unnested_s / f.import_s:.2f}")
 
 
-def report_replay(f: Figures) -> None:
-    total = sum(seconds for _, _, seconds in f.replay)
-    print(f"the writes-only floor: {f.driver} executemany of the rows the import writes"
-          " (writes only: no parsing, no reads; one transaction):")
-    for label, rows, seconds in f.replay:
+def print_writes(timings: list[tuple[str, int | None, float]]) -> float:
+    """Each write's line (label, rows, seconds); returns their total."""
+    for label, rows, seconds in timings:
         rows_text = f"{rows:>8} rows" if rows is not None else " " * 13
         print(f"  {label:<24} {rows_text} {seconds:6.2f} s")
+    return sum(seconds for _, _, seconds in timings)
+
+
+def report_replay(f: Figures) -> None:
+    print(f"the writes-only floor: {f.driver} executemany of the rows the import writes"
+          " (writes only: no parsing, no reads; one transaction):")
+    total = print_writes(f.replay)
     print(f"  {'total':<24} {'':13} {total:6.2f} s = {per_second(f.count, total)} "
           f"meter-days/s; the import path takes {f.import_s / total:.1f}x that")
 

@@ -71,10 +71,7 @@ class AccountImport:
                     prefix, prefix_read = await self._prefix.get(), True
                 self._stage_accounts(staged, batch, prefix, report)
             waiting = staged.execute(STAGED_ACCOUNTS_IN_ORDER)
-            # Read and written under the lock, so in short transactions on SQLite (see
-            # WRITE_BATCH and ConsumptionImport._reckoned).
-            size = staging.WRITE_BATCH if self._store.dialect == "sqlite" else staging.CHUNK
-            while chunk := waiting.fetchmany(size):
+            while chunk := waiting.fetchmany(staging.CHUNK):  # read and written under the lock
                 async with self._store.writing() as conn:
                     await self._import_account_chunk(
                         conn, [pickle.loads(row) for (row,) in chunk], report)

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import Table, any_, bindparam, func, literal_column, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import schema
 from .calendar import NonDisconnectionPeriod
 from .clock import from_text, to_text
-from .db import fetch_rows, insert_sql, update_sql
+from .db import any_of, fetch_rows, in_json_array, insert_many, insert_sql, update_sql
 from .ean import SHORT_LENGTH, short_or_full
 from .errors import UnknownAccount
 from .events import Event
-from .rawpostgres import PostgresPool, as_arrays, unnest_insert, unnest_update
+from .rawpostgres import PostgresPool, as_arrays, unnest_update
 from .rawsqlite import InlineReader
 from .rules import Meter, Supply, crosses_a_line, settle
 from .store import Store
@@ -137,9 +136,11 @@ class Writes:
             # One statement a table, its rows as arrays: asyncpg's executemany sends each row
             # as a statement of its own (bench/ledger_batch.py --database-url).
             for table, key, columns, rows in self.planned():
-                sql = (unnest_update(table, key, columns) if key
-                       else unnest_insert(table, columns))
-                await conn.exec_driver_sql(sql, as_arrays(rows))
+                if key:
+                    await conn.exec_driver_sql(unnest_update(table, key, columns),
+                                               as_arrays(rows))
+                else:
+                    await insert_many(conn, table, columns, rows)
             return
         for sql, rows in self.statements(conn.dialect):
             await conn.exec_driver_sql(sql, rows)
@@ -312,25 +313,19 @@ IN_LIST_KEYS = 1000
 
 
 @functools.cache
-def ids_by(key_column: str, dialect_name: str = "sqlite"):
-    """Account ids by one key column. On PostgreSQL the keys are one array, so the statement is
-    compiled once; elsewhere they are expanded into the IN list at each call."""
+def _ids_by(key_column: str):
+    """Account ids by one key column, the keys one array (PostgreSQL)."""
     a = schema.accounts
     column = a.c[key_column]
-    if dialect_name == "postgresql":
-        which = column == any_(bindparam("keys", type_=postgresql.ARRAY(column.type)))
-    else:
-        which = column.in_(bindparam("keys", expanding=True))
-    return select(column, a.c.id).where(which)
+    return select(column, a.c.id).where(any_of(column, "keys"))
 
 
 @functools.cache
 def _ids_by_json(key_column: str) -> str:
-    """ids_by for the raw SQLite driver: the keys as one JSON array (json_each)."""
+    """The same for the raw SQLite driver: the keys as one JSON array."""
     a = schema.accounts
     column = a.c[key_column]
-    statement = select(column, a.c.id).where(column.in_(
-        select(literal_column("value")).select_from(func.json_each(bindparam("keys")))))
+    statement = select(column, a.c.id).where(in_json_array(column, "keys"))
     return str(statement.compile(dialect=sqlite_dialect(paramstyle="named")))
 
 
@@ -364,9 +359,9 @@ def _id_lookup_sqlite(conn: sqlite3.Connection, key_column: str, keys: set[str]
 
 
 async def _id_lookup(conn: AsyncConnection, column, keys: set[str]) -> dict[str, int]:
-    # IN lists of CHUNK keys, never a pass over the whole table: an import looks up a
+    # IN_LIST_KEYS keys at a time, never a pass over the whole table: an import looks up a
     # batch at a time, and every pass would read every account.
-    statement = ids_by(column.name, conn.dialect.name)
+    statement = _ids_by(column.name)
     ordered = sorted(keys)
     found: dict[str, int] = {}
     for start in range(0, len(ordered), IN_LIST_KEYS):

@@ -8,11 +8,10 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import date
+from typing import NamedTuple
 
-from sqlalchemy import any_, bindparam, func, literal_column, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,6 +37,7 @@ from .books import (
     reversal_reference,
 )
 from .calendar import NonDisconnectionPeriod
+from .db import any_of, in_json_array
 from .clock import BRUSSELS, to_text
 from .ean import FULL_LENGTH, is_valid_full
 from .errors import InvalidInput
@@ -49,7 +49,6 @@ from .staging import (
     STAGED_DAYS_IN_ORDER,
     StagedDay,
     batches,
-    by_whole_accounts,
     scratch_database,
     whole_account_chunks,
 )
@@ -106,14 +105,6 @@ class ConsumptionState:
         return cls(*[statement.run(conn, **values).fetchall()
                      for statement in _consumption_state_sqlite()])
 
-    def of(self, rows: list[StagedDay]) -> "ConsumptionState":
-        """The part that `rows` depend on."""
-        ids = {row.account_id for row in rows}
-        days = {row.day for row in rows}
-        return ConsumptionState([r for r in self.account_rows if r[0] in ids],
-                                 [r for r in self.debt_rows if r[1] in ids],
-                                 [r for r in self.posted_rows if r[0] in ids and r[1] in days])
-
 
 @dataclass
 class OwnCommits:
@@ -123,32 +114,17 @@ class OwnCommits:
 
 
 class Planned(NamedTuple):
-    """A batch of a chunk, reckoned: what it was reckoned from, its writes and their report."""
+    """A chunk, reckoned: what it was reckoned from, its writes and their report."""
 
-    batch: list[StagedDay]
+    rows: list[StagedDay]
     before: ConsumptionState
     mark: Mark | None  # when `before` was read, on SQLite
     writes: Writes
     done: ImportReport
 
 
-def _in_list(column, name: str):
-    return column.in_(bindparam(name, expanding=True))
-
-
-def _in_postgres_array(column, name: str):
-    # One compiled statement for any number of values (an array): an expanding IN list is
-    # rendered again at each execution, a third of the PostgreSQL import's time in SQLAlchemy.
-    return column == any_(bindparam(name, type_=ARRAY(column.type)))
-
-
-def _in_json_array(column, name: str):
-    # One compiled statement for any number of values (SQLite's json_each).
-    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
-
-
 @functools.cache
-def _consumption_state_statements(one_of=_in_list) -> tuple:
+def _consumption_state_statements(one_of) -> tuple:
     """Built once and compiled once (SQLAlchemy caches them): they are read under the write
     lock, where compiling them at each batch cost about a third of its time."""
     a, d, t = schema.accounts, schema.debts, schema.consumption_days
@@ -168,7 +144,7 @@ def _consumption_state_sqlite() -> tuple[Statement, ...]:
     """The same reads for the raw SQLite driver (ConsumptionState.read_sqlite)."""
     dialect = sqlite_dialect(paramstyle="named")
     compiled = [statement.compile(dialect=dialect)
-                for statement in _consumption_state_statements(_in_json_array)]
+                for statement in _consumption_state_statements(in_json_array)]
     return tuple(Statement(str(c), dict(c.params)) for c in compiled)
 
 
@@ -218,13 +194,12 @@ class ConsumptionImport:
 
     async def _post_chunks(self, chunks: Iterator[list[StagedDay]], report: ImportReport
                            ) -> None:
-        """Each chunk read and reckoned without the write lock, then written WRITE_BATCH rows at
-        a time (whole accounts), each batch checked under the lock against what it was reckoned
-        from — reckoned again there if that changed meanwhile (a top-up, another import). A
-        chunk is reckoned while the one before is being written; on SQLite reads and writes go
-        one after the other on one connection, the next chunk's read asked for before this
-        one's write, and a batch nothing else has written beside since its read is not read
-        again."""
+        """Each chunk read and reckoned without the write lock, then written in one transaction,
+        checked under the lock against what it was reckoned from — reckoned again there if that
+        changed meanwhile (a top-up, another import). A chunk is reckoned while the one before
+        is being written; on SQLite reads and writes go one after the other on one connection,
+        the next chunk's read asked for before this one's write, and a chunk nothing else has
+        been written beside since its read is not read again."""
         own = OwnCommits()
         chunk = next(chunks, None)
         reading = asyncio.ensure_future(self._read_state(chunk, own)) if chunk else None
@@ -235,7 +210,9 @@ class ConsumptionImport:
                 following = next(chunks, None)
                 reading = (asyncio.ensure_future(self._read_state(following, own))
                            if following else None)
-                planned = self._reckoned(chunk, seen, mark)
+                done = ImportReport()
+                planned = Planned(chunk, seen, mark, self._consumption_writes(chunk, seen, done),
+                                  done)
                 if writing is not None:
                     report.add(await writing)
                 writing = asyncio.ensure_future(self._write_planned(planned, own))
@@ -258,35 +235,19 @@ class ConsumptionImport:
         async with self._store.reading() as conn:
             return await self._consumption_state(conn, rows), None
 
-    def _reckoned(self, rows: list[StagedDay], seen: "ConsumptionState",
-                  mark: Mark | None) -> list["Planned"]:
-        # On PostgreSQL a transaction costs more (36 ms for 100 rows here) and the line's audit
-        # appends do not take the writers' lock: there, short batches only made top-ups wait.
-        size = staging.WRITE_BATCH if self._store.raw_writes else len(rows)
-        planned = []
-        for batch in by_whole_accounts(rows, size):
-            before = seen if len(batch) == len(rows) else seen.of(batch)
-            done = ImportReport()
-            planned.append(Planned(batch, before, mark,
-                                   self._consumption_writes(batch, before, done), done))
-        return planned
-
-    async def _write_planned(self, planned: list["Planned"], own: "OwnCommits") -> ImportReport:
-        """Each batch in a transaction of its own, checked against what it was reckoned from."""
-        report = ImportReport()
-        for batch, before, mark, writes, done in planned:
-            if self._store.raw_writes:  # SQLite: checked and written in one hand-over
-                done = await self._store.writing_raw(functools.partial(
-                    self._write_consumption_sqlite, batch, before, mark, own, writes, done))
-            else:
-                async with self._store.writing() as conn:
-                    now = await self._consumption_state(conn, batch)
-                    if now != before:
-                        done = ImportReport()
-                        writes = self._consumption_writes(batch, now, done)
-                    await writes.flush(conn)
-            report.add(done)
-        return report
+    async def _write_planned(self, planned: Planned, own: "OwnCommits") -> ImportReport:
+        """In one transaction, checked against what it was reckoned from."""
+        rows, before, mark, writes, done = planned
+        if self._store.raw_writes:  # SQLite: checked and written in one hand-over
+            return await self._store.writing_raw(functools.partial(
+                self._write_consumption_sqlite, rows, before, mark, own, writes, done))
+        async with self._store.writing() as conn:
+            now = await self._consumption_state(conn, rows)
+            if now != before:
+                done = ImportReport()
+                writes = self._consumption_writes(rows, now, done)
+            await writes.flush(conn)
+        return done
 
     def _write_consumption_sqlite(self, batch: list[StagedDay], before: "ConsumptionState",
                                   mark: Mark | None, own: "OwnCommits", writes: "Writes",
@@ -313,9 +274,7 @@ class ConsumptionImport:
         values = {"ids": sorted({row.account_id for row in rows}),
                   "days": sorted({row.day for row in rows})}
         return ConsumptionState(*[[tuple(row) for row in await conn.execute(statement, values)]
-                                   for statement in _consumption_state_statements(
-                                       _in_postgres_array if conn.dialect.name == "postgresql"
-                                       else _in_list)])
+                                   for statement in _consumption_state_statements(any_of)])
 
     def _consumption_writes(self, rows: list[StagedDay], state: "ConsumptionState",
                             report: ImportReport) -> "Writes":

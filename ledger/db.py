@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import Table, bindparam, event, insert, update
+from sqlalchemy import Table, any_, bindparam, event, func, insert, literal_column, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -173,6 +174,19 @@ def update_sql(dialect: Dialect, table: Table, key: Sequence[str], columns: Sequ
         dialect, ("update", table.name, (*key, "=", *columns)),
         lambda: update(table).where(*(table.c[k] == bindparam(f"_key_{k}") for k in key))
         .ordered_values(*((table.c[c], bindparam(c)) for c in columns)))
+
+
+def any_of(column, name: str):
+    """PostgreSQL: `column = ANY(:name)`, the values bound as one array, so the statement is
+    compiled once for any number of them (an expanding IN list is rendered again at each call:
+    a third of the PostgreSQL import's time in SQLAlchemy)."""
+    return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+
+
+def in_json_array(column, name: str):
+    """SQLite: `column IN (SELECT value FROM json_each(:name))`, the values bound as one JSON
+    array, so the statement is compiled once for any number of them."""
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
 
 
 async def insert_many(conn: AsyncConnection, table: Table, columns: Sequence[str],

@@ -228,10 +228,7 @@ class ThreadWriter:
         if self._conn is None:
             self._conn = self._connection()
         try:
-            self._begin(self._conn)
-            result = _in_transaction(self._conn, None, write, commit=True)
-            self._conn.commits += 1
-            return result
+            return self._write_on(self._conn, write)
         except sqlite3.InterfaceError:
             # SQLITE_MISUSE from the driver, seen a few times in a hundred thousand writes with
             # two server processes on one file (bench/ivr_webhooks.py --servers 2) and not
@@ -241,10 +238,13 @@ class ThreadWriter:
                         "connection")
             self._close_connection()
             self._conn = self._connection()
-            self._begin(self._conn)
-            result = _in_transaction(self._conn, None, write, commit=True)
-            self._conn.commits += 1
-            return result
+            return self._write_on(self._conn, write)
+
+    def _write_on(self, conn: sqlite3.Connection, write: Callable[[sqlite3.Connection], T]) -> T:
+        self._begin(conn)
+        result = _in_transaction(conn, None, write, commit=True)
+        conn.commits += 1  # what a Mark counts
+        return result
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, asked for every millisecond until WAIT_MS have passed, holding the

@@ -12,17 +12,14 @@ from typing import NamedTuple, TypeVar
 
 from .inputs import AccountInput
 
-# Rows per chunk on the import paths. On SQLite a transaction holds the one write lock, which
-# top-ups and the worker wait for: 1,000 rows hold it some 25-40 ms, where 10,000 held it 0.4 s
-# (bench/line_isolation.py); the import itself is a few per cent slower (bench/ledger_batch.py).
+# Rows per chunk on the import paths, each chunk one write transaction. On SQLite it holds the
+# one write lock, which top-ups and the worker wait for: 1,000 rows hold it some 25-40 ms, where
+# 10,000 held it 0.4 s. The balance line does not wait for it: its audit records have a file of
+# their own (ledger/audit.py). Transactions of 10 rows instead left the line's p99 while imports
+# ran where it was (10.4 ms against 9.4-10.8 ms, bench/line_isolation.py, 7 December) and made
+# each import take 6.5 s instead of 3.7-4.1 s; API top-ups wait less with them (p99 30 ms, 79
+# with 1,000).
 CHUNK = 1000
-# A consumption chunk is read and reckoned outside the write lock, then written this many rows
-# at a time on SQLite, in one hand-over to a thread. The balance line's audit records have their
-# own file (ledger/audit.py), so an import's transactions no longer hold the line back: with 10
-# rows a transaction (the lock held ~1 ms) the line's p99 while imports ran was 10.4 ms, with
-# 1,000 (~25 ms) 9.4-10.8 ms (bench/line_isolation.py, 7 December); API top-ups waited longer
-# (p99 30 -> 79 ms) and each import took 3.7-4.1 s instead of 6.5 s.
-WRITE_BATCH = 1000
 # Rows read, checked and staged at a time: an import holds one batch of its input, whatever the
 # file's length; the rest waits in a scratch SQLite file (scratch_database).
 STAGING_BATCH = 10_000
@@ -111,15 +108,3 @@ def whole_account_chunks(waiting: sqlite3.Cursor, size: int) -> Iterator[list[St
         carried = chunk[cut:]
     if carried:
         yield carried
-
-
-def by_whole_accounts(rows: list[StagedDay], size: int) -> Iterator[list[StagedDay]]:
-    """Consecutive pieces of about `size` rows, an account's rows never split between two."""
-    piece: list[StagedDay] = []
-    for row in rows:
-        if len(piece) >= size and row.account_id != piece[-1].account_id:
-            yield piece
-            piece = []
-        piece.append(row)
-    if piece:
-        yield piece

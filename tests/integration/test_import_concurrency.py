@@ -1,16 +1,16 @@
-"""A consumption import reads and reckons without the write lock and writes in short batches
-(ledger/consumption.py, WRITE_BATCH): what changes an account between its read and its write — a
+"""A consumption import reads and reckons without the write lock and writes a chunk a
+transaction (ledger/consumption.py): what changes an account between its read and its write — a
 top-up, here — must be reckoned with, never written over."""
 
 from datetime import date, datetime
 
 import pytest
 
-from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger
+from ledger import BRUSSELS, AccountInput, ConsumptionInput, Ledger, staging
 from tests.conftest import make_ean
 
 ACTIVATED = datetime(2026, 10, 1, 9, 0, tzinfo=BRUSSELS)
-EANS = [make_ean(i) for i in range(1, 251)]  # more than one write batch on SQLite
+EANS = [make_ean(i) for i in range(1, 251)]  # three chunks of 100 (below)
 
 
 @pytest.mark.parametrize("paid_through", ["this ledger", "another process's ledger"])
@@ -24,6 +24,7 @@ async def test_a_top_up_between_the_imports_read_and_its_write_is_kept(ledger: L
                                            for ean in EANS])
     assert report.errors == []
     consumption = ledger._consumption  # the import's operation (ledger/consumption.py)
+    monkeypatch.setattr(staging, "CHUNK", 100)  # a chunk read while the one before is written
     read_state = consumption._read_state
     reads = []
 

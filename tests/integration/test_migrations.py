@@ -98,6 +98,11 @@ async def test_the_computed_columns_keep_their_order_in_code_point_order(databas
         await engine.dispose()
 
 
+def migrate_up_to(sync_conn, version: int) -> None:
+    for number in range(version):
+        MIGRATIONS[number](sync_conn)
+
+
 async def test_a_database_of_version_8_keeps_its_rows_and_takes_events_of_no_account(
         database_url):
     """Migration 9 lifts NOT NULL from events.account_id and outbox.account_id (SQLite: its
@@ -105,10 +110,7 @@ async def test_a_database_of_version_8_keeps_its_rows_and_takes_events_of_no_acc
     engine = create_engine(database_url)
     try:
         async with engine.begin() as conn:
-            def up_to_8(sync_conn):
-                for number in range(8):
-                    MIGRATIONS[number](sync_conn)
-            await conn.run_sync(up_to_8)
+            await conn.run_sync(lambda sync_conn: migrate_up_to(sync_conn, 8))
             await conn.execute(text(
                 "INSERT INTO accounts (id, ean, ean13, energy, language, notify, threshold_cents,"
                 " power_limiter, activated_at, activated_on, balance_cents, supply, as_of) VALUES"
@@ -152,10 +154,7 @@ async def test_a_database_of_version_11_starts_its_kept_counts_from_its_rows(dat
     kept = "SELECT name, sum(n) FROM row_tally GROUP BY name ORDER BY name"
     try:
         async with engine.begin() as conn:
-            def up_to_11(sync_conn):
-                for number in range(11):
-                    MIGRATIONS[number](sync_conn)
-            await conn.run_sync(up_to_11)
+            await conn.run_sync(lambda sync_conn: migrate_up_to(sync_conn, 11))
             for id_ in (1, 2, 3):
                 await conn.execute(text(account.format(id=id_)))
             await conn.execute(text(day.format(id=2)))
