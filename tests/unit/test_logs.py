@@ -37,6 +37,9 @@ def raised(error: Exception):
     ("caller +32470000001 locked out", "caller [phone] locked out"),
     ("caller +32 470 12 34 56 locked out", "caller [phone] locked out"),
     ("to 0032470123456", "to [13 digits …3456]"),  # masked all the same
+    # Beside a Twilio id, not inside it: still masked.
+    (f"SMf26e80faa3f1234567898189ee73a1ab from +32470000001 for {EAN[-13:]}",
+     f"SMf26e80faa3f1234567898189ee73a1ab from [phone] for [13 digits …{EAN[-4:]}]"),
     ("mobile 0470 12 34 56, or 0470/12.34.56, or 0470123456",
      "mobile [phone], or [phone], or [phone]"),
     ("mail to zoé.imaginaire+saldo@example.be bounced", "mail to [e-mail] bounced"),
@@ -49,6 +52,8 @@ def test_what_is_shaped_like_personal_data_is_masked(text, shown):
     "GET /api/v1/residents/{ean} 200 3.1 ms",
     "2026-11-24T10:00:00+01:00: 1 meter(s) cut off, balance -15,00 €, +7,01 €",
     "call CA00000000000000000000000000000001 ended after 12345 ms",
+    # A message's id from Twilio, with 13 decimal digits in a row among its hex ones.
+    "incoming SMS SMf26e80faa3f1234567898189ee73a1ab: start, answered",
     "message 1 sent (attempt 3 of 8)",
 ])
 def test_ordinary_log_text_is_left_alone(text):
