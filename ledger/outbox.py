@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import func, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
@@ -267,13 +267,18 @@ class Outbox:
         died) is claimed again, as uncertain."""
         o, e = schema.outbox, schema.events
         now = self._now()
+        # The first `limit` of each kind, by the due index, then the first `limit` of both: one
+        # condition with OR read every due message and sorted them (10 ms a claim with 20,000).
+        queued, stale = (select(o.c.id).where(o.c.state == state, when).order_by(
+            o.c.not_before, o.c.id).limit(limit).subquery() for state, when in (
+                ("queued", o.c.not_before <= to_text(now)),
+                ("sending", o.c.claimed_at <= to_text(now - lease))))
+        due = union_all(select(queued.c.id), select(stale.c.id)).subquery()
         async with self._store.writing() as conn:
             rows = await fetch_rows(conn, select(
                 o.c.id, o.c.state, o.c.audience, o.c.channel, o.c.address, o.c.language,
                 o.c.attempts, o.c.created_at, e.c.name, e.c.payload)
-                .select_from(o.join(e, e.c.id == o.c.event_id))
-                .where(or_(and_(o.c.state == "queued", o.c.not_before <= to_text(now)),
-                           and_(o.c.state == "sending", o.c.claimed_at <= to_text(now - lease))))
+                .select_from(due.join(o, o.c.id == due.c.id).join(e, e.c.id == o.c.event_id))
                 .order_by(o.c.not_before, o.c.id).limit(limit))
             if not rows:
                 return []

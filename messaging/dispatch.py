@@ -1,7 +1,7 @@
 """From ledger events to sent messages: queue them in the outbox, then send what is due.
 
-Every outcome is written back (grouped, a few milliseconds after it happens) before the message
-counts as handled; nothing here swallows an error. An SMS tried before — its sender died mid-way
+Every outcome is written back (grouped: within RECORD_LINGER of the first of its group) before the
+pass that sent it ends; nothing here swallows an error. An SMS tried before — its sender died mid-way
 (`uncertain`), or a timeout or a 5xx left it unknown whether Twilio took it — is looked up at
 Twilio before it is sent again; an e-mail is sent again with the same Message-ID (SMTP offers no
 way to ask).
@@ -36,6 +36,10 @@ from .render import Email, MessageTemplates
 from .routing import ANSWERS, Router, overtaken
 
 log = logging.getLogger("saldo.messaging")
+
+# How long an outcome's write waits for others to join it: a write each ~2.6 outcomes had been a
+# fifth of the worker's time (bench/notify.py), and a status shown a moment later changes nothing.
+RECORD_LINGER = 0.02
 
 
 class SmsSender(Protocol):
@@ -74,7 +78,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.batch = batch
         self.lease = lease
-        self._outcomes = GroupCommit(ledger.outbox.record)
+        self._outcomes = GroupCommit(ledger.outbox.record, linger=RECORD_LINGER)
 
     async def queue_events(self) -> int:
         """Every event not yet consumed becomes its messages."""
@@ -91,14 +95,34 @@ class Dispatcher:
         """Claims and sends batches until none is due — or, once `stop` is set (SIGTERM), after
         the batch in hand: what was claimed is finished and recorded, nothing more is claimed."""
         sent = retried = gave_up = 0
-        while not (stop and stop.is_set()) and (
-                batch := await self.ledger.outbox.claim_due(self.batch_size(), self.lease)):
-            stopped = await self._stopped(batch)
-            for outcome in await asyncio.gather(*(self._deliver(m, m.id in stopped)
-                                                  for m in batch)):
-                sent += isinstance(outcome, Sent)
-                retried += isinstance(outcome, Retry)
-                gave_up += isinstance(outcome, GaveUp)
+        # The next batch is claimed while this one's outcomes are still being recorded, unless
+        # one gave up (its fall-back, queued as it is recorded, may be due now) or none is left
+        # to claim. A failed record stops the pass; the pass ends once all are recorded.
+        recording: list[asyncio.Future[None]] = []
+        try:
+            while not (stop and stop.is_set()):
+                batch = await self.ledger.outbox.claim_due(self.batch_size(), self.lease)
+                if not batch and not recording:
+                    break
+                stopped = await self._stopped(batch) if batch else set()
+                outcomes = []
+                for outcome, recorded in await asyncio.gather(
+                        *(self._deliver(m, m.id in stopped) for m in batch)):
+                    outcomes.append(outcome)
+                    recording.append(recorded)
+                sent += sum(isinstance(x, Sent) for x in outcomes)
+                retried += sum(isinstance(x, Retry) for x in outcomes)
+                gave_up += sum(isinstance(x, GaveUp) for x in outcomes)
+                if not batch or any(isinstance(x, GaveUp) for x in outcomes):
+                    await _all_recorded(recording)
+                    recording = []
+                else:
+                    _raise_failed(recording)
+                    recording = [r for r in recording if not r.done()]
+        except BaseException:
+            await asyncio.gather(*recording, return_exceptions=True)  # none left behind
+            raise
+        await _all_recorded(recording)
         return Pass(sent=sent, retried=retried, gave_up=gave_up)
 
     def batch_size(self) -> int:
@@ -124,7 +148,9 @@ class Dispatcher:
         stopped = await self.ledger.replies.stopped([m.address for m in subject])
         return {m.id for m in subject if m.address in stopped}
 
-    async def _deliver(self, message: OutboxMessage, stopped: bool = False) -> Outcome:
+    async def _deliver(self, message: OutboxMessage, stopped: bool = False
+                       ) -> tuple[Outcome, asyncio.Future[None]]:
+        """The message's outcome, and its recording (under way)."""
         now = self.clock.now()
         # Checked at the send too: a message queued at once (another channel's fall-back after a
         # failure report at night) still waits for the end of quiet hours.
@@ -143,10 +169,10 @@ class Dispatcher:
         except Exception:  # a bug (a template, say): logged, and tried again later
             log.exception("message %d: internal error", message.id)
             outcome = self._retry(message, "internal error (see the worker's log)")
-        await self._outcomes.add(outcome)
+        recorded = asyncio.ensure_future(self._outcomes.add(outcome))
         log.info("%s message %d (%s, %s): %s", message.channel, message.id, message.event.name,
                  message.audience, type(outcome).__name__.lower())
-        return outcome
+        return outcome, recorded
 
     async def _attempt(self, message: OutboxMessage) -> Sent:
         event, audience, language = message.event, message.audience, message.language
@@ -172,3 +198,16 @@ class Dispatcher:
         not_before = self.clock.now() + self.backoff.delay(message.attempts, self.rng)
         return Retry(message.id, reason,
                      self.router.due(message.event.name, message.audience, not_before))
+
+
+async def _all_recorded(recording: list[asyncio.Future[None]]) -> None:
+    """Waits for every recording; raises the first that failed."""
+    for result in await asyncio.gather(*recording, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _raise_failed(recording: list[asyncio.Future[None]]) -> None:
+    for done in (r for r in recording if r.done() and not r.cancelled()):
+        if (error := done.exception()) is not None:
+            raise error

@@ -5,6 +5,7 @@ API spoken by a local server, reached through the twilio library itself and Pris
 import asyncio
 import dataclasses
 import random
+import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -230,6 +231,32 @@ async def test_a_worker_killed_between_send_and_record_neither_loses_nor_repeats
     assert (await dispatcher.run_once()).sent == 1
     assert len(twilio.posts) == 1
     assert await ledger.outbox.counts() == {"sent": 1}
+
+
+@pytest.mark.sqlite_only
+async def test_an_outcome_that_cannot_be_recorded_fails_the_pass_and_is_neither_lost_nor_repeated(
+        ledger, dispatcher, clock, twilio, tmp_path):
+    """Outcomes are recorded while the next batch is claimed and sent. A record that fails
+    still fails the pass; its messages stay claimed, and once their lease is over the next pass
+    finds them at Twilio instead of sending them again."""
+    await ledger.import_accounts([customer(n, "fr", notify="sms") for n in range(1, 6)])
+    await dispatcher.queue_events()
+    conn = sqlite3.connect(tmp_path / "ledger.db")
+    conn.execute("CREATE TRIGGER refuse_third BEFORE UPDATE OF state ON outbox WHEN NEW.id = 3 "
+                 "AND NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    conn.commit()
+    dispatcher.batch = 2
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        await dispatcher.send_due()
+    conn.execute("DROP TRIGGER refuse_third")
+    conn.commit()
+    conn.close()
+    counts = await ledger.outbox.counts()
+    assert counts["sending"] >= 1 and sum(counts.values()) == 5
+    clock.advance(timedelta(minutes=3))  # past the lease
+    assert (await dispatcher.send_due()).sent == counts["sending"]
+    assert await ledger.outbox.counts() == {"sent": 5}
+    assert len(twilio.posts) == 5
 
 
 async def test_a_landline_gets_the_message_by_e_mail(ledger, dispatcher, twilio, mailbox):

@@ -75,6 +75,30 @@ async def test_a_claimed_message_is_not_claimed_again_until_its_sender_is_presum
     assert (again.id, again.attempts, again.uncertain) == (first.id, 2, True)
 
 
+async def test_claims_take_the_earliest_due_first_whether_new_or_left_by_a_dead_sender(
+        ledger, clock):
+    """Stale claims and queued messages are claimed together, in their due order, `limit` at
+    most."""
+    first = await queued_sms(ledger)  # claimed, then its sender dies
+    eans = [make_ean(serial) for serial in (31, 32, 33)]
+    for minutes, ean in enumerate(eans, start=1):
+        await activate(ledger, ean, mobile=f"+3247000003{minutes}")
+
+        def later(event, contacts, minutes=minutes):
+            yield NewMessage("customer", "sms", contacts.mobile, "fr",
+                             clock.now() + timedelta(minutes=minutes))
+
+        assert await ledger.outbox.queue(later) == (1, 1)
+    clock.advance(timedelta(minutes=5))
+    lease = timedelta(minutes=2)
+    claimed = await ledger.outbox.claim_due(limit=2, lease=lease)
+    assert [(m.id == first.id, m.uncertain, m.address) for m in claimed] == [
+        (True, True, MOBILE), (False, False, "+32470000031")]
+    rest = await ledger.outbox.claim_due(limit=5, lease=lease)
+    assert [m.address for m in rest] == ["+32470000032", "+32470000033"]
+    assert await ledger.outbox.claim_due(limit=5, lease=lease) == []
+
+
 async def test_sent_retry_and_a_late_outcome(ledger, clock):
     message = await queued_sms(ledger)
     await ledger.outbox.record([Retry(message.id, "Twilio 503", clock.now() + timedelta(minutes=1))])

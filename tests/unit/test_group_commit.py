@@ -30,6 +30,22 @@ async def test_records_that_arrive_during_a_write_share_the_next_one():
     assert len(store.writes) == 1  # all fifty queued before the first write began
 
 
+@pytest.mark.parametrize("linger", [0.0, 0.2])
+async def test_a_lingering_write_takes_the_records_that_come_meanwhile(linger):
+    """Records 5 ms apart, writes of 10 ms: without lingering the first is written alone; a 200 ms
+    linger takes all five into one write."""
+    store = Store()
+    commit = GroupCommit(store.write, linger=linger)
+    added = []
+    for i in range(5):
+        added.append(asyncio.ensure_future(commit.add(f"r{i}")))
+        await asyncio.sleep(0.005)
+    await asyncio.gather(*added)
+    assert [r for write in store.writes for r in write] == [f"r{i}" for i in range(5)]
+    assert (store.writes[0] == ["r0"]) == (linger == 0)
+    assert (len(store.writes) == 1) == (linger > 0)
+
+
 async def test_add_returns_only_once_its_record_is_written():
     store = Store()
     commit = GroupCommit(store.write)
