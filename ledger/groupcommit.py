@@ -40,12 +40,15 @@ class GroupCommit(Generic[T]):
 
     async def _write_all(self) -> None:
         while self._pending:
-            if self._linger:
-                await asyncio.sleep(self._linger)
-            batch, self._pending = self._pending, []
+            batch: list[tuple[T, asyncio.Future[None]]] = []
             try:
+                if self._linger:
+                    await asyncio.sleep(self._linger)
+                batch, self._pending = self._pending, []
                 await self._write([record for record, _ in batch])
             except BaseException as error:
+                if not batch:  # cancelled while lingering: what waited fails, as in a write
+                    batch, self._pending = self._pending, []
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(error if isinstance(error, Exception)

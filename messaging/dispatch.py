@@ -105,11 +105,10 @@ class Dispatcher:
                 if not batch and not recording:
                     break
                 stopped = await self._stopped(batch) if batch else set()
-                outcomes = []
-                for outcome, recorded in await asyncio.gather(
-                        *(self._deliver(m, m.id in stopped) for m in batch)):
-                    outcomes.append(outcome)
-                    recording.append(recorded)
+                # Each delivery adds its recording to the list as it starts it: should one
+                # delivery raise, the others' are still waited for below.
+                outcomes = await asyncio.gather(
+                    *(self._deliver(m, m.id in stopped, recording) for m in batch))
                 sent += sum(isinstance(x, Sent) for x in outcomes)
                 retried += sum(isinstance(x, Retry) for x in outcomes)
                 gave_up += sum(isinstance(x, GaveUp) for x in outcomes)
@@ -148,9 +147,9 @@ class Dispatcher:
         stopped = await self.ledger.replies.stopped([m.address for m in subject])
         return {m.id for m in subject if m.address in stopped}
 
-    async def _deliver(self, message: OutboxMessage, stopped: bool = False
-                       ) -> tuple[Outcome, asyncio.Future[None]]:
-        """The message's outcome, and its recording (under way)."""
+    async def _deliver(self, message: OutboxMessage, stopped: bool,
+                       recording: list[asyncio.Future[None]]) -> Outcome:
+        """The message's outcome; its recording, under way, is added to `recording`."""
         now = self.clock.now()
         # Checked at the send too: a message queued at once (another channel's fall-back after a
         # failure report at night) still waits for the end of quiet hours.
@@ -169,10 +168,10 @@ class Dispatcher:
         except Exception:  # a bug (a template, say): logged, and tried again later
             log.exception("message %d: internal error", message.id)
             outcome = self._retry(message, "internal error (see the worker's log)")
-        recorded = asyncio.ensure_future(self._outcomes.add(outcome))
+        recording.append(asyncio.ensure_future(self._outcomes.add(outcome)))
         log.info("%s message %d (%s, %s): %s", message.channel, message.id, message.event.name,
                  message.audience, type(outcome).__name__.lower())
-        return outcome, recorded
+        return outcome
 
     async def _attempt(self, message: OutboxMessage) -> Sent:
         event, audience, language = message.event, message.audience, message.language

@@ -55,26 +55,35 @@ def _outside_sids(text: str, each: Callable[[str], str]) -> str:
     return "".join(piece if place % 2 else each(piece) for place, piece in enumerate(pieces))
 
 
+def _apply(text: str, kind: str, shape: re.Pattern[str],
+           mask: Callable[[re.Match[str]], str]) -> tuple[str, int]:
+    # E-mail addresses (first in SHAPES) over the whole text: one may hold a SID's shape.
+    if kind == "e-mail":
+        return shape.subn(mask, text)
+    count = 0
+
+    def masked(piece: str) -> str:
+        nonlocal count
+        piece, found = shape.subn(mask, piece)
+        count += found
+        return piece
+    return _outside_sids(text, masked), count
+
+
 def redact(text: str) -> str:
     """The text with everything shaped like personal data masked."""
-    def masked(piece: str) -> str:
-        for _, shape, mask in SHAPES:
-            piece = shape.sub(mask, piece)
-        return piece
-    return _outside_sids(text, masked)
+    for kind, shape, mask in SHAPES:
+        text, _ = _apply(text, kind, shape, mask)
+    return text
 
 
 def personal_data_in(text: str) -> list[str]:
     """The kinds of personal data the text seems to hold (e-mail, EAN, 13 digits, phone)."""
     found: list[str] = []
-
-    def note(piece: str) -> str:
-        for kind, shape, mask in SHAPES:
-            piece, count = shape.subn(mask, piece)
-            if count and kind not in found:
-                found.append(kind)
-        return piece
-    _outside_sids(text, note)
+    for kind, shape, mask in SHAPES:
+        text, count = _apply(text, kind, shape, mask)
+        if count and kind not in found:
+            found.append(kind)
     return found
 
 

@@ -30,9 +30,9 @@ async def test_records_that_arrive_during_a_write_share_the_next_one():
     assert len(store.writes) == 1  # all fifty queued before the first write began
 
 
-@pytest.mark.parametrize("linger", [0.0, 0.2])
+@pytest.mark.parametrize("linger", [0.0, 0.5])
 async def test_a_lingering_write_takes_the_records_that_come_meanwhile(linger):
-    """Records 5 ms apart, writes of 10 ms: without lingering the first is written alone; a 200 ms
+    """Records 5 ms apart, writes of 10 ms: without lingering the first is written alone; a 500 ms
     linger takes all five into one write."""
     store = Store()
     commit = GroupCommit(store.write, linger=linger)
@@ -44,6 +44,17 @@ async def test_a_lingering_write_takes_the_records_that_come_meanwhile(linger):
     assert [r for write in store.writes for r in write] == [f"r{i}" for i in range(5)]
     assert (store.writes[0] == ["r0"]) == (linger == 0)
     assert (len(store.writes) == 1) == (linger > 0)
+
+
+async def test_a_write_cancelled_while_lingering_fails_what_waited_for_it():
+    store = Store()
+    commit = GroupCommit(store.write, linger=0.5)
+    added = asyncio.ensure_future(commit.add("r"))
+    await asyncio.sleep(0.01)  # the write is lingering
+    commit._writer.cancel()  # as at a shutdown
+    with pytest.raises(RuntimeError, match="cancelled"):
+        await asyncio.wait_for(added, 1)
+    assert store.writes == []
 
 
 async def test_add_returns_only_once_its_record_is_written():

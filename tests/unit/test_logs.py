@@ -37,6 +37,8 @@ def raised(error: Exception):
     ("caller +32470000001 locked out", "caller [phone] locked out"),
     ("caller +32 470 12 34 56 locked out", "caller [phone] locked out"),
     ("to 0032470123456", "to [13 digits …3456]"),  # masked all the same
+    # An e-mail address that holds something shaped like a Twilio id: masked whole.
+    ("from jean.dupont+AC0123456789abcdef0123456789abcdef@example.be", "from [e-mail]"),
     # Beside a Twilio id, not inside it: still masked.
     (f"SMf26e80faa3f1234567898189ee73a1ab from +32470000001 for {EAN[-13:]}",
      f"SMf26e80faa3f1234567898189ee73a1ab from [phone] for [13 digits …{EAN[-4:]}]"),
