@@ -55,36 +55,31 @@ def _outside_sids(text: str, each: Callable[[str], str]) -> str:
     return "".join(piece if place % 2 else each(piece) for place, piece in enumerate(pieces))
 
 
-def _apply(text: str, kind: str, shape: re.Pattern[str],
-           mask: Callable[[re.Match[str]], str]) -> tuple[str, int]:
-    # E-mail addresses (first in SHAPES) over the whole text: one may hold a SID's shape.
-    if kind == "e-mail":
-        return shape.subn(mask, text)
-    count = 0
+def _masked(text: str) -> tuple[str, list[str]]:
+    """The text masked, and the kinds of personal data found in it."""
+    found: list[str] = []
 
-    def masked(piece: str) -> str:
-        nonlocal count
-        piece, found = shape.subn(mask, piece)
-        count += found
+    def apply(piece: str, shapes) -> str:
+        for kind, shape, mask in shapes:
+            piece, count = shape.subn(mask, piece)
+            if count and kind not in found:
+                found.append(kind)
         return piece
-    return _outside_sids(text, masked), count
+
+    # E-mail addresses (first in SHAPES) over the whole text, since one may hold an id's shape;
+    # the other shapes around the ids.
+    text = apply(text, SHAPES[:1])
+    return _outside_sids(text, lambda piece: apply(piece, SHAPES[1:])), found
 
 
 def redact(text: str) -> str:
     """The text with everything shaped like personal data masked."""
-    for kind, shape, mask in SHAPES:
-        text, _ = _apply(text, kind, shape, mask)
-    return text
+    return _masked(text)[0]
 
 
 def personal_data_in(text: str) -> list[str]:
     """The kinds of personal data the text seems to hold (e-mail, EAN, 13 digits, phone)."""
-    found: list[str] = []
-    for kind, shape, mask in SHAPES:
-        text, count = _apply(text, kind, shape, mask)
-        if count and kind not in found:
-            found.append(kind)
-    return found
+    return _masked(text)[1]
 
 
 class RedactPersonalData(logging.Filter):
