@@ -188,7 +188,7 @@ class Prompts:
 
     def _filled(self, template: str, fields: Mapping[str, str]) -> str:
         said = template.format_map({**self.constants, **fields})
-        if self.language == "fr":
+        if self.language == "fr" and "e un" in said:  # the pattern's cheap part first
             said = _FR_ELISION.sub(r"\1'\2", said)
         return said
 

@@ -7,6 +7,7 @@ Belgian French (septante, nonante, quatre-vingts), Dutch and German. Written by 
 with num2words, whose fr_BE says "quatre-vingt" for 80 and "deux cents cinquante" for 250.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,6 +163,7 @@ _NUMBER_WORDS = {"fr": _fr, "nl": _nl, "de": _de}
 _MILLIONS = {"fr": _fr_millions, "nl": _nl_millions, "de": _de_millions}
 
 
+@functools.lru_cache(maxsize=4096)  # amounts and times repeat; a balance says several
 def number_words(n: int, language: str) -> str:
     """0 to 999 999 as said on its own: fr "quatre-vingts", nl "tweeëntwintig", de "hunderteins"."""
     if language not in _NUMBER_WORDS:

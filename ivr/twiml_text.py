@@ -8,6 +8,7 @@ library's: its verbs, nouns and attribute names.
 """
 
 import json
+from collections.abc import Iterable
 
 from twilio.twiml import TwiML
 
@@ -24,6 +25,19 @@ def _escaped(text: str, table: dict[int, str]) -> str:
         if chr(special) in text:
             return text.translate(table)
     return text
+
+
+def says(sentences: Iterable[str], *, voice: str, language: str, rate: str | None = None) -> str:
+    """What `_write` gives for one <Say voice language> a sentence (in a <prosody rate> when a
+    rate is given), without building the library's objects: a balance answer says five or six."""
+    opening = (f'<Say language="{_escaped(language, _ATTRIBUTE)}" '
+               f'voice="{_escaped(voice, _ATTRIBUTE)}"')
+    if rate is None:
+        return "".join(f"{opening}>{_escaped(text, _TEXT)}</Say>" if text else f"{opening} />"
+                       for text in sentences)
+    prosody = f'<prosody rate="{_escaped(rate, _ATTRIBUTE)}"'
+    return "".join(f"{opening}>{prosody}>{_escaped(text, _TEXT)}</prosody></Say>" if text
+                   else f"{opening}>{prosody} /></Say>" for text in sentences)
 
 
 def document(response: TwiML) -> str:
