@@ -1,15 +1,14 @@
 """The balance line's webhooks: a sub-app behind the Twilio signature check. Thin: each handler
 reads the form, asks the ledger's balance view, and returns what ivr/flow.py builds."""
 
-import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from ledger import DEFAULT_LANGUAGE, InvalidInput, Ledger, UnknownAccount
+from ledger import DEFAULT_LANGUAGE, InvalidInput, Ledger, Lookup, UnknownAccount
 from ledger.ean import FULL_LENGTH, SHORT_LENGTH, is_digits, is_valid_full
 from webhooks import form_of, signature_middleware
 
@@ -60,8 +59,9 @@ from .spoken import load_vocabularies
 
 log = logging.getLogger("saldo.ivr")
 
-async def _remembered_pace(line: Line, ledger: Ledger, caller: str) -> bool:
-    chosen = await ledger.lookups_by(caller, PACE, since=ledger.clock.now() - REMEMBERED_PACE)
+
+def _slow_chosen(chosen: Sequence[Lookup]) -> bool:
+    """Whether the caller's latest choice of pace (of REMEMBERED_PACE) was the slower voice."""
     return bool(chosen) and chosen[-1].outcome == "slow"
 
 
@@ -92,8 +92,10 @@ async def answer(request: web.Request) -> web.Response:
     form = await form_of(request)
     caller, ledger = line.caller(form), line.ledger(request)
     try:
-        wait, slow = await asyncio.gather(_refused_for(line, ledger, caller),
-                                          _remembered_pace(line, ledger, caller))
+        now = ledger.clock.now()
+        history, chosen = await ledger.lookups_by_each(
+            (caller, LOOKUP, now - line.rules.memory), (caller, PACE, now - REMEMBERED_PACE))
+        wait, slow = _refused_for(line, history, now), _slow_chosen(chosen)
         if wait is not None:
             await ledger.audit(actor=caller, action=LOOKUP, ean=None, outcome="locked_out",
                                detail=call_of(form))
@@ -107,20 +109,16 @@ async def answer(request: web.Request) -> web.Response:
     return twiml(flow.welcome(line.steps, line.prompts, voices_of(request, slow), tries))
 
 
-async def _refused_for(line: Line, ledger: Ledger, caller: str) -> timedelta | None:
-    """How long this caller must wait before looking up a code (a lockout, or the hour's
-    look-ups used up); None if they may now."""
-    now = ledger.clock.now()
-    history = await ledger.lookups_by(caller, LOOKUP, since=now - line.rules.memory)
+def _refused_for(line: Line, history: Sequence[Lookup], now: datetime) -> timedelta | None:
+    """How long this caller, whose look-ups of the rules' memory are `history`, must wait
+    before looking up a code (a lockout, or the hour's look-ups used up); None if they may now."""
     until = refused_until(history, now, line.rules)
     return None if until is None else until - now
 
 
-async def _ceiling_for(line: Line, ledger: Ledger) -> timedelta | None:
-    """How long nobody may look up a code, the last minute's unknown codes (all callers) having
-    reached the ceiling; None if they may now."""
-    now = ledger.clock.now()
-    unknown = await ledger.lookups_by(ALL_CALLERS, UNKNOWN_CODE, since=now - CEILING_WINDOW)
+def _ceiling_for(line: Line, unknown: Sequence[Lookup], now: datetime) -> timedelta | None:
+    """How long nobody may look up a code, the last minute's unknown codes (all callers,
+    `unknown`) having reached the ceiling; None if they may now."""
     until = ceiling_until((lookup.at for lookup in unknown), now, line.rules)
     return None if until is None else until - now
 
@@ -233,8 +231,11 @@ async def _locked_out(request: web.Request, ledger: Ledger, caller: str, call: s
     """The goodbye of a caller who may not look a code up now (locked out, or the ceiling of
     unknown codes reached for all callers), audited; None if they may."""
     line = request.app[LINE]
-    wait, ceiling = await asyncio.gather(_refused_for(line, ledger, caller),
-                                         _ceiling_for(line, ledger))
+    now = ledger.clock.now()
+    history, unknown = await ledger.lookups_by_each(
+        (caller, LOOKUP, now - line.rules.memory),
+        (ALL_CALLERS, UNKNOWN_CODE, now - CEILING_WINDOW))
+    wait, ceiling = _refused_for(line, history, now), _ceiling_for(line, unknown, now)
     if wait is None and ceiling is not None:  # too many unknown codes, all callers: try later
         wait, outcome = ceiling, CEILING_REACHED
         if (metrics := line.metrics) is not None:

@@ -20,10 +20,11 @@ import asyncio
 import functools
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, case, func, insert, select
+from sqlalchemy import bindparam, case, func, insert, literal_column, select, union_all
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,22 +58,35 @@ def _statements() -> dict:
     }
 
 
-@functools.cache
-def _built() -> dict:
-    return _statements()
+def _recent_by_each(count: int):
+    """`recent_by` for `count` (actor, action, since) at once, their values bound as actor0,
+    action0, since0…: each row says which it answers (`wanted`), in that order then oldest
+    first. One statement: one snapshot, one round trip."""
+    u = schema.audit
+    arms = [select(literal_column(str(i)).label("wanted"), u.c.at, u.c.ean, u.c.outcome,
+                   u.c.detail, u.c.id)
+            .where(u.c.actor == bindparam(f"actor{i}"), u.c.action == bindparam(f"action{i}"),
+                   u.c.at > bindparam(f"since{i}"))
+            for i in range(count)]
+    return union_all(*arms).order_by("wanted", "at", "id")
 
 
 @functools.cache
-def _compiled_for_sqlite() -> dict[str, tuple[str, dict]]:
+def _built(name: str, count: int = 1):
+    """A read by name; "recent_by_each" for `count` at once."""
+    return _recent_by_each(count) if name == "recent_by_each" else _statements()[name]
+
+
+@functools.cache
+def _compiled_for_sqlite(name: str, count: int = 1) -> tuple[str, dict]:
     """The same, compiled once for the raw driver: (SQL, the values SQLAlchemy bound itself)."""
-    dialect = sqlite_dialect(paramstyle="named")
-    compiled = {name: statement.compile(dialect=dialect) for name, statement in _built().items()}
-    return {name: (str(c), dict(c.params)) for name, c in compiled.items()}
+    statement = _built(name, count).compile(dialect=sqlite_dialect(paramstyle="named"))
+    return str(statement), dict(statement.params)
 
 
 @functools.cache
-def _compiled_for_postgres() -> dict[str, Compiled]:
-    return {name: compiled(statement) for name, statement in _built().items()}
+def _compiled_for_postgres(name: str, count: int = 1) -> Compiled:
+    return compiled(_built(name, count))
 
 
 class AuditTrail(ABC):
@@ -95,6 +109,18 @@ class AuditTrail(ABC):
         first."""
         rows = await self._rows("recent_by", actor=actor, action=action, since=to_text(since))
         return [(from_text(at), ean, outcome, detail) for at, ean, outcome, detail in rows]
+
+    async def recent_by_each(self, wanted: Sequence[tuple[str, str, datetime]]
+                             ) -> list[list[tuple[datetime, str | None, str, str | None]]]:
+        """`recent_by` of each (actor, action, since), read at once."""
+        values = {}
+        for i, (actor, action, since) in enumerate(wanted):
+            values |= {f"actor{i}": actor, f"action{i}": action, f"since{i}": to_text(since)}
+        found: list[list] = [[] for _ in wanted]
+        for which, at, ean, outcome, detail, _ in await self._rows(
+                "recent_by_each", len(wanted), **values):
+            found[which].append((from_text(at), ean, outcome, detail))
+        return found
 
     async def take_turn(self, actor: str, action: str, since: datetime, at: datetime,
                         most: int) -> bool:
@@ -120,7 +146,7 @@ class AuditTrail(ABC):
     async def _append(self, records: list[Record]) -> None: ...
 
     @abstractmethod
-    async def _rows(self, name: str, **values) -> list[tuple]: ...
+    async def _rows(self, name: str, count: int = 1, **values) -> list[tuple]: ...
 
     @abstractmethod
     async def _take_turn(self, attempt: Record, since: str, most: int) -> bool: ...
@@ -143,19 +169,19 @@ class DatabaseAuditTrail(AuditTrail):
         async with appending(self._engine) as conn:
             await insert_many(conn, schema.audit, COLUMNS, records)
 
-    async def _rows(self, name: str, **values) -> list[tuple]:
+    async def _rows(self, name: str, count: int = 1, **values) -> list[tuple]:
         if self.direct:
-            return [tuple(row) for row in await self.direct.fetch(_compiled_for_postgres()[name],
-                                                                   **values)]
+            return [tuple(row) for row in await self.direct.fetch(
+                _compiled_for_postgres(name, count), **values)]
         async with reading(self._engine) as conn:
-            return [tuple(row) for row in await conn.execute(_built()[name], values)]
+            return [tuple(row) for row in await conn.execute(_built(name, count), values)]
 
     async def _take_turn(self, attempt: Record, since: str, most: int) -> bool:
         _, actor, action, *_ = attempt
         async with appending(self._engine) as conn:
             if conn.dialect.name == "postgresql":  # SQLite has one writer whatever
                 await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ATTEMPTS_LOCK})")
-            counted = (await conn.execute(_built()["attempts_by"], {
+            counted = (await conn.execute(_built("attempts_by"), {
                 "actor": actor, "action": action, "since": since})).scalar()
             if counted >= most:
                 return False
@@ -217,8 +243,8 @@ class FileAuditTrail(AuditTrail):
         finally:
             conn.close()
 
-    async def _rows(self, name: str, **values) -> list[tuple]:
-        sql, fixed = _compiled_for_sqlite()[name]
+    async def _rows(self, name: str, count: int = 1, **values) -> list[tuple]:
+        sql, fixed = _compiled_for_sqlite(name, count)
         return await self._reads.run(lambda conn: conn.execute(sql, {**fixed, **values})
                                      .fetchall())
 
@@ -250,7 +276,7 @@ class FileAuditTrail(AuditTrail):
 
     async def _take_turn(self, attempt: Record, since: str, most: int) -> bool:
         _, actor, action, *_ = attempt
-        sql, fixed = _compiled_for_sqlite()["attempts_by"]
+        sql, fixed = _compiled_for_sqlite("attempts_by")
 
         def take(conn: sqlite3.Connection) -> bool:
             (counted,) = conn.execute(sql, {**fixed, "actor": actor, "action": action,

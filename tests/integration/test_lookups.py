@@ -154,6 +154,28 @@ async def test_the_unknown_codes_of_every_server_count_toward_one_ceiling(ledger
         await other.close()
 
 
+async def test_several_actors_read_at_once_are_each_read_alone(ledger, clock):
+    """The caller's limits and the line's ceiling are read in one statement
+    (Ledger.lookups_by_each): for each (actor, action, since), what lookups_by gives alone —
+    oldest first, none before `since`, another actor's or action's never."""
+    from datetime import timedelta
+
+    start = clock.now()
+    for n in range(6):
+        actor = ("ivr:a", "ivr:b")[n % 2]
+        await ledger.audit(actor=actor, action=("ivr-balance", "ivr-pace")[n % 3 == 0],
+                           ean=None, outcome=f"outcome{n}", detail=f"call:CA{n}")
+        clock.advance(timedelta(seconds=10))
+    wanted = [("ivr:a", "ivr-balance", start), ("ivr:b", "ivr-balance", start + timedelta(seconds=15)),
+              ("ivr:a", "ivr-pace", start - timedelta(days=1)), ("ivr:c", "ivr-balance", start),
+              ("ivr:a", "ivr-balance", start + timedelta(seconds=5))]
+    each = await ledger.lookups_by_each(*wanted)
+    alone = [await ledger.lookups_by(actor, action, since=since) for actor, action, since in wanted]
+    assert each == alone
+    assert [[lookup.outcome for lookup in lookups] for lookups in each] == [
+        ["outcome2", "outcome4"], ["outcome5"], ["outcome0"], [], ["outcome2", "outcome4"]]
+
+
 async def test_the_lines_fast_read_is_the_engines_read(database_url, clock):
     """The balance line's own read (inline on SQLite, one asyncpg statement on PostgreSQL) gives
     what the SQLAlchemy path gives: the account, its open debts in order, its last days newest
