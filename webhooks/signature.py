@@ -80,19 +80,39 @@ async def read_body(request: web.BaseRequest) -> Body:
         return Body(MultiDict(), MultiDict())
     if request.content_type != FORM_TYPE:
         return _refused(f"the body is not a form ({FORM_TYPE})")
-    # Each field's bytes, percent-escapes decoded: Latin-1 maps every byte to one character.
-    fields = parse_qsl(data.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
-    as_bytes = MultiDict(fields)
     charset = request.charset or "utf-8"
-    try:
-        b"".decode(charset)  # a charset Python knows, and a text encoding (not "hex", "zlib")
-        form = MultiDict((name.encode("latin-1").decode(charset),
-                          value.encode("latin-1").decode(charset)) for name, value in fields)
-    except (LookupError, UnicodeError, ValueError, TypeError):
-        return _refused(f"the form is not text in its charset ({charset[:40]!r})", as_bytes)
+    fields = _text_fields(data, charset)
+    if fields is None:
+        return _refused(f"the form is not text in its charset ({charset[:40]!r})",
+                        MultiDict(_byte_fields(data)))
+    form = MultiDict(fields)
     if any("\x00" in name or "\x00" in value for name, value in form.items()):
         return _refused("the form holds a NUL character", form)
     return Body(form, form)
+
+
+def _byte_fields(data: bytes) -> list[tuple[str, str]]:
+    """Each field's bytes, percent-escapes decoded: Latin-1 maps every byte to one character."""
+    return parse_qsl(data.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+
+
+def _text_fields(data: bytes, charset: str) -> list[tuple[str, str]] | None:
+    """The form's fields as text in its charset: each field's bytes decoded; None when they
+    are not text in it (or Python knows no such text encoding)."""
+    if charset.lower() in ("utf-8", "utf8"):
+        # Twilio's: the body and its escapes decoded as they are parsed, which gives the same
+        # fields whenever it succeeds (UTF-8 decodes piece by piece) at a third of the cost.
+        try:
+            return parse_qsl(data.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
+                             errors="strict")
+        except UnicodeDecodeError:
+            pass  # an escape may complete raw bytes: the bytes decide
+    try:
+        b"".decode(charset)  # a charset Python knows, and a text encoding (not "hex", "zlib")
+        return [(name.encode("latin-1").decode(charset), value.encode("latin-1").decode(charset))
+                for name, value in _byte_fields(data)]
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return None
 
 
 def _valid(validator: RequestValidator, url: str, params: MultiDict,
