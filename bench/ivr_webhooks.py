@@ -12,8 +12,8 @@ Baseline, same run: the same requests against a bare aiohttp app whose POST hand
 fixed TwiML (the real app's answer to one of them) without checking anything.
 
 Each server runs in its own process (aiohttp AppRunner + TCPSite on 127.0.0.1, a free port),
-logging as `saldo serve` does (INFO, the aiohttp access log; here into a file), so the load
-generator does not share its event loop. Signatures and bodies are computed before the clock
+logging as `saldo serve` does (INFO, JSON lines through the personal-data net, the aiohttp
+access log; here into a file), so the load generator does not share its event loop. Signatures and bodies are computed before the clock
 starts. Setup (accounts through the real import path, one day of consumption for most of them)
 is not timed. Everything lives in a temporary directory.
 
@@ -39,7 +39,6 @@ import asyncio
 import cProfile
 import dataclasses
 import hashlib
-import logging
 import multiprocessing as mp
 import os
 import random
@@ -60,6 +59,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 
 from ledger import Ledger, SettableClock, read_accounts, read_consumption  # noqa: E402
 from saldo.access_log import RouteAccessLogger  # noqa: E402
+from saldo.logs import configure_logging as saldo_logging  # noqa: E402
 from made_up import (  # noqa: E402 - bench/ is the script's folder
     CpuMeter,
     bench_database,
@@ -94,6 +94,7 @@ TARGET_P99_MS = 50.0
 TARGET_RATIO = 0.35
 TARGET_POSTGRES_RATE = 0.5  # of SQLite's requests/s, at least
 TARGET_POSTGRES_P99 = 2.0  # times SQLite's p99, at most
+ERROR_MARK = '"level": "ERROR"'  # in saldo's JSON log lines
 BARE_TWIML_FALLBACK = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>bonjour</Say>'
                        '</Response>')
 
@@ -164,11 +165,9 @@ def make_requests(eans: list[str], count: int, seed: int) -> list[Request]:
 # ---- the servers (each in its own process) ------------------------------------------------------
 
 def configure_logging(log_file: Path) -> None:
-    """As `saldo serve` does (saldo/cli.py), into a file instead of stderr."""
-    logging.basicConfig(level="INFO", filename=log_file,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("aiosqlite", "sqlalchemy"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    """As `saldo serve` does (saldo/cli.py: JSON lines through the personal-data net), into a
+    file instead of stderr."""
+    saldo_logging("INFO", stream=log_file.open("a", encoding="utf-8"))
 
 
 def real_app(database_url: str) -> web.Application:
@@ -242,11 +241,11 @@ class Server:
         since the temporary directory it is in goes at the end of the run."""
         text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
         log_lines = text.splitlines()
-        first_error = next((i for i, text_line in enumerate(log_lines) if " ERROR " in text_line),
+        first_error = next((i for i, text_line in enumerate(log_lines) if ERROR_MARK in text_line),
                            None)
         shown = (log_lines[first_error:first_error + lines] if first_error is not None
                  else log_lines[-lines:])
-        errors = sum(" ERROR " in text_line for text_line in log_lines)
+        errors = sum(ERROR_MARK in text_line for text_line in log_lines)
         where = "from its first error" if first_error is not None else "its end"
         print(f"---- the {self.name} server's log, {where} ({errors} errors) ----",
               file=sys.stderr)

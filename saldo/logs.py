@@ -55,8 +55,20 @@ def _outside_sids(text: str, each: Callable[[str], str]) -> str:
     return "".join(piece if place % 2 else each(piece) for place, piece in enumerate(pieces))
 
 
+# What every shape holds (an "@", or eight digits, single separators allowed between them):
+# most lines hold neither — an access line, "POST /voice/ean 200 12.3 ms" — and are let through
+# after one search, instead of the shapes' nine (half a line's cost on the free line).
+_MAYBE_PERSONAL = re.compile(rf"@|\d(?:{_SEPARATOR}\d){{7}}")
+
+
 def _masked(text: str) -> tuple[str, list[str]]:
     """The text masked, and the kinds of personal data found in it."""
+    if _MAYBE_PERSONAL.search(text) is None:
+        return text, []
+    return _masked_by_every_shape(text)
+
+
+def _masked_by_every_shape(text: str) -> tuple[str, list[str]]:
     found: list[str] = []
 
     def apply(piece: str, shapes) -> str:
