@@ -14,8 +14,8 @@ fixed TwiML (the real app's answer to one of them) without checking anything.
 Each server runs in its own process (aiohttp AppRunner + TCPSite on 127.0.0.1, a free port),
 logging as `saldo serve` does (INFO, JSON lines through the personal-data net, the aiohttp
 access log; here into a file), so the load generator does not share its event loop. Signatures
-and bodies are computed before the clock starts. Setup (accounts through the real import path, one day of consumption for most of them)
-is not timed. Everything lives in a temporary directory.
+and bodies are computed before the clock starts. Setup (accounts through the real import path,
+one day of consumption for most of them) is not timed. Everything lives in a temporary directory.
 
 --database-url postgresql://USER@HOST:PORT/DATABASE: the ledger is a new database on that
 PostgreSQL server (created for the run, dropped at its end; the user must be allowed to create
