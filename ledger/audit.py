@@ -245,8 +245,7 @@ class FileAuditTrail(AuditTrail):
 
     async def _rows(self, name: str, count: int = 1, **values) -> list[tuple]:
         sql, fixed = _compiled_for_sqlite(name, count)
-        return await self._reads.run(lambda conn: conn.execute(sql, {**fixed, **values})
-                                     .fetchall())
+        return await self._reads.rows(sql, {**fixed, **values})
 
     async def _write(self, write):
         """`write(connection)` in one transaction: on the event loop when the lock is free at

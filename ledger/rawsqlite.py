@@ -129,6 +129,19 @@ class InlineReader:
                 raise
         return await asyncio.to_thread(self._waiting_read, read)
 
+    async def rows(self, sql: str, values: dict) -> list[tuple]:
+        """One statement's rows: a statement is its own snapshot, so no transaction is begun
+        around it (two fewer round trips into SQLite than `run`)."""
+        if self._conn is None:
+            self._conn = connect(self.path, 0, query_only=True)
+        try:
+            return self._conn.execute(sql, values).fetchall()
+        except sqlite3.OperationalError as error:
+            if not busy(error):
+                raise
+        return await asyncio.to_thread(self._waiting_read,
+                                       lambda conn: conn.execute(sql, values).fetchall())
+
     def _waiting_read(self, read: Callable[[sqlite3.Connection], T]) -> T:
         conn = connect(self.path, WAIT_MS, query_only=True, same_thread=False)
         try:

@@ -31,7 +31,8 @@ def let_go(blocker: sqlite3.Connection) -> None:
     blocker.close()
 
 
-async def test_a_read_waiting_for_a_lock_leaves_the_event_loop_free(tmp_path):
+@pytest.mark.parametrize("one_statement", [False, True], ids=["run", "rows"])
+async def test_a_read_waiting_for_a_lock_leaves_the_event_loop_free(tmp_path, one_statement):
     path = tmp_path / "locked.db"
     setup = sqlite3.connect(path, isolation_level=None)
     setup.execute("PRAGMA journal_mode=WAL")
@@ -50,8 +51,9 @@ async def test_a_read_waiting_for_a_lock_leaves_the_event_loop_free(tmp_path):
     ticker = asyncio.create_task(tick())
     asyncio.get_running_loop().call_later(0.5, let_go, blocker)
     try:
-        count = await asyncio.wait_for(
-            reader.run(lambda conn: conn.execute("SELECT count(*) FROM meta").fetchone()[0]), 10)
+        read = (reader.rows("SELECT count(*) FROM meta", {}) if one_statement else
+                reader.run(lambda conn: conn.execute("SELECT count(*) FROM meta").fetchall()))
+        [(count,)] = await asyncio.wait_for(read, 10)
     finally:
         ticker.cancel()
         reader.close()
