@@ -198,6 +198,8 @@ def configure_logging(level: str, *, json_lines: bool = True,
     root = logging.getLogger()
     if root.handlers:
         return
+    # No line shows a thread's or a process's name: not looked up for each record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     if json_lines:
         handler.setFormatter(JsonLinesFormatter())
