@@ -254,7 +254,8 @@ async def test_an_outcome_that_cannot_be_recorded_fails_the_pass_and_is_neither_
     counts = await ledger.outbox.counts()
     assert counts["sending"] >= 1 and sum(counts.values()) == 5
     clock.advance(timedelta(minutes=3))  # past the lease
-    assert (await dispatcher.send_due()).sent == counts["sending"]
+    # The claimed ones, found at Twilio, and any the failed pass had not yet claimed.
+    assert (await dispatcher.send_due()).sent == 5 - counts.get("sent", 0)
     assert await ledger.outbox.counts() == {"sent": 5}
     assert len(twilio.posts) == 5
 
