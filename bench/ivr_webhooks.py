@@ -212,11 +212,7 @@ def serve(kind: str, arg: str, log_file: str, profile_file: str | None,
             profiler.dump_stats(profile_file)
         await runner.cleanup()
 
-    if os.environ.get("BENCH_UVLOOP"):
-        import uvloop
-        uvloop.run(main())
-    else:
-        asyncio.run(main())
+    asyncio.run(main())
 
 
 class Server:
