@@ -215,7 +215,8 @@ def _balance_frame(steps: Steps, language: str, menu: str, voice: Voice) -> tupl
     _say_all(gather, [menu], voice)
     response.redirect(_next(steps.menu, voice, lang=language))
     before, marker, after = document(response).partition(_says([_MARKER], voice))
-    assert marker, "the marker's <Say> is written as the library writes it"
+    if not marker:
+        raise RuntimeError("the balance answer's frame: its marker <Say> was not found")
     return before, after
 
 

@@ -100,18 +100,34 @@ async def _prompt_thread_switching(app: web.Application) -> AsyncIterator[None]:
     sys.setswitchinterval(before)
 
 
-async def _settled_garbage_collector(app: web.Application) -> AsyncIterator[None]:
+class _SettledCollector:
     """Once everything is open: what start-up made (prompts, phone metadata, the holiday
     calendar, compiled statements) is set aside for good, so that a full collection no longer
     walks it while callers wait — the line's server paused up to 59 ms for them
-    (bench/ivr_webhooks.py); and collections come less often (a balance answer allocates a few
-    hundred objects, mostly freed at once by reference counting)."""
-    before = gc.get_threshold()
-    gc.freeze()  # no full collection first: 70 ms and more in a test run's heap, each app
-    gc.set_threshold(*GC_THRESHOLDS)
-    yield
-    gc.set_threshold(*before)
-    gc.unfreeze()
+    (bench/ivr_webhooks.py); and collections come less often. Process-wide, as the collector
+    is: set by the first app to start, given back when the last one stops."""
+
+    def __init__(self) -> None:
+        self._serving: set[int] = set()
+        self._before: tuple[int, int, int] | None = None
+
+    async def started(self, app: web.Application) -> None:
+        if not self._serving:
+            self._before = gc.get_threshold()
+            gc.set_threshold(*GC_THRESHOLDS)
+        self._serving.add(id(app))
+        gc.freeze()  # no full collection first: 70 ms and more in a test run's heap, each app
+
+    async def stopped(self, app: web.Application) -> None:
+        if id(app) not in self._serving:  # its start-up failed before this
+            return
+        self._serving.discard(id(app))
+        if not self._serving and self._before is not None:
+            gc.set_threshold(*self._before)
+            gc.unfreeze()
+
+
+_SETTLED_COLLECTOR = _SettledCollector()
 
 
 def caller_hash_key(settings: Settings) -> bytes:
@@ -186,7 +202,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_ledger_ctx)
     if with_demo_worker:
         app.cleanup_ctx.append(_demo_worker_ctx)
-    app.cleanup_ctx.append(_settled_garbage_collector)  # last: after everything opened
+    # After every sub-app's start-up (the line's prompts load there), which add_subapp put
+    # after this app's cleanup_ctx: appended last, it runs last.
+    app.on_startup.append(_SETTLED_COLLECTOR.started)
+    app.on_cleanup.append(_SETTLED_COLLECTOR.stopped)
     app.router.add_get("/healthz", observability.healthz)
     app.router.add_get("/readyz", observability.readiness(ledger_of))
     app.router.add_get("/metrics", observability.metrics_page(metrics, ledger_of))

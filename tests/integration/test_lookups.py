@@ -168,6 +168,9 @@ async def test_several_actors_read_at_once_are_each_read_alone(ledger, clock):
         await ledger.audit(actor=actor, action=("ivr-balance", "ivr-pace")[n % 3 == 0],
                            ean=None, outcome=f"outcome{n}", detail=f"call:CA{n}")
         clock.advance(timedelta(seconds=10))
+    for n, actor in enumerate(("ivr:a", "ivr:b", "ivr:a"), start=6):  # in the same second
+        await ledger.audit(actor=actor, action="ivr-balance", ean=None, outcome=f"outcome{n}",
+                           detail=f"call:CA{n}")
     wanted = [("ivr:a", "ivr-balance", start), ("ivr:b", "ivr-balance", start + timedelta(seconds=15)),
               ("ivr:a", "ivr-pace", start - timedelta(days=1)), ("ivr:c", "ivr-balance", start),
               ("ivr:a", "ivr-balance", start + timedelta(seconds=5))]
@@ -175,7 +178,8 @@ async def test_several_actors_read_at_once_are_each_read_alone(ledger, clock):
     alone = [await ledger.lookups_by(actor, action, since=since) for actor, action, since in wanted]
     assert each == alone
     assert [[lookup.outcome for lookup in lookups] for lookups in each] == [
-        ["outcome2", "outcome4"], ["outcome5"], ["outcome0"], [], ["outcome2", "outcome4"]]
+        ["outcome2", "outcome4", "outcome6", "outcome8"], ["outcome5", "outcome7"], ["outcome0"],
+        [], ["outcome2", "outcome4", "outcome6", "outcome8"]]
 
 
 async def test_the_lines_fast_read_is_the_engines_read(database_url, clock):
