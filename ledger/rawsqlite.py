@@ -119,11 +119,14 @@ class InlineReader:
         self.path = path
         self._conn: sqlite3.Connection | None = None
 
-    async def run(self, read: Callable[[sqlite3.Connection], T]) -> T:
+    def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect(self.path, 0, query_only=True)
+        return self._conn
+
+    async def run(self, read: Callable[[sqlite3.Connection], T]) -> T:
         try:
-            return _in_transaction(self._conn, "BEGIN", read, commit=False)
+            return _in_transaction(self._connection(), "BEGIN", read, commit=False)
         except sqlite3.OperationalError as error:
             if not busy(error):
                 raise
@@ -132,10 +135,8 @@ class InlineReader:
     async def rows(self, sql: str, values: dict) -> list[tuple]:
         """One statement's rows: a statement is its own snapshot, so no transaction is begun
         around it (two fewer round trips into SQLite than `run`)."""
-        if self._conn is None:
-            self._conn = connect(self.path, 0, query_only=True)
         try:
-            return self._conn.execute(sql, values).fetchall()
+            return self._connection().execute(sql, values).fetchall()
         except sqlite3.OperationalError as error:
             if not busy(error):
                 raise
